@@ -1,0 +1,62 @@
+# kcdir: `make run` to try it, `make test` to check it. Everything else is set up for you.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format setup setup-dev assets migrate clean help
+
+help:
+	@echo "make run   - set up, migrate, load demo data if empty, serve on http://$(HOST):$(PORT)"
+	@echo "make test  - set up with test tools, lint, run the whole test suite"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Stamp files make re-runs instant until the requirements change.
+$(VENV)/.runtime: $(PY) requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Bootstrap comes from its npm package; Django serves it as a static file.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets: node_modules/.installed
+setup: $(VENV)/.runtime assets
+setup-dev: $(VENV)/.dev assets
+
+run: export DEBUG ?= 1
+run: setup
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo --if-empty
+	@echo ""
+	@echo "  kcdir is starting on http://$(HOST):$(PORT)/"
+	@echo "  Demo accounts: admin (directory admin), steward, staff"
+	@echo "  Password: $${KCDIR_DEMO_PASSWORD:-kcdir-demo}"
+	@echo ""
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run --no-input > /dev/null
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles db.sqlite3 db.sqlite3-shm db.sqlite3-wal

@@ -1,0 +1,801 @@
+"""Demo data: a believable insurance-and-services organisation.
+
+Deterministic (a seeded random generator), and idempotent: every object is
+found by its natural key (username, slug) before it is created, and a
+community's memberships are only written when the community itself is new.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from members.models import Department, Member
+
+from .access import DIRECTORY_ADMINS_GROUP
+from .models import Community, Membership, MembershipEvent, Purpose
+
+DEPARTMENTS = {
+    "Claims Operations": ["Claims handler", "Senior claims handler", "Claims team lead"],
+    "Underwriting": ["Underwriter", "Senior underwriter", "Pricing analyst"],
+    "Customer Service": ["Customer adviser", "Service team lead", "Complaints specialist"],
+    "Engineering": ["Software engineer", "Senior software engineer", "Staff engineer"],
+    "Data & Analytics": ["Data analyst", "Data scientist", "Analytics engineer"],
+    "IT Operations": ["Systems administrator", "Site reliability engineer", "Service desk analyst"],
+    "Finance": ["Accountant", "Financial controller", "FP&A analyst"],
+    "Human Resources": ["HR business partner", "Learning designer", "Recruiter"],
+    "Legal & Compliance": ["Compliance officer", "Legal counsel", "Risk analyst"],
+    "Marketing": ["Marketing manager", "Content designer", "Brand strategist"],
+    "Product": ["Product manager", "UX researcher", "Product designer"],
+}
+
+EXPERTISE = {
+    "Claims Operations": ["claims triage", "fraud detection", "motor claims", "loss adjusting"],
+    "Underwriting": ["risk pricing", "commercial property", "reinsurance", "actuarial models"],
+    "Customer Service": [
+        "complaint handling",
+        "call coaching",
+        "customer journeys",
+        "accessibility",
+    ],
+    "Engineering": ["python", "django", "postgresql", "api design", "testing", "kubernetes"],
+    "Data & Analytics": ["machine learning", "sql", "dashboards", "forecasting", "statistics"],
+    "IT Operations": ["incident response", "linux", "networking", "observability"],
+    "Finance": ["budgeting", "ifrs 17", "cost modelling", "procurement"],
+    "Human Resources": ["onboarding", "mentoring", "learning design", "wellbeing"],
+    "Legal & Compliance": ["gdpr", "regulatory reporting", "contract law", "conduct risk"],
+    "Marketing": ["copywriting", "seo", "brand", "campaign analytics"],
+    "Product": ["user research", "roadmapping", "service design", "prototyping"],
+}
+
+FIRST_NAMES = [
+    "Aisha",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Femi",
+    "Grace",
+    "Hugo",
+    "Imani",
+    "Jonas",
+    "Kai",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wen",
+    "Xavier",
+    "Yara",
+    "Zoe",
+    "Arjun",
+    "Bea",
+    "Carlos",
+    "Dina",
+    "Erik",
+    "Farah",
+]
+LAST_NAMES = [
+    "Adams",
+    "Bauer",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Mensah",
+    "Novak",
+    "Okafor",
+    "Patel",
+    "Quispe",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+]
+LOCATIONS = ["London", "Leeds", "Dublin", "Lisbon", "Remote", "Manchester", "Edinburgh"]
+
+SHAPE = Purpose.Orientation.SHAPE_FUTURE
+SPREAD = Purpose.Orientation.SPREAD_PRACTICE
+PURPOSES = [
+    ("Cut claim turnaround to two days", SHAPE),
+    ("Price climate risk into every commercial policy", SHAPE),
+    ("Make every customer letter readable at age twelve", SHAPE),
+    ("Retire the mainframe policy system by 2028", SHAPE),
+    ("Use machine learning responsibly in decisions about customers", SHAPE),
+    ("Halve complaints that reach the ombudsman", SHAPE),
+    ("Build products with customers, not for them", SHAPE),
+    ("Make the organisation carbon neutral by 2030", SHAPE),
+    ("Open our data to every team that needs it", SHAPE),
+    ("Design services everyone can use", SHAPE),
+    ("Detect fraud before the payout", SHAPE),
+    ("Close the books in three days", SHAPE),
+    ("Grow talent from within", SHAPE),
+    ("Get new claims handlers productive in four weeks", SPREAD),
+    ("Share what works in code review", SPREAD),
+    ("Spread good incident response habits", SPREAD),
+    ("Keep our SQL fast and correct", SPREAD),
+    ("Help new managers find their feet", SPREAD),
+    ("Write clearly and kindly", SPREAD),
+    ("Run better meetings", SPREAD),
+    ("Learn Python together", SPREAD),
+    ("Share underwriting judgement across teams", SPREAD),
+    ("Coach each other on difficult calls", SPREAD),
+    ("Keep spreadsheets trustworthy", SPREAD),
+    ("Share research findings across product teams", SPREAD),
+]
+
+KC = Community.Kind.KC
+COP = Community.Kind.COP
+S = Community.Stage
+
+
+@dataclass(frozen=True)
+class CommunitySpec:
+    name: str
+    kind: str
+    summary: str
+    stage: str
+    purposes: tuple[int, ...]
+    policy: str = Community.JoinPolicy.REQUEST
+    status: str = Community.Status.ACTIVE
+    size: int = 20
+    cadence: str = ""
+    formed_from: str = ""
+
+
+COMMUNITIES = [
+    CommunitySpec(
+        "Claims Turnaround",
+        KC,
+        "Redesigning the claims journey end to end so customers are paid in two days.",
+        S.COMMUNITY,
+        (0, 10),
+        size=45,
+        cadence="Every other Tuesday",
+        formed_from="Claims Handlers Circle",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Climate Risk Pricing",
+        KC,
+        "Bringing climate science into commercial underwriting.",
+        S.COOPERATION,
+        (1,),
+        size=24,
+        cadence="Monthly",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Plain Language",
+        KC,
+        "Rewriting every customer letter and web page so anyone can understand it.",
+        S.COMMON_GOOD,
+        (2, 9),
+        policy=Community.JoinPolicy.OPEN,
+        size=60,
+        cadence="Fortnightly, Thursdays",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Mainframe Exit",
+        KC,
+        "Moving policy administration off the mainframe, one product line at a time.",
+        S.COMMUNITY,
+        (3,),
+        policy=Community.JoinPolicy.INVITE,
+        size=30,
+        cadence="Weekly stand-up, Mondays",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Responsible AI",
+        KC,
+        "Principles, reviews and tooling for machine learning that affects customers.",
+        S.COOPERATION,
+        (4, 8),
+        size=38,
+        cadence="Monthly review board",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Ombudsman Zero",
+        KC,
+        "Finding and fixing the causes of complaints before they escalate.",
+        S.SHARING,
+        (5,),
+        size=16,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Co-design Lab",
+        KC,
+        "Customers in the room for every new product.",
+        S.COMMUNITY,
+        (6, 9),
+        policy=Community.JoinPolicy.OPEN,
+        size=28,
+        cadence="Every Wednesday afternoon",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Net Zero 2030",
+        KC,
+        "Our operations and investments on the path to carbon neutral.",
+        S.COOPERATION,
+        (7,),
+        policy=Community.JoinPolicy.OPEN,
+        size=52,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Open Data",
+        KC,
+        "A shared, documented data platform every team can use safely.",
+        S.COMMUNITY,
+        (8,),
+        size=34,
+        cadence="Monthly demo day",
+        formed_from="SQL Clinic",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Accessible Services",
+        KC,
+        "Every service usable by everyone, whatever their ability.",
+        S.COMMON_GOOD,
+        (9, 2),
+        size=26,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Fraud Before Payout",
+        KC,
+        "Catching fraud signals at first notice of loss.",
+        S.COOPERATION,
+        (10, 4),
+        policy=Community.JoinPolicy.INVITE,
+        size=18,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Fast Close",
+        KC,
+        "Shortening month-end from ten days to three.",
+        S.SHARING,
+        (11,),
+        size=14,
+        cadence="Month-end retros",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Grow Our Own",
+        KC,
+        "Apprenticeships and internal moves as the first way to fill roles.",
+        S.COMMUNITY,
+        (12,),
+        policy=Community.JoinPolicy.OPEN,
+        size=40,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Digital Claims Portal",
+        KC,
+        "A self-service portal for simple claims.",
+        S.SHARING,
+        (0, 6),
+        size=12,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Pricing Transparency",
+        KC,
+        "Explaining every premium to the customer who pays it.",
+        S.COOPERATION,
+        (1, 2),
+        size=10,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Cloud Platform",
+        KC,
+        "One platform for every team's services.",
+        S.COMMUNITY,
+        (3, 8),
+        policy=Community.JoinPolicy.OPEN,
+        size=48,
+        cadence="Weekly office hours",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Customer Insight Council",
+        KC,
+        "Turning what customers tell us into decisions.",
+        S.COOPERATION,
+        (6, 5),
+        policy=Community.JoinPolicy.INVITE,
+        size=15,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Green Claims",
+        KC,
+        "Repair over replace: sustainable claims settlement.",
+        S.SHARING,
+        (7, 0),
+        size=11,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Underwriting Workbench",
+        KC,
+        "Replacing spreadsheets with a shared underwriting workbench.",
+        S.SHARING,
+        (1, 3),
+        status=Community.Status.DORMANT,
+        size=9,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Legacy Reporting Replacement",
+        KC,
+        "Replaced the old reporting suite (finished 2025).",
+        S.COMMON_GOOD,
+        (8,),
+        status=Community.Status.ARCHIVED,
+        size=13,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Chatbot Pilot",
+        KC,
+        "A 2024 pilot of a customer chatbot, closed after evaluation.",
+        S.COOPERATION,
+        (6,),
+        status=Community.Status.ARCHIVED,
+        size=8,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Hybrid Work Charter",
+        KC,
+        "How we work together across offices and homes.",
+        S.COMMUNITY,
+        (12, 9),
+        size=22,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Claims Handlers Circle",
+        COP,
+        "Claims handlers swapping tips on tricky cases and new-starter questions.",
+        S.COMMUNITY,
+        (13, 22),
+        size=42,
+        cadence="Friday lunch",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Code Review Guild",
+        COP,
+        "Engineers sharing how they review code well and kindly.",
+        S.COOPERATION,
+        (14, 20),
+        size=36,
+        cadence="Thursday mornings",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Incident Responders",
+        COP,
+        "People who get paged, learning from every incident.",
+        S.COMMUNITY,
+        (15,),
+        size=25,
+        cadence="After every major incident",
+    ),  # noqa: E501
+    CommunitySpec(
+        "SQL Clinic",
+        COP,
+        "Bring a slow or puzzling query; leave with a better one.",
+        S.COOPERATION,
+        (16,),
+        size=33,
+        cadence="Drop-in, Tuesdays",
+    ),  # noqa: E501
+    CommunitySpec(
+        "New Managers Network",
+        COP,
+        "First-time managers comparing notes.",
+        S.SHARING,
+        (17,),
+        size=21,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Writers' Room",
+        COP,
+        "Anyone who writes for customers, improving together.",
+        S.COMMUNITY,
+        (18, 2),
+        size=27,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Meeting Makers", COP, "Facilitators sharing formats that work.", S.SHARING, (19,), size=12
+    ),  # noqa: E501
+    CommunitySpec(
+        "Python Learners",
+        COP,
+        "Analysts and engineers learning Python side by side.",
+        S.COOPERATION,
+        (20, 16),
+        size=50,
+        cadence="Weekly study group",
+    ),  # noqa: E501
+    CommunitySpec(
+        "Underwriters' Roundtable",
+        COP,
+        "Underwriters discussing unusual risks.",
+        S.COMMUNITY,
+        (21,),
+        size=19,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Call Coaching Circle",
+        COP,
+        "Advisers coaching each other on difficult calls.",
+        S.COMMON_GOOD,
+        (22,),
+        size=31,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Spreadsheet Sanity",
+        COP,
+        "Finance and actuarial people keeping spreadsheets honest.",
+        S.SHARING,
+        (23,),
+        size=17,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Research Share-out",
+        COP,
+        "UX researchers and product people sharing findings.",
+        S.COOPERATION,
+        (24, 6),
+        size=20,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Accessibility Champions",
+        COP,
+        "People testing our services with assistive technology.",
+        S.COMMON_GOOD,
+        (9,),
+        size=16,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Mentoring Exchange",
+        COP,
+        "Informal mentoring across departments.",
+        S.COMMUNITY,
+        (12, 17),
+        size=29,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Linux Lovers",
+        COP,
+        "Sysadmins and engineers sharing shell tricks.",
+        S.SHARING,
+        (15,),
+        size=14,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Data Viz Club", COP, "Making charts people understand.", S.COOPERATION, (16, 24), size=22
+    ),  # noqa: E501
+    CommunitySpec(
+        "Regulation Readers",
+        COP,
+        "Reading new regulation together, once a month.",
+        S.SHARING,
+        (18,),
+        status=Community.Status.DORMANT,
+        size=8,
+    ),  # noqa: E501
+    CommunitySpec(
+        "Fax Machine Fans",
+        COP,
+        "The last users of the fax gateway (retired 2024).",
+        S.SHARING,
+        (19,),
+        status=Community.Status.ARCHIVED,
+        size=5,
+    ),  # noqa: E501
+]
+
+DEMO_ACCOUNTS = {
+    # username: (display name, job title, department)
+    "admin": ("Ada Admin", "Directory administrator", "Human Resources"),
+    "steward": ("Sasha Steward", "Head of claims transformation", "Claims Operations"),
+    "staff": ("Sam Staff", "Claims handler", "Claims Operations"),
+}
+# The demo steward leads these; the demo staff member has a place in each state.
+STEWARD_OF = ["Claims Turnaround", "Plain Language", "Ombudsman Zero"]
+STAFF_ACTIVE_IN = ["Plain Language", "Claims Handlers Circle", "Net Zero 2030"]
+STAFF_REQUESTED_IN = ["Climate Risk Pricing"]
+STAFF_INVITED_TO = ["Mainframe Exit"]
+
+
+class DemoBuilder:
+    def __init__(self, *, password: str, log=print, seed: int = 2026):
+        self.password = password
+        self.log = log
+        self.random = random.Random(seed)
+        self.now = timezone.now()
+
+    @transaction.atomic
+    def build(self) -> dict[str, int]:
+        departments = self.build_departments()
+        members = self.build_people(departments)
+        accounts = self.build_demo_accounts(departments)
+        purposes = self.build_purposes()
+        created = self.build_communities(purposes, members, accounts)
+        return {
+            "departments": len(departments),
+            "members": len(members) + len(accounts),
+            "purposes": len(purposes),
+            "communities created": created,
+        }
+
+    def build_departments(self) -> dict[str, Department]:
+        departments = {}
+        for name in DEPARTMENTS:
+            departments[name], _ = Department.objects.get_or_create(
+                slug=slugify(name), defaults={"name": name}
+            )
+        self.log(f"  {len(departments)} departments")
+        return departments
+
+    def build_people(self, departments) -> list[Member]:
+        User = get_user_model()
+        names = [(first, last) for last in LAST_NAMES for first in FIRST_NAMES]
+        self.random.shuffle(names)
+        names = names[:300]
+        existing = set(
+            User.objects.filter(username__in=[self.username(f, ln) for f, ln in names]).values_list(
+                "username", flat=True
+            )
+        )
+        new_users = []
+        for first, last in names:
+            username = self.username(first, last)
+            if username in existing:
+                continue
+            user = User(
+                username=username,
+                first_name=first,
+                last_name=last,
+                email=f"{username}@example.org",
+            )
+            user.set_unusable_password()
+            new_users.append(user)
+        User.objects.bulk_create(new_users)
+        users = User.objects.filter(username__in=[self.username(f, ln) for f, ln in names])
+        have_member = set(Member.objects.filter(user__in=users).values_list("user_id", flat=True))
+        department_names = list(DEPARTMENTS)
+        new_members = []
+        for user in users.order_by("username"):
+            if user.pk in have_member:
+                continue
+            department = self.random.choice(department_names)
+            new_members.append(
+                Member(
+                    user=user,
+                    display_name=f"{user.first_name} {user.last_name}",
+                    job_title=self.random.choice(DEPARTMENTS[department]),
+                    department=departments[department],
+                    location=self.random.choice(LOCATIONS),
+                    expertise=", ".join(
+                        self.random.sample(EXPERTISE[department], k=self.random.randint(1, 3))
+                    ),
+                )
+            )
+        Member.objects.bulk_create(new_members)
+        members = list(Member.objects.filter(user__in=users).order_by("pk"))
+        self.log(f"  {len(members)} people ({len(new_members)} new)")
+        return members
+
+    @staticmethod
+    def username(first: str, last: str) -> str:
+        return f"{first}.{last}".lower()
+
+    def build_demo_accounts(self, departments) -> dict[str, Member]:
+        User = get_user_model()
+        admins = Group.objects.get(name=DIRECTORY_ADMINS_GROUP)
+        accounts = {}
+        for username, (display_name, title, department) in DEMO_ACCOUNTS.items():
+            first, last = display_name.split()
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@example.org",
+                },
+            )
+            if created:
+                user.set_password(self.password)
+                if username == "admin":
+                    user.is_staff = user.is_superuser = True
+                user.save()
+            if username == "admin":
+                user.groups.add(admins)
+            member = Member.objects.for_user(user)
+            if created or not member.job_title:
+                member.display_name = display_name
+                member.job_title = title
+                member.department = departments[department]
+                member.location = "London"
+                member.expertise = ", ".join(EXPERTISE[department][:2])
+                member.save()
+            accounts[username] = member
+        self.log(f"  demo accounts: {', '.join(accounts)}")
+        return accounts
+
+    def build_purposes(self) -> list[Purpose]:
+        purposes = []
+        for statement, orientation in PURPOSES:
+            purpose, _ = Purpose.objects.get_or_create(
+                slug=slugify(statement)[:200],
+                defaults={"statement": statement, "orientation": orientation},
+            )
+            purposes.append(purpose)
+        self.log(f"  {len(purposes)} purposes")
+        return purposes
+
+    def build_communities(self, purposes, members, accounts) -> int:
+        created_count = 0
+        by_name = {}
+        # CoPs first, so a KC can name the CoP it was formed from.
+        for spec in sorted(COMMUNITIES, key=lambda spec: spec.kind != COP):
+            community, created = Community.objects.get_or_create(
+                slug=slugify(spec.name),
+                defaults={
+                    "name": spec.name,
+                    "kind": spec.kind,
+                    "summary": spec.summary,
+                    "description": self.describe(spec),
+                    "status": spec.status,
+                    "join_policy": spec.policy,
+                    "stage": spec.stage,
+                    "cadence": spec.cadence,
+                    "links": f"Team site | https://intranet.example.org/{slugify(spec.name)}",
+                    "formed_from": by_name.get(spec.formed_from),
+                    "created_at": self.now - timedelta(days=self.random.randint(400, 1400)),
+                },
+            )
+            by_name[spec.name] = community
+            if created:
+                community.purposes.set([purposes[i] for i in spec.purposes])
+                self.build_roster(community, spec, members, accounts)
+                created_count += 1
+        self.log(f"  {len(by_name)} communities ({created_count} new)")
+        return created_count
+
+    @staticmethod
+    def describe(spec: CommunitySpec) -> str:
+        if spec.kind == KC:
+            return (
+                "We are a knowledge community: purposely formed, with a "
+                "formal membership list and a sponsor, working to shape what comes next."
+            )
+        return (
+            "This is a community of practice: come along, share what "
+            "works, and help newcomers get up to speed."
+        )
+
+    def build_roster(self, community, spec, members, accounts) -> None:
+        """Memberships in every role and state, each with the events that led to it."""
+        R, St = Membership.Role, Membership.State
+        pool = list(members)
+        self.random.shuffle(pool)
+        people = pool[: spec.size]
+        plan: list[tuple[Member, str, str]] = []
+        if spec.kind == KC:
+            sponsor, *rest = people
+            plan.append((sponsor, R.SPONSOR, St.ACTIVE))
+            stewards = rest[: self.random.randint(1, 2)]
+            if spec.name in STEWARD_OF:
+                stewards = [accounts["steward"], *stewards[:1]]
+            plan += [(m, R.STEWARD, St.ACTIVE) for m in stewards]
+            others = [m for m in rest if m not in stewards]
+            for index, member in enumerate(others):
+                if spec.status == Community.Status.ACTIVE and index % 9 == 1:
+                    state = St.REQUESTED
+                elif spec.status == Community.Status.ACTIVE and index % 11 == 2:
+                    state = St.INVITED
+                elif index % 13 == 3:
+                    state = St.LEFT
+                elif index % 17 == 4:
+                    state = St.REMOVED
+                elif index % 19 == 5:
+                    state = St.DENIED
+                else:
+                    state = St.ACTIVE
+                plan.append((member, R.MEMBER, state))
+        else:
+            coordinator, *rest = people
+            plan.append((coordinator, R.STEWARD, St.ACTIVE))
+            for index, member in enumerate(rest):
+                plan.append((member, R.PARTICIPANT, St.LEFT if index % 10 == 3 else St.ACTIVE))
+        role_in_cop = R.PARTICIPANT if spec.kind == COP else R.MEMBER
+        staff = accounts["staff"]
+        if spec.name in STAFF_ACTIVE_IN:
+            plan.append((staff, role_in_cop, St.ACTIVE))
+        elif spec.name in STAFF_REQUESTED_IN:
+            plan.append((staff, R.MEMBER, St.REQUESTED))
+        elif spec.name in STAFF_INVITED_TO:
+            plan.append((staff, R.MEMBER, St.INVITED))
+        self.write_roster(community, plan, decider=plan[0][0])
+
+    def write_roster(self, community, plan, *, decider) -> None:
+        memberships, events = [], []
+        seen = set()
+        for member, role, state in plan:
+            if member.pk in seen:
+                continue
+            seen.add(member.pk)
+            joined = community.created_at + timedelta(
+                days=self.random.randint(0, max(1, (self.now - community.created_at).days - 1))
+            )
+            decided = state not in (Membership.State.REQUESTED,)
+            memberships.append(
+                Membership(
+                    member=member,
+                    community=community,
+                    role=role,
+                    state=state,
+                    decided_by=decider if decided and member != decider else None,
+                    decided_at=joined if decided else None,
+                    created_at=joined,
+                    updated_at=joined,
+                )
+            )
+            events += self.history(community, member, role, state, joined, decider)
+        Membership.objects.bulk_create(memberships)
+        MembershipEvent.objects.bulk_create(events)
+
+    def history(self, community, member, role, state, when, decider) -> list[MembershipEvent]:
+        """The events that explain a membership's current state, oldest first."""
+        A, St = MembershipEvent.Action, Membership.State
+
+        def event(action, before, after, at, actor):
+            return MembershipEvent(
+                community=community,
+                actor=actor,
+                actor_name=actor.display_name if actor else "",
+                target=member,
+                target_name=member.display_name,
+                action=action,
+                state_before=before,
+                state_after=after,
+                role_before=role if before else "",
+                role_after=role,
+                created_at=at,
+            )
+
+        later = min(when + timedelta(days=self.random.randint(1, 60)), self.now)
+        if state == St.REQUESTED:
+            return [event(A.REQUESTED, "", St.REQUESTED, when, member)]
+        if state == St.INVITED:
+            return [event(A.INVITED, "", St.INVITED, when, decider)]
+        if state == St.DENIED:
+            return [
+                event(A.REQUESTED, "", St.REQUESTED, when, member),
+                event(A.DENIED, St.REQUESTED, St.DENIED, later, decider),
+            ]
+        joined = (
+            event(A.ADDED, "", St.ACTIVE, when, decider)
+            if member != decider and role in (Membership.Role.SPONSOR, Membership.Role.STEWARD)
+            else event(
+                A.PRACTISING if role == Membership.Role.PARTICIPANT else A.JOINED,
+                "",
+                St.ACTIVE,
+                when,
+                member,
+            )
+        )
+        if state == St.LEFT:
+            return [joined, event(A.LEFT, St.ACTIVE, St.LEFT, later, member)]
+        if state == St.REMOVED:
+            return [joined, event(A.REMOVED, St.ACTIVE, St.REMOVED, later, decider)]
+        return [joined]

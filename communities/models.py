@@ -1,0 +1,393 @@
+from django.db import models
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member
+
+
+class PurposeQuerySet(models.QuerySet):
+    def with_community_counts(self):
+        """Annotate ``community_count``: listed communities pursuing the purpose."""
+        return self.annotate(
+            community_count=Count(
+                "communities", filter=~Q(communities__status="proposed"), distinct=True
+            )
+        )
+
+    def search(self, text: str):
+        if not text:
+            return self
+        return self.filter(Q(statement__icontains=text) | Q(description__icontains=text))
+
+
+class Purpose(models.Model):
+    class Orientation(models.TextChoices):
+        SHAPE_FUTURE = "shape_future", _("Shape the future")
+        SPREAD_PRACTICE = "spread_practice", _("Spread practice and bring people up to speed")
+
+    statement = models.CharField(_("statement"), max_length=200, unique=True)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    orientation = models.CharField(
+        _("orientation"), max_length=20, choices=Orientation.choices, db_index=True
+    )
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PurposeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["statement"]
+        verbose_name = _("purpose")
+        verbose_name_plural = _("purposes")
+
+    def __str__(self):
+        return self.statement
+
+    def get_absolute_url(self):
+        return reverse("communities:purpose_detail", args=[self.slug])
+
+
+class CommunityQuerySet(models.QuerySet):
+    def listed(self):
+        """Communities a directory shows: everything but proposals."""
+        return self.exclude(status=Community.Status.PROPOSED)
+
+    def with_counts(self):
+        """Annotate ``active_member_count`` (one aggregate, no join fan-out)."""
+        active = Membership.objects.filter(community=OuterRef("pk"), state=Membership.State.ACTIVE)
+        return self.annotate(
+            active_member_count=models.Subquery(
+                active.order_by().values("community").annotate(n=Count("pk")).values("n"),
+                output_field=models.IntegerField(),
+            )
+        )
+
+    def with_leaders(self):
+        """Prefetch purposes and active sponsors/stewards (as ``leaders``) for cards."""
+        leaders = (
+            Membership.objects.filter(
+                state=Membership.State.ACTIVE,
+                role__in=[Membership.Role.SPONSOR, Membership.Role.STEWARD],
+            )
+            .select_related("member")
+            .order_by("role", "member__display_name")
+        )
+        return self.prefetch_related(
+            Prefetch("purposes", queryset=Purpose.objects.order_by("statement")),
+            Prefetch("memberships", queryset=leaders, to_attr="leaders"),
+        )
+
+    def for_directory(self):
+        return self.listed().with_counts().with_leaders()
+
+    def search(self, text: str):
+        """Narrow by name, summary, description or a purpose's statement."""
+        if not text:
+            return self
+        purpose_match = Purpose.objects.filter(
+            communities=OuterRef("pk"), statement__icontains=text
+        )
+        return self.filter(
+            Q(name__icontains=text)
+            | Q(summary__icontains=text)
+            | Q(description__icontains=text)
+            | Exists(purpose_match)
+        )
+
+    def in_department(self, department):
+        """Communities with an active member (any role) from ``department``."""
+        people = Membership.objects.filter(
+            community=OuterRef("pk"),
+            state=Membership.State.ACTIVE,
+            member__department=department,
+        )
+        return self.filter(Exists(people))
+
+    def pursuing(self, purpose):
+        return self.filter(
+            Exists(
+                Purpose.communities.through.objects.filter(
+                    community=OuterRef("pk"), purpose=purpose
+                )
+            )
+        )
+
+    def sorted_by(self, sort: str):
+        if sort == "newest":
+            return self.order_by("-created_at", "-pk")
+        if sort == "members":
+            return self.order_by(F("active_member_count").desc(nulls_last=True), "name")
+        return self.order_by("name", "pk")
+
+
+class Community(models.Model):
+    class Kind(models.TextChoices):
+        COP = "cop", _("Community of practice")
+        KC = "kc", _("Knowledge community")
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed")
+        ACTIVE = "active", _("Active")
+        DORMANT = "dormant", _("Dormant")
+        ARCHIVED = "archived", _("Archived")
+
+    class JoinPolicy(models.TextChoices):
+        OPEN = "open", _("Open: anyone can join")
+        REQUEST = "request", _("On request: stewards approve")
+        INVITE = "invite", _("By invitation only")
+
+    class Stage(models.TextChoices):
+        # Botkin's ladder, in order.
+        SHARING = "sharing", _("Sharing")
+        COOPERATION = "cooperation", _("Cooperation")
+        COMMUNITY = "community", _("Community")
+        COMMON_GOOD = "common_good", _("Common good")
+
+    name = models.CharField(_("name"), max_length=150)
+    slug = models.SlugField(_("slug"), max_length=160, unique=True)
+    kind = models.CharField(_("kind"), max_length=3, choices=Kind.choices)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    join_policy = models.CharField(
+        _("join policy"),
+        max_length=10,
+        choices=JoinPolicy.choices,
+        default=JoinPolicy.REQUEST,
+        help_text=_("Knowledge communities only; people simply practise in a CoP."),
+    )
+    stage = models.CharField(
+        _("stage"), max_length=12, choices=Stage.choices, default=Stage.SHARING
+    )
+    cadence = models.CharField(
+        _("meeting cadence"), max_length=150, blank=True, help_text=_("e.g. Every other Tuesday")
+    )
+    links = models.TextField(
+        _("links"), blank=True, help_text=_("One address a line, optionally 'Title | address'.")
+    )
+    purposes = models.ManyToManyField(
+        Purpose, verbose_name=_("purposes"), related_name="communities", blank=True
+    )
+    formed_from = models.ForeignKey(
+        "self",
+        verbose_name=_("formed from"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="formalised_as",
+        help_text=_("The community of practice this knowledge community grew out of."),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = CommunityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("community")
+        verbose_name_plural = _("communities")
+        indexes = [
+            models.Index(fields=["kind", "status"], name="community_kind_status"),
+            models.Index(fields=["stage"], name="community_stage"),
+            models.Index(fields=["name"], name="community_name"),
+        ]
+        permissions = [
+            ("manage_directory", _("Can curate every community (directory admin)")),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("communities:community_detail", args=[self.slug])
+
+    @property
+    def is_kc(self) -> bool:
+        return self.kind == self.Kind.KC
+
+    @property
+    def is_cop(self) -> bool:
+        return self.kind == self.Kind.COP
+
+    @property
+    def stage_index(self) -> int:
+        return list(self.Stage.values).index(self.stage)
+
+    # ``stewards`` and ``sponsor`` read the ``leaders`` that
+    # ``CommunityQuerySet.with_leaders()`` prefetches: no query of their own.
+    @property
+    def stewards(self) -> list[Member]:
+        return [m.member for m in self.leaders if m.role == Membership.Role.STEWARD]
+
+    @property
+    def sponsor(self) -> Member | None:
+        return next((m.member for m in self.leaders if m.role == Membership.Role.SPONSOR), None)
+
+    @property
+    def link_list(self) -> list[tuple[str, str]]:
+        """``links`` parsed into (title, url) pairs; only http(s) addresses."""
+        pairs = []
+        for line in self.links.splitlines():
+            title, _sep, url = line.rpartition("|")
+            url = url.strip()
+            if url.startswith(("https://", "http://")):
+                pairs.append((title.strip() or url, url))
+        return pairs
+
+
+class MembershipQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(state=Membership.State.ACTIVE)
+
+    def roster(self):
+        """Active members for a roster page: member, user and department joined."""
+        return (
+            self.active()
+            .select_related("member__user", "member__department")
+            .order_by(
+                models.Case(
+                    models.When(role=Membership.Role.SPONSOR, then=0),
+                    models.When(role=Membership.Role.STEWARD, then=1),
+                    default=2,
+                ),
+                "member__display_name",
+                "pk",
+            )
+        )
+
+    def search(self, text: str):
+        if not text:
+            return self
+        return self.filter(
+            Q(member__display_name__icontains=text)
+            | Q(member__job_title__icontains=text)
+            | Q(member__department__name__icontains=text)
+        )
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        SPONSOR = "sponsor", _("Sponsor")
+        STEWARD = "steward", _("Steward")
+        MEMBER = "member", _("Member")
+        PARTICIPANT = "participant", _("Participant")
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        REQUESTED = "requested", _("Requested")
+        INVITED = "invited", _("Invited")
+        LEFT = "left", _("Left")
+        REMOVED = "removed", _("Removed")
+        DENIED = "denied", _("Denied")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    community = models.ForeignKey(
+        Community,
+        verbose_name=_("community"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+    )
+    role = models.CharField(_("role"), max_length=12, choices=Role.choices, default=Role.MEMBER)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.ACTIVE)
+    note = models.TextField(_("note"), blank=True)
+    decided_by = models.ForeignKey(
+        Member,
+        verbose_name=_("decided by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "community"], name="one_membership_per_member_and_community"
+            ),
+            models.UniqueConstraint(
+                fields=["community"],
+                condition=Q(role="sponsor", state="active"),
+                name="one_active_sponsor_per_community",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["community", "state", "role"], name="membership_roster"),
+            models.Index(fields=["member", "state"], name="membership_by_member"),
+        ]
+
+    def __str__(self):
+        return f"{self.member} in {self.community} ({self.get_role_display()}, {self.state})"
+
+
+class MembershipEvent(models.Model):
+    """Append-only history of roster changes. Names are copied so history
+    survives a person's account being deleted."""
+
+    class Action(models.TextChoices):
+        JOINED = "joined", _("Joined")
+        REQUESTED = "requested", _("Requested to join")
+        CANCELLED = "cancelled", _("Cancelled request")
+        INVITED = "invited", _("Invited")
+        ACCEPTED = "accepted", _("Accepted invitation")
+        DECLINED = "declined", _("Declined invitation")
+        APPROVED = "approved", _("Approved")
+        DENIED = "denied", _("Denied")
+        ADDED = "added", _("Added")
+        LEFT = "left", _("Left")
+        REMOVED = "removed", _("Removed")
+        ROLE_CHANGED = "role_changed", _("Role changed")
+        PRACTISING = "practising", _("Says they practise here")
+
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="events"
+    )
+    actor = models.ForeignKey(
+        Member,
+        verbose_name=_("actor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_name = models.CharField(_("actor name"), max_length=150, blank=True)
+    target = models.ForeignKey(
+        Member,
+        verbose_name=_("target"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="membership_events",
+    )
+    target_name = models.CharField(_("target name"), max_length=150)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    state_before = models.CharField(max_length=10, choices=Membership.State.choices, blank=True)
+    state_after = models.CharField(max_length=10, choices=Membership.State.choices, blank=True)
+    role_before = models.CharField(max_length=12, choices=Membership.Role.choices, blank=True)
+    role_after = models.CharField(max_length=12, choices=Membership.Role.choices, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("membership event")
+        verbose_name_plural = _("membership events")
+        indexes = [
+            models.Index(fields=["community", "-created_at"], name="event_by_community"),
+            models.Index(fields=["target", "-created_at"], name="event_by_target"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()}: {self.target_name} in {self.community}"

@@ -1,0 +1,105 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class Department(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+
+    def __str__(self):
+        return self.name
+
+
+class MemberQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(user__is_active=True)
+
+    def for_directory(self):
+        """People as the directory lists them: user and department in one query."""
+        return self.active().select_related("user", "department").order_by("display_name", "pk")
+
+    def search(self, text: str):
+        """Narrow by name, job title, department or expertise (case-insensitive)."""
+        if not text:
+            return self
+        return self.filter(
+            Q(display_name__icontains=text)
+            | Q(job_title__icontains=text)
+            | Q(department__name__icontains=text)
+            | Q(expertise__icontains=text)
+            | Q(user__username__iexact=text)
+        )
+
+    def with_community_counts(self):
+        from communities.models import Membership
+
+        return self.annotate(
+            community_count=Count(
+                "memberships", filter=Q(memberships__state=Membership.State.ACTIVE)
+            )
+        )
+
+
+class MemberManager(models.Manager.from_queryset(MemberQuerySet)):
+    def for_user(self, user) -> "Member":
+        """The user's Member, created on first use (createsuperuser, admin, SSO)."""
+        member, _created = self.get_or_create(
+            user=user,
+            defaults={"display_name": user.get_full_name() or user.get_username()},
+        )
+        return member
+
+
+class Member(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member"
+    )
+    display_name = models.CharField(_("display name"), max_length=150, db_index=True)
+    job_title = models.CharField(_("job title"), max_length=150, blank=True)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+    )
+    location = models.CharField(_("location"), max_length=120, blank=True)
+    expertise = models.CharField(
+        _("expertise"),
+        max_length=500,
+        blank=True,
+        help_text=_("Comma-separated topics people can ask you about."),
+    )
+    bio = models.TextField(_("about"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MemberManager()
+
+    class Meta:
+        ordering = ["display_name"]
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+
+    def __str__(self):
+        return self.display_name
+
+    def get_absolute_url(self):
+        return reverse("members:member_detail", args=[self.user.get_username()])
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def expertise_list(self) -> list[str]:
+        return [topic.strip() for topic in self.expertise.split(",") if topic.strip()]

@@ -1,0 +1,73 @@
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from communities.models import Membership
+
+from .forms import PeopleFilterForm, ProfileForm
+from .models import Member
+
+
+def member_list(request):
+    form = PeopleFilterForm(request.GET)
+    people = form.filtered(Member.objects.for_directory())
+    page = Paginator(people, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "members/member_list.html", {"form": form, "page_obj": page})
+
+
+def member_detail(request, username):
+    member = get_object_or_404(
+        Member.objects.select_related("user", "department"), user__username=username
+    )
+    memberships = (
+        member.memberships.active()
+        .exclude(community__status="proposed")
+        .select_related("community")
+        .order_by("community__name")
+    )
+    return render(
+        request,
+        "members/member_detail.html",
+        {
+            "member": member,
+            "memberships": memberships,
+            "is_self": member.pk == request.member.pk,
+        },
+    )
+
+
+def my_communities(request):
+    memberships = (
+        request.member.memberships.filter(
+            state__in=[
+                Membership.State.ACTIVE,
+                Membership.State.REQUESTED,
+                Membership.State.INVITED,
+            ]
+        )
+        .select_related("community")
+        .order_by("community__name")
+    )
+    grouped = {state: [] for state in Membership.State.values}
+    for membership in memberships:
+        grouped[membership.state].append(membership)
+    return render(
+        request,
+        "members/my_communities.html",
+        {
+            "active": grouped[Membership.State.ACTIVE],
+            "requested": grouped[Membership.State.REQUESTED],
+            "invited": grouped[Membership.State.INVITED],
+        },
+    )
+
+
+def profile_edit(request):
+    form = ProfileForm(request.POST or None, instance=request.member)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your profile is saved."))
+        return redirect(request.member)
+    return render(request, "members/profile_edit.html", {"form": form})
