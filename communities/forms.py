@@ -1,9 +1,14 @@
+import re
+
 from django import forms
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Department
+from members.models import Department, Member
 
-from .models import Community, Purpose
+from .models import Community, Membership, MembershipEvent, Purpose
 
 
 def clean_search_text(value: str) -> str:
@@ -85,3 +90,207 @@ class SearchForm(forms.Form):
     @property
     def query(self) -> str:
         return self.cleaned_data.get("q", "") if self.is_valid() else ""
+
+
+class NoteForm(forms.Form):
+    """An optional short note: a join request's message, a denial's or removal's reason."""
+
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class RosterFilterForm(forms.Form):
+    q = SearchField()
+    role = forms.ChoiceField(
+        label=_("Role"), required=False, choices=[("", _("Any role")), *Membership.Role.choices]
+    )
+    state = forms.ChoiceField(
+        label=_("State"),
+        required=False,
+        choices=[("", _("On the list")), *Membership.State.choices],
+    )
+
+    ON_THE_LIST = (Membership.State.ACTIVE, Membership.State.INVITED, Membership.State.REQUESTED)
+
+    def filtered(self, queryset):
+        self.is_valid()
+        data = self.cleaned_data
+        queryset = queryset.search(data.get("q", ""))
+        if data.get("role"):
+            queryset = queryset.filter(role=data["role"])
+        if data.get("state"):
+            queryset = queryset.filter(state=data["state"])
+        else:
+            queryset = queryset.filter(state__in=self.ON_THE_LIST)
+        return queryset
+
+
+class DecisionForm(forms.Form):
+    """Approve or deny one or several waiting requests."""
+
+    DECISIONS = [("approve", _("Approve")), ("deny", _("Deny"))]
+
+    decision = forms.ChoiceField(choices=DECISIONS)
+    memberships = forms.ModelMultipleChoiceField(queryset=Membership.objects.none())
+    reason = forms.CharField(
+        label=_("Reason (shown to the requester)"), required=False, max_length=1000
+    )
+
+    def __init__(self, *args, community, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only this community's waiting requests can be chosen: ids of other
+        # communities' memberships are invalid choices, never acted upon.
+        self.fields["memberships"].queryset = community.memberships.filter(
+            state=Membership.State.REQUESTED
+        ).select_related("member__user")
+        self.fields["memberships"].error_messages["invalid_choice"] = _(
+            "One of those requests was already decided or withdrawn. Reload the page."
+        )
+        self.fields["memberships"].error_messages["required"] = _("Choose at least one request.")
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+
+
+class AddMembersForm(forms.Form):
+    """People to add or invite: chosen from a search, or pasted as emails/usernames."""
+
+    people = forms.ModelMultipleChoiceField(
+        label=_("People"), queryset=Member.objects.active(), required=False
+    )
+    pasted = forms.CharField(
+        label=_("Or paste emails or usernames"),
+        required=False,
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("One a line, or separated by commas, spaces or semicolons."),
+    )
+    mode = forms.ChoiceField(choices=[("add", _("Add members")), ("invite", _("Invite"))])
+
+    MAX_ENTRIES = 5000
+
+    def clean(self):
+        cleaned = super().clean()
+        entries = [
+            entry for entry in re.split(r"[\s,;]+", cleaned.get("pasted", "")) if entry.strip()
+        ]
+        if len(entries) > self.MAX_ENTRIES:
+            raise forms.ValidationError(
+                _("Paste at most %(max)s people at a time (or use Import CSV).")
+                % {"max": self.MAX_ENTRIES}
+            )
+        if not entries and not cleaned.get("people"):
+            raise forms.ValidationError(_("Choose people from the search or paste a list."))
+        cleaned["entries"] = list(dict.fromkeys(entries))
+        return cleaned
+
+    def resolve(self) -> tuple[list[Member], list[str]]:
+        """The members meant, in order and without repeats, and the entries matching no one."""
+        pasted, not_found = _find_people(" ".join(self.cleaned_data["entries"]))
+        members = list(self.cleaned_data.get("people") or []) + pasted
+        return list(dict.fromkeys(members)), not_found
+
+
+class HistoryFilterForm(forms.Form):
+    action = forms.ChoiceField(
+        label=_("Action"),
+        required=False,
+        choices=[("", _("Every action")), *MembershipEvent.Action.choices],
+    )
+
+    def filtered(self, queryset):
+        self.is_valid()
+        if self.cleaned_data.get("action"):
+            queryset = queryset.filter(action=self.cleaned_data["action"])
+        return queryset
+
+
+def _find_people(text: str) -> tuple[list[Member], list[str]]:
+    """Members named by a list of emails or usernames, and the entries matching no one."""
+    entries = list(dict.fromkeys(e for e in re.split(r"[\s,;]+", text or "") if e))
+    lowered = [entry.lower() for entry in entries]
+    found = (
+        Member.objects.active()
+        .select_related("user")
+        .annotate(email_lower=Lower("user__email"), username_lower=Lower("user__username"))
+        .filter(Q(email_lower__in=lowered) | Q(username_lower__in=lowered))
+    )
+    by_key = {}
+    for member in found:
+        by_key[member.username_lower] = member
+        if member.email_lower:
+            by_key.setdefault(member.email_lower, member)
+    members, not_found = [], []
+    for entry, key in zip(entries, lowered, strict=True):
+        if key in by_key:
+            members.append(by_key[key])
+        else:
+            not_found.append(entry)
+    return list(dict.fromkeys(members)), not_found
+
+
+class CommunityCreateForm(forms.ModelForm):
+    """A new knowledge community, active at once: so it needs a sponsor, a steward and a
+    future-shaping purpose (the form says which is missing)."""
+
+    sponsor = forms.CharField(
+        label=_("Sponsor"), help_text=_("Username or email of the sponsoring leader.")
+    )
+    stewards = forms.CharField(
+        label=_("Stewards"),
+        help_text=_("Usernames or emails, separated by commas or spaces."),
+    )
+
+    class Meta:
+        model = Community
+        fields = ["name", "summary", "description", "join_policy", "purposes"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["purposes"].required = True
+        self.fields["purposes"].help_text = _(
+            "At least one must be oriented to shaping the future."
+        )
+
+    def clean_purposes(self):
+        purposes = self.cleaned_data["purposes"]
+        if not any(p.orientation == Purpose.Orientation.SHAPE_FUTURE for p in purposes):
+            raise forms.ValidationError(
+                _("A knowledge community needs at least one purpose that shapes the future.")
+            )
+        return purposes
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if Community.objects.filter(slug=slugify(name)).exists():
+            raise forms.ValidationError(_("A community with this name already exists."))
+        return name
+
+    def clean_sponsor(self):
+        members, not_found = _find_people(self.cleaned_data["sponsor"])
+        if not_found or len(members) != 1:
+            raise forms.ValidationError(_("Name exactly one person we know as sponsor."))
+        return members[0]
+
+    def clean_stewards(self):
+        members, not_found = _find_people(self.cleaned_data["stewards"])
+        if not_found:
+            raise forms.ValidationError(
+                _("No one matches: %(entries)s.") % {"entries": ", ".join(not_found)}
+            )
+        if not members:
+            raise forms.ValidationError(_("A knowledge community needs at least one steward."))
+        return members
+
+    def clean(self):
+        cleaned = super().clean()
+        sponsor, stewards = cleaned.get("sponsor"), cleaned.get("stewards") or []
+        if sponsor and sponsor in stewards:
+            self.add_error("stewards", _("The sponsor cannot also be a steward."))
+        return cleaned

@@ -243,6 +243,21 @@ class MembershipQuerySet(models.QuerySet):
     def active(self):
         return self.filter(state=Membership.State.ACTIVE)
 
+    def waiting_for(self, user):
+        """Requests this user can decide: in communities they steward (all, for
+        directory admins), oldest first."""
+        from .access import is_directory_admin
+
+        waiting = self.filter(state=Membership.State.REQUESTED).exclude(
+            community__status__in=["archived", "proposed"]
+        )
+        if not is_directory_admin(user):
+            stewarded = Membership.objects.filter(
+                member__user=user, state=Membership.State.ACTIVE, role=Membership.Role.STEWARD
+            ).values("community_id")
+            waiting = waiting.filter(community_id__in=stewarded)
+        return waiting.order_by("updated_at", "pk")
+
     def roster(self):
         """Active members for a roster page: member, user and department joined."""
         return (

@@ -6,7 +6,24 @@ app_name = "communities"
 
 urlpatterns = [
     path("", views.community_list, name="community_list"),
+    path("communities/new/", views.community_create, name="community_create"),
     path("c/<slug:slug>/", views.community_detail, name="community_detail"),
+    # staff
+    path("c/<slug:slug>/join/", views.membership_join, name="membership_join"),
+    path("c/<slug:slug>/request/", views.membership_request, name="membership_request"),
+    path("c/<slug:slug>/cancel/", views.membership_cancel, name="membership_cancel"),
+    path("c/<slug:slug>/accept/", views.invitation_accept, name="invitation_accept"),
+    path("c/<slug:slug>/decline/", views.invitation_decline, name="invitation_decline"),
+    path("c/<slug:slug>/leave/", views.membership_leave, name="membership_leave"),
+    # stewards and directory admins
+    path("c/<slug:slug>/manage/", views.community_manage, name="community_manage"),
+    path("c/<slug:slug>/manage/decide/", views.requests_decide, name="requests_decide"),
+    path("c/<slug:slug>/manage/add/", views.members_add, name="members_add"),
+    path("c/<slug:slug>/manage/<int:pk>/role/", views.membership_role, name="membership_role"),
+    path(
+        "c/<slug:slug>/manage/<int:pk>/remove/", views.membership_remove, name="membership_remove"
+    ),
+    path("c/<slug:slug>/history/", views.community_history, name="community_history"),
     path("purposes/", views.purpose_list, name="purpose_list"),
     path("purposes/<slug:slug>/", views.purpose_detail, name="purpose_detail"),
 ]

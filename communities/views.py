@@ -1,10 +1,27 @@
 from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.db.models import Exists, OuterRef
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from . import access
-from .forms import DirectoryFilterForm, SearchForm
-from .models import Community, Purpose
+from members.models import Member
+
+from . import access, services
+from .forms import (
+    AddMembersForm,
+    CommunityCreateForm,
+    DecisionForm,
+    DirectoryFilterForm,
+    HistoryFilterForm,
+    NoteForm,
+    RoleForm,
+    RosterFilterForm,
+    SearchForm,
+)
+from .models import Community, Membership, Purpose
 
 
 def community_list(request):
@@ -14,7 +31,12 @@ def community_list(request):
     return render(
         request,
         "communities/community_list.html",
-        {"form": form, "page_obj": page, "filtering": form.active_filters},
+        {
+            "form": form,
+            "page_obj": page,
+            "filtering": form.active_filters,
+            "is_directory_admin": access.is_directory_admin(request.user),
+        },
     )
 
 
@@ -37,6 +59,7 @@ def community_detail(request, slug):
             "roster_form": roster_form,
             "roster_page": roster_page,
             "viewer_membership": community.memberships.filter(member=request.member).first(),
+            "can_manage": access.is_steward(request.user, community),
             "formalised_as": community.formalised_as.listed(),
         },
     )
@@ -56,3 +79,301 @@ def purpose_detail(request, slug):
     return render(
         request, "communities/purpose_detail.html", {"purpose": purpose, "page_obj": page}
     )
+
+
+# -- joining (staff) ---------------------------------------------------------------------
+
+
+def _attempt(request, action, success_message: str) -> bool:
+    """Run a service; show its refusal as a message instead of an error page."""
+    try:
+        action()
+    except services.MembershipError as error:
+        messages.error(request, str(error))
+        return False
+    messages.success(request, success_message)
+    return True
+
+
+@require_POST
+def membership_join(request, slug):
+    community = access.community_for_viewer(request.user, slug)
+    _attempt(
+        request,
+        lambda: services.join_community(community=community, member=request.member),
+        _("Welcome to %(community)s.") % {"community": community.name}
+        if community.is_kc
+        else _("You now practise in %(community)s.") % {"community": community.name},
+    )
+    return redirect(community)
+
+
+@require_POST
+def membership_request(request, slug):
+    community = access.community_for_viewer(request.user, slug)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        _attempt(
+            request,
+            lambda: services.request_membership(
+                community=community, member=request.member, note=form.cleaned_data["note"]
+            ),
+            _("Request sent to the stewards."),
+        )
+    else:
+        messages.error(request, _("Your note is too long (1,000 characters at most)."))
+    return redirect(community)
+
+
+@require_POST
+def membership_cancel(request, slug):
+    community = access.community_for_viewer(request.user, slug)
+    _attempt(
+        request,
+        lambda: services.cancel_request(community=community, member=request.member),
+        _("Your request is withdrawn."),
+    )
+    return redirect(community)
+
+
+@require_POST
+def invitation_accept(request, slug):
+    community = access.community_for_viewer(request.user, slug)
+    _attempt(
+        request,
+        lambda: services.accept_invitation(community=community, member=request.member),
+        _("Welcome to %(community)s.") % {"community": community.name},
+    )
+    return redirect(community)
+
+
+@require_POST
+def invitation_decline(request, slug):
+    community = access.community_for_viewer(request.user, slug)
+    _attempt(
+        request,
+        lambda: services.decline_invitation(community=community, member=request.member),
+        _("Invitation declined."),
+    )
+    return redirect(community)
+
+
+def membership_leave(request, slug):
+    """GET asks for confirmation; POST leaves."""
+    community = access.community_for_viewer(request.user, slug)
+    if request.method == "POST":
+        _attempt(
+            request,
+            lambda: services.leave_community(community=community, member=request.member),
+            _("You left %(community)s.") % {"community": community.name},
+        )
+        return redirect(community)
+    return render(request, "communities/membership_leave.html", {"community": community})
+
+
+# -- curating (stewards and directory admins) -------------------------------------------
+
+
+def community_manage(request, slug):
+    community = access.community_for_steward(request.user, slug)
+    filter_form = RosterFilterForm(request.GET)
+    roster = filter_form.filtered(
+        community.memberships.select_related("member__user", "member__department")
+    )
+    roster = roster.order_by("member__display_name", "pk")
+    roster_page = Paginator(roster, 50).get_page(request.GET.get("page"))
+    waiting = (
+        community.memberships.filter(state=Membership.State.REQUESTED)
+        .select_related("member__user", "member__department")
+        .order_by("updated_at", "pk")
+    )
+    waiting_page = Paginator(waiting, 50).get_page(request.GET.get("requests_page"))
+    return render(
+        request,
+        "communities/community_manage.html",
+        {
+            "community": community,
+            "filter_form": filter_form,
+            "roster_page": roster_page,
+            "waiting_page": waiting_page,
+            "roles": _roles_for(community),
+        },
+    )
+
+
+def _roles_for(community):
+    if community.is_kc:
+        return [
+            (Membership.Role.MEMBER, _("Member")),
+            (Membership.Role.STEWARD, _("Steward")),
+            (Membership.Role.SPONSOR, _("Sponsor")),
+        ]
+    return [
+        (Membership.Role.PARTICIPANT, _("Participant")),
+        (Membership.Role.STEWARD, _("Coordinator")),
+    ]
+
+
+def _manage_url(community):
+    return reverse("communities:community_manage", args=[community.slug])
+
+
+@require_POST
+def requests_decide(request, slug):
+    community = access.community_for_steward(request.user, slug)
+    data = request.POST.copy()
+    if "one" in data:  # a row's own Approve/Deny button: "approve:<pk>"
+        decision, _sep, pk = data["one"].partition(":")
+        data["decision"] = decision
+        data.setlist("memberships", [pk])
+    form = DecisionForm(data, community=community)
+    if not form.is_valid():
+        for error in form.errors.get("memberships", []) + form.errors.get("decision", []):
+            messages.error(request, error)
+        return redirect(_manage_url(community))
+    approve = form.cleaned_data["decision"] == "approve"
+    decided = []
+    for membership in form.cleaned_data["memberships"]:
+        try:
+            if approve:
+                services.approve_request(
+                    community=community, membership=membership, actor=request.member
+                )
+            else:
+                services.deny_request(
+                    community=community,
+                    membership=membership,
+                    actor=request.member,
+                    reason=form.cleaned_data["reason"],
+                )
+        except services.MembershipError as error:
+            messages.error(request, str(error))
+        else:
+            decided.append(membership.member.display_name)
+    if decided:
+        template = _("Approved: %(names)s.") if approve else _("Denied: %(names)s.")
+        messages.success(request, template % {"names": ", ".join(decided)})
+    return redirect(_manage_url(community))
+
+
+def members_add(request, slug):
+    """Search people or paste a list, then add them or invite them."""
+    community = access.community_for_steward(request.user, slug)
+    search = SearchForm(request.GET)
+    results = []
+    if search.query:
+        results = list(
+            Member.objects.for_directory()
+            .search(search.query)
+            .exclude(
+                Exists(
+                    Membership.objects.filter(
+                        member=OuterRef("pk"),
+                        community=community,
+                        state=Membership.State.ACTIVE,
+                    )
+                )
+            )[:25]
+        )
+    form = AddMembersForm(request.POST or None)
+    summary = None
+    if request.method == "POST" and form.is_valid():
+        members, not_found = form.resolve()
+        invite = form.cleaned_data["mode"] == "invite"
+        try:
+            result = services.add_members(
+                community=community, members=members, actor=request.member, invite=invite
+            )
+        except services.MembershipError as error:
+            messages.error(request, str(error))
+        else:
+            result.not_found = not_found
+            summary = {"result": result, "invite": invite}
+    return render(
+        request,
+        "communities/members_add.html",
+        {
+            "community": community,
+            "search": search,
+            "results": results,
+            "form": form,
+            "summary": summary,
+        },
+    )
+
+
+@require_POST
+def membership_role(request, slug, pk):
+    community, membership = access.membership_for_steward(request.user, slug, pk)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        role = form.cleaned_data["role"]
+        _attempt(
+            request,
+            lambda: services.change_role(
+                community=community, membership=membership, actor=request.member, role=role
+            ),
+            _("%(name)s is now %(role)s.")
+            % {"name": membership.member.display_name, "role": Membership.Role(role).label},
+        )
+    else:
+        messages.error(request, _("Choose a role."))
+    return redirect(_manage_url(community))
+
+
+def membership_remove(request, slug, pk):
+    """GET asks for confirmation (and an optional reason); POST removes."""
+    community, membership = access.membership_for_steward(request.user, slug, pk)
+    form = NoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        _attempt(
+            request,
+            lambda: services.remove_member(
+                community=community,
+                membership=membership,
+                actor=request.member,
+                reason=form.cleaned_data["note"],
+            ),
+            _("%(name)s is off the list.") % {"name": membership.member.display_name},
+        )
+        return redirect(_manage_url(community))
+    return render(
+        request,
+        "communities/membership_remove.html",
+        {"community": community, "membership": membership, "form": form},
+    )
+
+
+def community_history(request, slug):
+    community = access.community_for_steward(request.user, slug)
+    form = HistoryFilterForm(request.GET)
+    events = form.filtered(community.events.all())
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "communities/community_history.html",
+        {"community": community, "form": form, "page_obj": page},
+    )
+
+
+def community_create(request):
+    """Directory admins create a knowledge community with its sponsor and stewards."""
+    access.require_directory_admin(request.user)
+    form = CommunityCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        community = services.create_community(
+            actor=request.member,
+            name=data["name"],
+            summary=data["summary"],
+            description=data["description"],
+            join_policy=data["join_policy"],
+            purposes=data["purposes"],
+            sponsor=data["sponsor"],
+            stewards=data["stewards"],
+        )
+        messages.success(
+            request, _("%(community)s is in the directory.") % {"community": community}
+        )
+        return redirect(community)
+    return render(request, "communities/community_create.html", {"form": form})

@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "communities.context_processors.waiting_requests",
             ],
         },
     },
@@ -146,6 +147,8 @@ EMAIL_BACKEND = os.environ.get(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "kcdir <kcdir@localhost>")
+# The address people reach kcdir at, for links in emails.
+KCDIR_BASE_URL = os.environ.get("KCDIR_BASE_URL", "http://127.0.0.1:8000")
 
 # The demo accounts' password (seed_demo); never used outside demo data.
 KCDIR_DEMO_PASSWORD = os.environ.get("KCDIR_DEMO_PASSWORD", "kcdir-demo")

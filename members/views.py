@@ -4,6 +4,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from communities import access
+from communities.forms import HistoryFilterForm
 from communities.models import Membership
 
 from .forms import PeopleFilterForm, ProfileForm
@@ -34,6 +36,8 @@ def member_detail(request, username):
             "member": member,
             "memberships": memberships,
             "is_self": member.pk == request.member.pk,
+            "can_see_history": member.pk == request.member.pk
+            or access.is_directory_admin(request.user),
         },
     )
 
@@ -57,6 +61,9 @@ def my_communities(request):
         request,
         "members/my_communities.html",
         {
+            "waiting_for_me": Membership.objects.waiting_for(request.user).select_related(
+                "community", "member"
+            )[:50],
             "active": grouped[Membership.State.ACTIVE],
             "requested": grouped[Membership.State.REQUESTED],
             "invited": grouped[Membership.State.INVITED],
@@ -71,3 +78,15 @@ def profile_edit(request):
         messages.success(request, _("Your profile is saved."))
         return redirect(request.member)
     return render(request, "members/profile_edit.html", {"form": form})
+
+
+def member_history(request, username):
+    member = access.member_history_for_viewer(request.user, username)
+    form = HistoryFilterForm(request.GET)
+    events = form.filtered(member.membership_events.select_related("community"))
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "members/member_history.html",
+        {"member": member, "form": form, "page_obj": page},
+    )

@@ -1,0 +1,483 @@
+"""Roster changes: the only code that writes memberships and their history.
+
+Every service is atomic, locks the community row first (so two stewards acting at
+once are serialised and the invariants below hold), checks the rule it enforces,
+writes the membership and exactly one ``MembershipEvent`` per changed membership,
+and queues its emails for after the commit.
+
+The state machine (states down, services across), for a knowledge community:
+
+    (none)/left/denied   join (open) -> active; request (request) -> requested
+    removed              request (request) -> requested      (no self-join)
+    any but active       invite -> invited; add -> active
+    requested            approve -> active; deny -> denied; cancel -> left
+    invited              accept -> active; decline -> left
+    active               leave -> left; remove -> removed; change_role
+    requested/invited    remove -> removed (withdraws it)
+
+Rules: archived communities accept no joins, requests, invitations or additions;
+an active KC keeps at least one active steward; at most one active sponsor.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from members.models import Member
+
+from . import notifications
+from .models import Community, Membership, MembershipEvent
+
+State = Membership.State
+Role = Membership.Role
+Action = MembershipEvent.Action
+
+
+class MembershipError(Exception):
+    """A refused roster change; the message says why and what to do instead."""
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _lock(community: Community) -> Community:
+    """Re-read the community with its row locked for the rest of the transaction."""
+    return Community.objects.select_for_update().get(pk=community.pk)
+
+
+def _membership_for_update(community: Community, member: Member) -> Membership | None:
+    return (
+        Membership.objects.select_for_update()
+        .filter(community=community, member=member)
+        .select_related("member")
+        .first()
+    )
+
+
+def _record(
+    membership: Membership,
+    *,
+    actor: Member | None,
+    action: str,
+    state_before: str = "",
+    role_before: str = "",
+    note: str = "",
+) -> MembershipEvent:
+    return MembershipEvent.objects.create(
+        community_id=membership.community_id,
+        actor=actor,
+        actor_name=actor.display_name if actor else "",
+        target=membership.member,
+        target_name=membership.member.display_name,
+        action=action,
+        state_before=state_before,
+        state_after=membership.state,
+        role_before=role_before,
+        role_after=membership.role,
+        note=note,
+    )
+
+
+def _transition(
+    membership: Membership,
+    *,
+    actor: Member | None,
+    action: str,
+    state: str,
+    role: str | None = None,
+    note: str = "",
+    decided: bool = False,
+) -> Membership:
+    """Move ``membership`` to ``state`` (and ``role``), save it, and record one event."""
+    state_before, role_before = membership.state, membership.role
+    if membership.pk is None:
+        state_before = role_before = ""
+    membership.state = state
+    if role is not None:
+        membership.role = role
+    if decided:
+        membership.decided_by = actor
+        membership.decided_at = timezone.now()
+    if note or action in (Action.REQUESTED, Action.DENIED, Action.REMOVED):
+        membership.note = note
+    membership.save()
+    _record(
+        membership,
+        actor=actor,
+        action=action,
+        state_before=state_before,
+        role_before=role_before,
+        note=note,
+    )
+    return membership
+
+
+def _new_or_existing(community: Community, member: Member) -> Membership:
+    membership = _membership_for_update(community, member)
+    if membership is None:
+        membership = Membership(community=community, member=member, state="", role=Role.MEMBER)
+    return membership
+
+
+def _default_role(community: Community) -> str:
+    return Role.MEMBER if community.is_kc else Role.PARTICIPANT
+
+
+def _require_open_for_joining(community: Community) -> None:
+    if community.status == Community.Status.ARCHIVED:
+        raise MembershipError(_("This community is archived and accepts no new members."))
+    if community.status == Community.Status.PROPOSED:
+        raise MembershipError(_("This community is only proposed; it has no members yet."))
+
+
+def _require_kc(community: Community) -> None:
+    if not community.is_kc:
+        raise MembershipError(
+            _("Communities of practice have no membership list; people simply practise there.")
+        )
+
+
+def _keeps_a_steward(community: Community, membership: Membership) -> None:
+    """Refuse to take the last active steward out of an active KC."""
+    if not (community.is_kc and community.status == Community.Status.ACTIVE):
+        return
+    if membership.state != State.ACTIVE or membership.role != Role.STEWARD:
+        return
+    others = (
+        Membership.objects.filter(community=community, state=State.ACTIVE, role=Role.STEWARD)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+    if not others:
+        raise MembershipError(
+            _(
+                "%(name)s is the last steward of %(community)s, and an active knowledge "
+                "community needs at least one. Make someone else a steward first."
+            )
+            % {"name": membership.member.display_name, "community": community.name}
+        )
+
+
+# -- staff -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def join_community(*, community: Community, member: Member) -> Membership:
+    """Join an open KC at once (or say you practise in a CoP)."""
+    community = _lock(community)
+    _require_open_for_joining(community)
+    membership = _new_or_existing(community, member)
+    if membership.state == State.ACTIVE:
+        raise MembershipError(_("You are already a member."))
+    if community.is_kc and community.join_policy != Community.JoinPolicy.OPEN:
+        raise MembershipError(_("This knowledge community does not take members directly."))
+    if membership.state == State.REMOVED:
+        raise MembershipError(
+            _("A steward removed you from this community; ask them to add you again.")
+        )
+    if membership.state == State.REQUESTED:
+        raise MembershipError(_("Your request is already waiting for a steward."))
+    if membership.state == State.INVITED:
+        raise MembershipError(_("You are invited: accept the invitation instead."))
+    return _transition(
+        membership,
+        actor=member,
+        action=Action.JOINED if community.is_kc else Action.PRACTISING,
+        state=State.ACTIVE,
+        role=_default_role(community),
+    )
+
+
+@transaction.atomic
+def request_membership(*, community: Community, member: Member, note: str = "") -> Membership:
+    """Ask to join a request-only KC; its stewards are told."""
+    community = _lock(community)
+    _require_open_for_joining(community)
+    _require_kc(community)
+    if community.join_policy != Community.JoinPolicy.REQUEST:
+        raise MembershipError(_("This knowledge community does not take requests."))
+    membership = _new_or_existing(community, member)
+    if membership.state == State.ACTIVE:
+        raise MembershipError(_("You are already a member."))
+    if membership.state == State.REQUESTED:
+        raise MembershipError(_("Your request is already waiting for a steward."))
+    if membership.state == State.INVITED:
+        raise MembershipError(_("You are invited: accept the invitation instead."))
+    membership = _transition(
+        membership,
+        actor=member,
+        action=Action.REQUESTED,
+        state=State.REQUESTED,
+        role=Role.MEMBER,
+        note=note,
+    )
+    notifications.request_received(membership)
+    return membership
+
+
+@transaction.atomic
+def cancel_request(*, community: Community, member: Member) -> Membership:
+    community = _lock(community)
+    membership = _membership_for_update(community, member)
+    if membership is None or membership.state != State.REQUESTED:
+        raise MembershipError(_("You have no request waiting here."))
+    return _transition(membership, actor=member, action=Action.CANCELLED, state=State.LEFT)
+
+
+@transaction.atomic
+def accept_invitation(*, community: Community, member: Member) -> Membership:
+    community = _lock(community)
+    _require_open_for_joining(community)
+    membership = _membership_for_update(community, member)
+    if membership is None or membership.state != State.INVITED:
+        raise MembershipError(_("You have no invitation to this community."))
+    return _transition(membership, actor=member, action=Action.ACCEPTED, state=State.ACTIVE)
+
+
+@transaction.atomic
+def decline_invitation(*, community: Community, member: Member) -> Membership:
+    community = _lock(community)
+    membership = _membership_for_update(community, member)
+    if membership is None or membership.state != State.INVITED:
+        raise MembershipError(_("You have no invitation to this community."))
+    return _transition(membership, actor=member, action=Action.DECLINED, state=State.LEFT)
+
+
+@transaction.atomic
+def leave_community(*, community: Community, member: Member) -> Membership:
+    community = _lock(community)
+    membership = _membership_for_update(community, member)
+    if membership is None or membership.state != State.ACTIVE:
+        raise MembershipError(_("You are not a member of this community."))
+    _keeps_a_steward(community, membership)
+    return _transition(membership, actor=member, action=Action.LEFT, state=State.LEFT)
+
+
+# -- stewards and directory admins ------------------------------------------------------
+
+
+def _locked_membership(community: Community, membership: Membership) -> Membership:
+    locked = (
+        Membership.objects.select_for_update()
+        .select_related("member__user")
+        .filter(pk=membership.pk, community=community)
+        .first()
+    )
+    if locked is None:
+        raise MembershipError(_("That person is not on this community's list."))
+    return locked
+
+
+@transaction.atomic
+def approve_request(
+    *, community: Community, membership: Membership, actor: Member, note: str = ""
+) -> Membership:
+    community = _lock(community)
+    _require_open_for_joining(community)
+    membership = _locked_membership(community, membership)
+    if membership.state != State.REQUESTED:
+        raise MembershipError(
+            _("%(name)s has no request waiting (it was already decided or withdrawn).")
+            % {"name": membership.member.display_name}
+        )
+    membership = _transition(
+        membership, actor=actor, action=Action.APPROVED, state=State.ACTIVE, decided=True, note=note
+    )
+    notifications.request_decided(membership)
+    return membership
+
+
+@transaction.atomic
+def deny_request(
+    *, community: Community, membership: Membership, actor: Member, reason: str = ""
+) -> Membership:
+    community = _lock(community)
+    membership = _locked_membership(community, membership)
+    if membership.state != State.REQUESTED:
+        raise MembershipError(
+            _("%(name)s has no request waiting (it was already decided or withdrawn).")
+            % {"name": membership.member.display_name}
+        )
+    membership = _transition(
+        membership, actor=actor, action=Action.DENIED, state=State.DENIED, decided=True, note=reason
+    )
+    notifications.request_decided(membership)
+    return membership
+
+
+@dataclass
+class BulkResult:
+    """What a bulk roster action did, for the summary people see."""
+
+    done: list[Member] = field(default_factory=list)
+    already: list[Member] = field(default_factory=list)
+    refused: list[tuple[Member, str]] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def add_members(
+    *, community: Community, members: Iterable[Member], actor: Member, invite: bool = False
+) -> BulkResult:
+    """Add people as active members, or invite them (``invite=True``), in one transaction.
+
+    People already on the list (active, or already invited when inviting) are
+    reported, not changed.
+    """
+    community = _lock(community)
+    _require_open_for_joining(community)
+    result = BulkResult()
+    for member in members:
+        membership = _new_or_existing(community, member)
+        if membership.state == State.ACTIVE or (invite and membership.state == State.INVITED):
+            result.already.append(member)
+            continue
+        if invite and membership.state == State.REQUESTED:
+            # They asked already: inviting them is saying yes.
+            _transition(
+                membership, actor=actor, action=Action.APPROVED, state=State.ACTIVE, decided=True
+            )
+            notifications.request_decided(membership)
+        elif invite:
+            _transition(
+                membership,
+                actor=actor,
+                action=Action.INVITED,
+                state=State.INVITED,
+                role=Role.MEMBER,
+                decided=True,
+            )
+            notifications.invited(membership)
+        else:
+            _transition(
+                membership,
+                actor=actor,
+                action=Action.ADDED,
+                state=State.ACTIVE,
+                role=_default_role(community),
+                decided=True,
+            )
+        result.done.append(member)
+    return result
+
+
+@transaction.atomic
+def remove_member(
+    *, community: Community, membership: Membership, actor: Member, reason: str = ""
+) -> Membership:
+    """Take someone off the list (or withdraw their invitation or request)."""
+    community = _lock(community)
+    membership = _locked_membership(community, membership)
+    if membership.state not in (State.ACTIVE, State.INVITED, State.REQUESTED):
+        raise MembershipError(
+            _("%(name)s is not on the list.") % {"name": membership.member.display_name}
+        )
+    _keeps_a_steward(community, membership)
+    return _transition(
+        membership,
+        actor=actor,
+        action=Action.REMOVED,
+        state=State.REMOVED,
+        decided=True,
+        note=reason,
+    )
+
+
+@transaction.atomic
+def change_role(
+    *, community: Community, membership: Membership, actor: Member, role: str
+) -> Membership:
+    """Make an active member a member, steward or sponsor.
+
+    Appointing a sponsor makes the previous sponsor a member (one sponsor per KC).
+    """
+    community = _lock(community)
+    membership = _locked_membership(community, membership)
+    if role not in Role.values:
+        raise MembershipError(_("Unknown role."))
+    if membership.state != State.ACTIVE:
+        raise MembershipError(_("Only active members can have a role."))
+    if community.is_kc and role == Role.PARTICIPANT:
+        raise MembershipError(_("Knowledge communities have members, not participants."))
+    if not community.is_kc and role == Role.SPONSOR:
+        raise MembershipError(_("Communities of practice have no sponsor."))
+    if role == membership.role:
+        raise MembershipError(
+            _("%(name)s is already a %(role)s.")
+            % {"name": membership.member.display_name, "role": membership.get_role_display()}
+        )
+    _keeps_a_steward(community, membership)
+    if role == Role.SPONSOR:
+        previous = (
+            Membership.objects.select_for_update()
+            .select_related("member")
+            .filter(community=community, state=State.ACTIVE, role=Role.SPONSOR)
+            .first()
+        )
+        if previous is not None:
+            _transition(
+                previous,
+                actor=actor,
+                action=Action.ROLE_CHANGED,
+                state=State.ACTIVE,
+                role=Role.MEMBER,
+                decided=True,
+            )
+    return _transition(
+        membership,
+        actor=actor,
+        action=Action.ROLE_CHANGED,
+        state=State.ACTIVE,
+        role=role,
+        decided=True,
+    )
+
+
+@transaction.atomic
+def create_community(
+    *,
+    actor: Member,
+    name: str,
+    summary: str = "",
+    description: str = "",
+    join_policy: str = Community.JoinPolicy.REQUEST,
+    purposes=(),
+    sponsor: Member,
+    stewards: Iterable[Member],
+) -> Community:
+    """Create an active knowledge community with its sponsor and stewards (one event each)."""
+    stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
+    if not stewards:
+        raise MembershipError(_("A knowledge community needs at least one steward."))
+    community = Community.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        kind=Community.Kind.KC,
+        summary=summary,
+        description=description,
+        join_policy=join_policy,
+        status=Community.Status.ACTIVE,
+    )
+    community.purposes.set(purposes)
+    for member, role in [(sponsor, Role.SPONSOR), *((s, Role.STEWARD) for s in stewards)]:
+        _transition(
+            Membership(community=community, member=member, role=role, state=""),
+            actor=actor,
+            action=Action.ADDED,
+            state=State.ACTIVE,
+            role=role,
+            decided=True,
+        )
+    return community
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:150] or "community"
+    slug, n = base, 2
+    while Community.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
