@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -752,6 +753,8 @@ class DemoBuilder:
             )
             events += self.history(community, member, role, state, joined, decider)
         Membership.objects.bulk_create(memberships)
+        # auto_now stamped "now"; the demo wants each row's own date (request ages).
+        community.memberships.update(updated_at=F("created_at"))
         MembershipEvent.objects.bulk_create(events)
 
     def history(self, community, member, role, state, when, decider) -> list[MembershipEvent]:

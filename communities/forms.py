@@ -294,3 +294,16 @@ class CommunityCreateForm(forms.ModelForm):
         if sponsor and sponsor in stewards:
             self.add_error("stewards", _("The sponsor cannot also be a steward."))
         return cleaned
+
+
+class RosterImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Roster file (CSV)"),
+        help_text=_(
+            "Columns: email or username, role (member, steward, sponsor), and optionally note. "
+            "UTF-8, at most 5 MB."
+        ),
+    )
+    remove_absent = forms.BooleanField(
+        label=_("Remove active members who are not in the file"), required=False
+    )

@@ -406,3 +406,38 @@ class MembershipEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()}: {self.target_name} in {self.community}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Membership events are append-only; they cannot be changed.")
+        super().save(*args, **kwargs)
+
+
+class RosterImport(models.Model):
+    """An uploaded roster between its preview and its confirmation.
+
+    The preview records a fingerprint of the roster it was computed against;
+    confirming applies only if the roster still matches, and only once.
+    """
+
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="roster_imports"
+    )
+    uploaded_by = models.ForeignKey(Member, on_delete=models.SET_NULL, null=True, related_name="+")
+    file_name = models.CharField(max_length=255)
+    content = models.TextField()
+    remove_absent = models.BooleanField(default=False)
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(
+        Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("roster import")
+        verbose_name_plural = _("roster imports")
+
+    def __str__(self):
+        return f"{self.file_name} → {self.community}"

@@ -29,8 +29,8 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
-from . import notifications
-from .models import Community, Membership, MembershipEvent
+from . import notifications, roster_csv
+from .models import Community, Membership, MembershipEvent, RosterImport
 
 State = Membership.State
 Role = Membership.Role
@@ -481,3 +481,93 @@ def _unique_slug(name: str) -> str:
     while Community.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
+
+
+# -- roster import ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def preview_roster_import(
+    *, community: Community, actor: Member, file_name: str, text: str, remove_absent: bool
+) -> RosterImport:
+    """Store an upload for preview (after checking it can be read at all)."""
+    roster_csv.read_rows(text)  # raises RosterFileError for a file-level problem
+    return RosterImport.objects.create(
+        community=community,
+        uploaded_by=actor,
+        file_name=file_name[:255],
+        content=text,
+        remove_absent=remove_absent,
+        fingerprint=roster_csv.roster_fingerprint(community),
+    )
+
+
+@transaction.atomic
+def apply_roster_import(*, roster_import: RosterImport, actor: Member) -> dict[str, int]:
+    """Apply every valid row of a previewed import in one transaction, once.
+
+    Refused (nothing applied) if it was applied already, if the roster changed
+    since the preview, or if the result would break a community rule.
+    """
+    community = _lock(roster_import.community)
+    roster_import = RosterImport.objects.select_for_update().get(pk=roster_import.pk)
+    if roster_import.applied_at is not None:
+        raise MembershipError(_("This import was already applied; nothing more to do."))
+    if roster_csv.roster_fingerprint(community) != roster_import.fingerprint:
+        raise MembershipError(
+            _(
+                "The membership list changed since this preview, so nothing was applied. "
+                "Upload the file again to see a fresh preview."
+            )
+        )
+    plan = roster_csv.plan_import(
+        community, roster_import.content, remove_absent=roster_import.remove_absent
+    )
+    if plan.problems:
+        raise MembershipError(" ".join(plan.problems))
+    now = timezone.now()
+    source = _("Imported from %(file)s") % {"file": roster_import.file_name}
+    new, changed, events = [], [], []
+    for row in plan.changes:
+        membership = row.membership or Membership(
+            community=community, member=row.member, state="", role=row.role, created_at=now
+        )
+        state_before, role_before = membership.state, membership.role if membership.state else ""
+        was_sponsor = state_before == State.ACTIVE and role_before == Role.SPONSOR
+        if row.action == "remove":
+            membership.state, action = State.REMOVED, Action.REMOVED
+        else:
+            action = Action.ADDED if row.action == "add" else Action.ROLE_CHANGED
+            membership.state, membership.role = State.ACTIVE, row.role
+        membership.decided_by, membership.decided_at, membership.updated_at = actor, now, now
+        note = f"{source}: {row.note}" if row.note else source
+        membership.note = note
+        (changed if membership.pk else new).append((membership, was_sponsor))
+        events.append(
+            MembershipEvent(
+                community=community,
+                actor=actor,
+                actor_name=actor.display_name,
+                target=row.member,
+                target_name=row.member.display_name,
+                action=action,
+                state_before=state_before,
+                state_after=membership.state,
+                role_before=role_before,
+                role_after=membership.role,
+                note=note,
+                created_at=now,
+            )
+        )
+    fields = ["state", "role", "decided_by", "decided_at", "note", "updated_at"]
+    # Former sponsors first, in their own statement: the one-active-sponsor index is
+    # checked row by row, so the new sponsor must come after the old one steps down.
+    for was_sponsor in (True, False):
+        Membership.objects.bulk_update(
+            [m for m, flag in changed if flag is was_sponsor], fields, batch_size=1000
+        )
+    Membership.objects.bulk_create([m for m, _flag in new], batch_size=1000)
+    MembershipEvent.objects.bulk_create(events, batch_size=1000)
+    roster_import.applied_at, roster_import.applied_by = now, actor
+    roster_import.save(update_fields=["applied_at", "applied_by"])
+    return plan.totals()

@@ -23,6 +23,15 @@ urlpatterns = [
     path(
         "c/<slug:slug>/manage/<int:pk>/remove/", views.membership_remove, name="membership_remove"
     ),
+    path("c/<slug:slug>/manage/import/", views.roster_import, name="roster_import"),
+    path(
+        "c/<slug:slug>/manage/import/<int:pk>/",
+        views.roster_import_preview,
+        name="roster_import_preview",
+    ),
+    path("c/<slug:slug>/export.csv", views.roster_export, name="roster_export"),
+    path("directory/export.csv", views.directory_export, name="directory_export"),
+    path("dashboard/", views.dashboard, name="dashboard"),
     path("c/<slug:slug>/history/", views.community_history, name="community_history"),
     path("purposes/", views.purpose_list, name="purpose_list"),
     path("purposes/<slug:slug>/", views.purpose_detail, name="purpose_detail"),

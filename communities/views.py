@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -9,7 +10,8 @@ from django.views.decorators.http import require_POST
 
 from members.models import Member
 
-from . import access, services
+from . import access, roster_csv, services
+from .dashboard import dashboard_context
 from .forms import (
     AddMembersForm,
     CommunityCreateForm,
@@ -19,9 +21,10 @@ from .forms import (
     NoteForm,
     RoleForm,
     RosterFilterForm,
+    RosterImportForm,
     SearchForm,
 )
-from .models import Community, Membership, Purpose
+from .models import Community, Membership, Purpose, RosterImport
 
 
 def community_list(request):
@@ -377,3 +380,88 @@ def community_create(request):
         )
         return redirect(community)
     return render(request, "communities/community_create.html", {"form": form})
+
+
+# -- bulk: import, export, dashboard -----------------------------------------------------
+
+
+def roster_import(request, slug):
+    """Upload a roster CSV; a preview follows, and nothing changes until Confirm."""
+    community = access.community_for_steward(request.user, slug)
+    form = RosterImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            if upload.size > roster_csv.MAX_UPLOAD_BYTES:
+                raise roster_csv.RosterFileError(
+                    _("The file is larger than 5 MB. Split it into smaller files.")
+                )
+            text = roster_csv.decode_upload(upload.read(), name=upload.name)
+            pending = services.preview_roster_import(
+                community=community,
+                actor=request.member,
+                file_name=upload.name,
+                text=text,
+                remove_absent=form.cleaned_data["remove_absent"],
+            )
+        except roster_csv.RosterFileError as error:
+            form.add_error("file", str(error))
+        else:
+            return redirect("communities:roster_import_preview", slug=community.slug, pk=pending.pk)
+    return render(request, "communities/roster_import.html", {"community": community, "form": form})
+
+
+def roster_import_preview(request, slug, pk):
+    """GET shows what the import will do; POST (Confirm) applies it."""
+    community = access.community_for_steward(request.user, slug)
+    pending = get_object_or_404(RosterImport, pk=pk, community=community)
+    if request.method == "POST":
+        try:
+            totals = services.apply_roster_import(roster_import=pending, actor=request.member)
+        except services.MembershipError as error:
+            messages.error(request, str(error))
+            return redirect("communities:roster_import", slug=community.slug)
+        messages.success(
+            request,
+            _("Import applied: %(add)s added, %(change)s roles changed, %(remove)s removed.")
+            % totals,
+        )
+        return redirect("communities:community_manage", slug=community.slug)
+    plan = roster_csv.plan_import(community, pending.content, remove_absent=pending.remove_absent)
+    rows = sorted(plan.rows, key=lambda row: (row.action == "unchanged", row.line))
+    page = Paginator(rows, 200).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "communities/roster_import_preview.html",
+        {"community": community, "pending": pending, "plan": plan, "page_obj": page},
+    )
+
+
+def _csv_response(lines, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def roster_export(request, slug):
+    """The roster as CSV, streamed (``?all=1`` adds former and pending members)."""
+    community = access.community_for_steward(request.user, slug)
+    states = Membership.State.values if request.GET.get("all") else [Membership.State.ACTIVE]
+    rows = roster_csv.roster_rows(community, states=states)
+    return _csv_response(
+        roster_csv.csv_rows(roster_csv.ROSTER_HEADER, rows), f"{community.slug}-roster.csv"
+    )
+
+
+def directory_export(request):
+    access.require_directory_admin(request.user)
+    communities = Community.objects.listed().with_counts().with_leaders().order_by("name", "pk")
+    rows = roster_csv.directory_rows(communities)
+    return _csv_response(
+        roster_csv.csv_rows(roster_csv.DIRECTORY_HEADER, rows), "kcdir-directory.csv"
+    )
+
+
+def dashboard(request):
+    access.require_directory_admin(request.user)
+    return render(request, "communities/dashboard.html", dashboard_context())

@@ -1,0 +1,81 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from communities import roster_csv, services
+from communities.models import Community
+from members.models import Member
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a roster CSV into a community, as the Import CSV page does: shows the "
+        "preview and changes nothing unless --apply is given."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("community", help="The community's slug.")
+        parser.add_argument("file", help="CSV with email or username, role, optional note.")
+        parser.add_argument("--apply", action="store_true", help="Apply the valid rows.")
+        parser.add_argument(
+            "--remove-absent",
+            action="store_true",
+            help="Also remove active members who are not in the file.",
+        )
+        parser.add_argument(
+            "--as",
+            dest="actor",
+            default=None,
+            help="Username recorded as the actor in the history (default: first superuser).",
+        )
+
+    def handle(self, *args, community, file, apply=False, remove_absent=False, actor=None, **o):
+        found = Community.objects.filter(slug=community).first()
+        if found is None:
+            raise CommandError(f"No community with the slug {community!r}.")
+        actor_member = self._actor(actor)
+        path = Path(file)
+        try:
+            text = roster_csv.decode_upload(path.read_bytes(), name=path.name)
+            plan = roster_csv.plan_import(found, text, remove_absent=remove_absent)
+        except OSError as error:
+            raise CommandError(f"Cannot read {file}: {error}") from None
+        except roster_csv.RosterFileError as error:
+            raise CommandError(str(error)) from None
+        for row in plan.rows:
+            if row.action in ("error", "add", "change", "remove"):
+                self.stdout.write(f"  line {row.line or '-'}: {row.action} {row.key} {row.message}")
+        totals = ", ".join(f"{n} {action}" for action, n in plan.totals().items())
+        self.stdout.write(f"Plan for {found.name}: {totals}.")
+        for problem in plan.problems:
+            self.stderr.write(self.style.ERROR(problem))
+        if not apply:
+            self.stdout.write("Dry run: nothing changed. Run again with --apply to apply.")
+            return
+        if plan.problems:
+            raise CommandError("Nothing applied.")
+        pending = services.preview_roster_import(
+            community=found,
+            actor=actor_member,
+            file_name=path.name,
+            text=text,
+            remove_absent=remove_absent,
+        )
+        try:
+            services.apply_roster_import(roster_import=pending, actor=actor_member)
+        except services.MembershipError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(self.style.SUCCESS("Applied."))
+
+    def _actor(self, username):
+        from django.contrib.auth import get_user_model
+
+        User = get_user_model()
+        user = (
+            User.objects.filter(username=username).first()
+            if username
+            else User.objects.filter(is_superuser=True).order_by("pk").first()
+        )
+        if user is None:
+            raise CommandError("Name the actor with --as USERNAME (no superuser found).")
+        return Member.objects.for_user(user)
