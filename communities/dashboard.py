@@ -81,7 +81,14 @@ def dashboard_context() -> dict:
         .order_by("updated_at", "pk")
     )
     incomplete = _incomplete_kcs()
+    proposals = (
+        Community.objects.filter(status=Community.Status.PROPOSED, declined_at=None)
+        .select_related("proposed_by", "suggested_sponsor", "formed_from")
+        .order_by("created_at", "pk")
+    )
     return {
+        "proposals": proposals[:LIST_LIMIT],
+        "proposals_count": proposals.count(),
         "waiting": waiting[:LIST_LIMIT],
         "waiting_count": waiting.count(),
         "incomplete": incomplete[:LIST_LIMIT],

@@ -19,7 +19,7 @@ from django.utils.text import slugify
 from members.models import Department, Member
 
 from .access import DIRECTORY_ADMINS_GROUP
-from .models import Community, Membership, MembershipEvent, Purpose
+from .models import Community, Membership, MembershipEvent, Purpose, StageChange
 
 DEPARTMENTS = {
     "Claims Operations": ["Claims handler", "Senior claims handler", "Claims team lead"],
@@ -516,6 +516,65 @@ STAFF_REQUESTED_IN = ["Climate Risk Pricing"]
 STAFF_INVITED_TO = ["Mainframe Exit"]
 
 
+HOME_DEPARTMENT_WORDS = [
+    ("claim", "Claims Operations"),
+    ("underwrit", "Underwriting"),
+    ("pricing", "Underwriting"),
+    ("climate", "Underwriting"),
+    ("ombudsman", "Customer Service"),
+    ("call", "Customer Service"),
+    ("plain", "Customer Service"),
+    ("writer", "Customer Service"),
+    ("customer", "Customer Service"),
+    ("code", "Engineering"),
+    ("python", "Engineering"),
+    ("mainframe", "Engineering"),
+    ("cloud", "IT Operations"),
+    ("incident", "IT Operations"),
+    ("linux", "IT Operations"),
+    ("fax", "IT Operations"),
+    ("data", "Data & Analytics"),
+    ("sql", "Data & Analytics"),
+    ("ai", "Data & Analytics"),
+    ("fraud", "Data & Analytics"),
+    ("reporting", "Data & Analytics"),
+    ("close", "Finance"),
+    ("spreadsheet", "Finance"),
+    ("net zero", "Finance"),
+    ("grow", "Human Resources"),
+    ("mentor", "Human Resources"),
+    ("manager", "Human Resources"),
+    ("hybrid", "Human Resources"),
+    ("meeting", "Human Resources"),
+    ("regulation", "Legal & Compliance"),
+    ("research", "Product"),
+    ("design", "Product"),
+    ("access", "Product"),
+    ("chatbot", "Marketing"),
+]
+
+
+def home_department(spec: CommunitySpec) -> str:
+    text = spec.name.lower()
+    words = set(text.split())
+    for word, department in HOME_DEPARTMENT_WORDS:
+        if (word in words) if len(word) <= 3 else (word in text):
+            return department
+    return list(DEPARTMENTS)[len(spec.name) % len(DEPARTMENTS)]
+
+
+STAGE_NOTES = {
+    "cooperation": "We now share systematically: a shared backlog and a regular slot.",
+    "community": "Organised cooperation: roles, a charter and a way to settle disagreements.",
+    "common_good": "Our work now serves the whole organisation, guided by what we learned.",
+}
+
+PROPOSALS = [
+    ("Claims Automation", "Automating simple claims end to end, safely.", 0),
+    ("Customer Data Ethics", "Agreeing how we use customer data before regulators ask.", 4),
+]
+
+
 class DemoBuilder:
     def __init__(self, *, password: str, log=print, seed: int = 2026):
         self.password = password
@@ -530,6 +589,7 @@ class DemoBuilder:
         accounts = self.build_demo_accounts(departments)
         purposes = self.build_purposes()
         created = self.build_communities(purposes, members, accounts)
+        self.build_proposals(accounts, purposes)
         return {
             "departments": len(departments),
             "members": len(members) + len(accounts),
@@ -668,9 +728,58 @@ class DemoBuilder:
             if created:
                 community.purposes.set([purposes[i] for i in spec.purposes])
                 self.build_roster(community, spec, members, accounts)
+                self.build_stage_history(community)
                 created_count += 1
         self.log(f"  {len(by_name)} communities ({created_count} new)")
         return created_count
+
+    def pick_people(self, spec: CommunitySpec, members: list[Member]) -> list[Member]:
+        """Mostly people from the community's home department, so the knowledge map
+        shows clusters, with a third from elsewhere to connect them."""
+        home = home_department(spec)
+        local = [m for m in members if m.department and m.department.name == home]
+        others = [m for m in members if m not in local]
+        self.random.shuffle(local)
+        self.random.shuffle(others)
+        from_home = min(len(local), (spec.size * 2) // 3)
+        return local[:from_home] + others[: spec.size - from_home]
+
+    def build_stage_history(self, community) -> None:
+        """Dated steps up the ladder to the community's current stage."""
+        stages = list(Community.Stage.values)
+        reached = stages.index(community.stage)
+        span = max(1, (self.now - community.created_at).days)
+        when = community.created_at
+        changes = []
+        for step in range(1, reached + 1):
+            when = when + timedelta(days=self.random.randint(1, max(1, span // (reached + 1))))
+            changes.append(
+                StageChange(
+                    community=community,
+                    stage_before=stages[step - 1],
+                    stage_after=stages[step],
+                    note=STAGE_NOTES[stages[step]],
+                    changed_by_name="Demo data",
+                    created_at=min(when, self.now),
+                )
+            )
+        StageChange.objects.bulk_create(changes)
+
+    def build_proposals(self, accounts, purposes) -> None:
+        for name, summary, purpose_index in PROPOSALS:
+            if Community.objects.filter(slug=slugify(name)).exists():
+                continue
+            community = Community.objects.create(
+                name=name,
+                slug=slugify(name),
+                kind=KC,
+                status=Community.Status.PROPOSED,
+                summary=summary,
+                proposed_by=accounts["staff"],
+                suggested_sponsor=accounts["steward"],
+            )
+            community.purposes.set([purposes[purpose_index]])
+        self.log(f"  {len(PROPOSALS)} proposals waiting for a directory admin")
 
     @staticmethod
     def describe(spec: CommunitySpec) -> str:
@@ -687,9 +796,7 @@ class DemoBuilder:
     def build_roster(self, community, spec, members, accounts) -> None:
         """Memberships in every role and state, each with the events that led to it."""
         R, St = Membership.Role, Membership.State
-        pool = list(members)
-        self.random.shuffle(pool)
-        people = pool[: spec.size]
+        people = self.pick_people(spec, members)
         plan: list[tuple[Member, str, str]] = []
         if spec.kind == KC:
             sponsor, *rest = people

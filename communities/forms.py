@@ -307,3 +307,165 @@ class RosterImportForm(forms.Form):
     remove_absent = forms.BooleanField(
         label=_("Remove active members who are not in the file"), required=False
     )
+
+
+class PeopleField(forms.CharField):
+    """Emails or usernames, resolved to members; every entry must match someone."""
+
+    def __init__(self, *, single: bool = False, **kwargs):
+        self.single = single
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None if self.single else []
+        members, not_found = _find_people(value)
+        if not_found:
+            raise forms.ValidationError(
+                _("No one matches: %(entries)s.") % {"entries": ", ".join(not_found)}
+            )
+        if self.single:
+            if len(members) != 1:
+                raise forms.ValidationError(_("Name exactly one person."))
+            return members[0]
+        return members
+
+
+class RecordCopForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=150)
+    summary = forms.CharField(
+        label=_("What is practised"),
+        max_length=300,
+        help_text=_("One sentence: what these people do together."),
+    )
+    cadence = forms.CharField(label=_("Where and how people meet"), max_length=150, required=False)
+    practise_here = forms.BooleanField(label=_("I practise here"), required=False, initial=True)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class ProposeKcForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=150)
+    purpose = forms.CharField(
+        label=_("Purpose"),
+        max_length=200,
+        help_text=_(
+            "The future this community would shape, e.g. “Cut claim turnaround to two days”."
+        ),
+    )
+    summary = forms.CharField(label=_("Why now"), max_length=300, required=False)
+    suggested_sponsor = PeopleField(
+        label=_("Suggested sponsor"),
+        single=True,
+        required=False,
+        help_text=_("Username or email of a leader who could sponsor it (optional)."),
+    )
+
+
+class LeadersForm(forms.Form):
+    """Sponsor, stewards and join policy: what a KC needs to become active."""
+
+    sponsor = PeopleField(label=_("Sponsor"), single=True, help_text=_("Username or email."))
+    stewards = PeopleField(
+        label=_("Stewards"), help_text=_("Usernames or emails, separated by commas or spaces.")
+    )
+    join_policy = forms.ChoiceField(
+        label=_("How people join"),
+        choices=Community.JoinPolicy.choices,
+        initial=Community.JoinPolicy.REQUEST,
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        sponsor, stewards = cleaned.get("sponsor"), cleaned.get("stewards") or []
+        if sponsor and sponsor in stewards:
+            self.add_error("stewards", _("The sponsor cannot also be a steward."))
+        return cleaned
+
+
+class ProposalDecisionForm(LeadersForm):
+    DECISIONS = [("approve", _("Approve")), ("decline", _("Decline"))]
+
+    decision = forms.ChoiceField(choices=DECISIONS, widget=forms.HiddenInput, initial="approve")
+    reason = forms.CharField(
+        label=_("Reason (if declining; shown to the proposer)"), required=False, max_length=1000
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.data.get("decision") == "decline":
+            for name in ("sponsor", "stewards", "join_policy"):
+                self.fields[name].required = False
+
+
+class FormaliseForm(LeadersForm):
+    name = forms.CharField(label=_("Name of the knowledge community"), max_length=150)
+    purposes = forms.ModelMultipleChoiceField(
+        label=_("Purposes that shape the future"),
+        queryset=Purpose.objects.filter(orientation=Purpose.Orientation.SHAPE_FUTURE),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    new_purpose = forms.CharField(
+        label=_("Or a new future-shaping purpose"), max_length=200, required=False
+    )
+    participants = forms.ChoiceField(
+        label=_("The CoP's participants"),
+        choices=[
+            ("invite", _("are invited (they accept or decline)")),
+            ("add", _("become members")),
+        ],
+        initial="invite",
+        widget=forms.RadioSelect,
+    )
+    archive_cop = forms.BooleanField(
+        label=_("Archive the community of practice afterwards"), required=False
+    )
+
+    field_order = [
+        "name",
+        "purposes",
+        "new_purpose",
+        "sponsor",
+        "stewards",
+        "join_policy",
+        "participants",
+        "archive_cop",
+    ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("purposes") and not cleaned.get("new_purpose"):
+            self.add_error(
+                "purposes", _("Choose or write at least one purpose that shapes the future.")
+            )
+        return cleaned
+
+
+class StageForm(forms.Form):
+    stage = forms.ChoiceField(label=_("Stage"), choices=Community.Stage.choices)
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+
+class MergeForm(forms.Form):
+    target = forms.SlugField(
+        label=_("Merge into (the community that stays)"),
+        help_text=_("Its address name, e.g. sql-clinic."),
+    )
+
+
+class LadderFilterForm(forms.Form):
+    purpose = DirectoryFilterForm.base_fields["purpose"]
+    department = DirectoryFilterForm.base_fields["department"]
+    kind = DirectoryFilterForm.base_fields["kind"]
+
+    def filtered(self, queryset):
+        self.is_valid()
+        data = self.cleaned_data
+        if data.get("kind"):
+            queryset = queryset.filter(kind=data["kind"])
+        if data.get("purpose"):
+            queryset = queryset.pursuing(data["purpose"])
+        if data.get("department"):
+            queryset = queryset.in_department(data["department"])
+        return queryset

@@ -181,6 +181,34 @@ class Community(models.Model):
         related_name="formalised_as",
         help_text=_("The community of practice this knowledge community grew out of."),
     )
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        help_text=_("Set when a duplicate was merged into another community."),
+    )
+    # Proposals (status "proposed"): who asked, whom they suggest, and the decision.
+    proposed_by = models.ForeignKey(
+        Member,
+        verbose_name=_("proposed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    suggested_sponsor = models.ForeignKey(
+        Member,
+        verbose_name=_("suggested sponsor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    declined_at = models.DateTimeField(_("proposal declined"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -365,6 +393,7 @@ class MembershipEvent(models.Model):
         REMOVED = "removed", _("Removed")
         ROLE_CHANGED = "role_changed", _("Role changed")
         PRACTISING = "practising", _("Says they practise here")
+        MERGED = "merged", _("Moved in from a merged community")
 
     community = models.ForeignKey(
         Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="events"
@@ -411,6 +440,28 @@ class MembershipEvent(models.Model):
         if not self._state.adding:
             raise ValueError("Membership events are append-only; they cannot be changed.")
         super().save(*args, **kwargs)
+
+
+class StageChange(models.Model):
+    """A dated step on Botkin's ladder, with the steward's note."""
+
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="stage_changes")
+    stage_before = models.CharField(max_length=12, choices=Community.Stage.choices, blank=True)
+    stage_after = models.CharField(max_length=12, choices=Community.Stage.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    changed_by = models.ForeignKey(
+        Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_by_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+
+    def __str__(self):
+        return f"{self.community}: {self.stage_before or '—'} → {self.stage_after}"
 
 
 class RosterImport(models.Model):

@@ -78,3 +78,19 @@ def invited(membership: Membership) -> None:
         },
         recipients=[membership.member.user.email],
     )
+
+
+def proposal_decided(community, *, approved: bool) -> None:
+    """Tell whoever proposed a knowledge community what was decided."""
+    if community.proposed_by is None:
+        return
+    _send(
+        subject=_("Your proposal: %(community)s") % {"community": community.name},
+        template="communities/email/proposal_decided.txt",
+        context={
+            "community": community,
+            "approved": approved,
+            "community_url": _absolute(community.get_absolute_url()),
+        },
+        recipients=[community.proposed_by.user.email],
+    )

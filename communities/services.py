@@ -19,10 +19,12 @@ Rules: archived communities accept no joins, requests, invitations or additions;
 an active KC keeps at least one active steward; at most one active sponsor.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -30,7 +32,7 @@ from django.utils.translation import gettext as _
 from members.models import Member
 
 from . import notifications, roster_csv
-from .models import Community, Membership, MembershipEvent, RosterImport
+from .models import Community, Membership, MembershipEvent, Purpose, RosterImport, StageChange
 
 State = Membership.State
 Role = Membership.Role
@@ -571,3 +573,317 @@ def apply_roster_import(*, roster_import: RosterImport, actor: Member) -> dict[s
     roster_import.applied_at, roster_import.applied_by = now, actor
     roster_import.save(update_fields=["applied_at", "applied_by"])
     return plan.totals()
+
+
+# -- Botkin's model: CoPs, proposals, formalisation, the ladder ------------------------
+
+
+def activation_problems(*, sponsor, stewards, purposes) -> list[str]:
+    """What an active knowledge community would lack (empty when it may be active)."""
+    problems = []
+    if sponsor is None:
+        problems.append(_("a sponsor"))
+    if not [s for s in stewards if s != sponsor]:
+        problems.append(_("at least one steward (other than the sponsor)"))
+    if not any(p.orientation == Purpose.Orientation.SHAPE_FUTURE for p in purposes):
+        problems.append(_("at least one purpose that shapes the future"))
+    return problems
+
+
+def _require_activatable(*, sponsor, stewards, purposes) -> None:
+    problems = activation_problems(sponsor=sponsor, stewards=stewards, purposes=purposes)
+    if problems:
+        raise MembershipError(
+            _("A knowledge community can only be active with %(missing)s.")
+            % {"missing": ", ".join(problems)}
+        )
+
+
+def _appoint_leaders(community, *, actor, sponsor, stewards) -> None:
+    for member, role in [(sponsor, Role.SPONSOR), *((s, Role.STEWARD) for s in stewards)]:
+        membership = _new_or_existing(community, member)
+        if membership.state == State.ACTIVE and membership.role == role:
+            continue
+        if membership.state == State.ACTIVE:
+            _transition(
+                membership,
+                actor=actor,
+                action=Action.ROLE_CHANGED,
+                state=State.ACTIVE,
+                role=role,
+                decided=True,
+            )
+        else:
+            _transition(
+                membership,
+                actor=actor,
+                action=Action.ADDED,
+                state=State.ACTIVE,
+                role=role,
+                decided=True,
+            )
+
+
+@transaction.atomic
+def record_cop(
+    *,
+    actor: Member,
+    name: str,
+    summary: str,
+    cadence: str = "",
+    description: str = "",
+    practise_here: bool = True,
+) -> Community:
+    """Record a community of practice someone sees; listed at once."""
+    community = Community.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        kind=Community.Kind.COP,
+        status=Community.Status.ACTIVE,
+        summary=summary,
+        description=description,
+        cadence=cadence,
+        stage=Community.Stage.SHARING,
+    )
+    if practise_here:
+        join_community(community=community, member=actor)
+    return community
+
+
+def similar_communities(name: str, summary: str = "", *, limit: int = 5):
+    """Listed communities whose name or summary shares a significant word with these."""
+    words = {w.lower() for w in re.findall(r"\w+", f"{name} {summary}") if len(w) >= 4}
+    words -= {"community", "communities", "practice", "group", "team", "with", "from", "that"}
+    if not words:
+        return Community.objects.none()
+    query = Q()
+    for word in sorted(words)[:12]:
+        query |= Q(name__icontains=word) | Q(summary__icontains=word)
+    return Community.objects.listed().filter(query).order_by("name")[:limit]
+
+
+@transaction.atomic
+def merge_communities(*, source: Community, target: Community, actor: Member) -> Community:
+    """Merge a duplicate into ``target``: people, purposes and history move; the
+    duplicate is archived and points at the survivor."""
+    if source.pk == target.pk:
+        raise MembershipError(_("Choose a different community to merge into."))
+    if source.kind != target.kind:
+        raise MembershipError(_("Only communities of the same kind can be merged."))
+    # Lock both rows in a fixed order so two merges cannot deadlock.
+    locked = {
+        c.pk: c
+        for c in Community.objects.select_for_update()
+        .filter(pk__in=[source.pk, target.pk])
+        .order_by("pk")
+    }
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id:
+        raise MembershipError(_("This community was already merged."))
+    # History first, so the moves below are recorded after it in the survivor.
+    source.events.update(community=target)
+    present = set(target.memberships.values_list("member_id", flat=True))
+    for membership in source.memberships.select_for_update().select_related("member"):
+        if membership.member_id in present or membership.state != State.ACTIVE:
+            continue
+        moved = Membership(
+            community=target,
+            member=membership.member,
+            state="",
+            role=_default_role(target) if membership.role != Role.STEWARD else Role.STEWARD,
+        )
+        _transition(
+            moved,
+            actor=actor,
+            action=Action.MERGED,
+            state=State.ACTIVE,
+            role=moved.role,
+            decided=True,
+            note=_("From %(name)s") % {"name": source.name},
+        )
+    source.memberships.all().delete()
+    target.purposes.add(*source.purposes.all())
+    source.status = Community.Status.ARCHIVED
+    source.merged_into = target
+    source.save(update_fields=["status", "merged_into", "updated_at"])
+    return target
+
+
+@transaction.atomic
+def propose_kc(
+    *,
+    actor: Member,
+    name: str,
+    purpose_statement: str,
+    summary: str = "",
+    suggested_sponsor: Member | None = None,
+    formed_from: Community | None = None,
+) -> Community:
+    """A staff member proposes a knowledge community; directory admins decide."""
+    purpose = future_purpose(purpose_statement)
+    community = Community.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        kind=Community.Kind.KC,
+        status=Community.Status.PROPOSED,
+        summary=summary,
+        proposed_by=actor,
+        suggested_sponsor=suggested_sponsor,
+        formed_from=formed_from,
+    )
+    community.purposes.add(purpose)
+    return community
+
+
+def _unique_purpose_slug(statement: str) -> str:
+    base = slugify(statement)[:180] or "purpose"
+    slug, n = base, 2
+    while Purpose.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def approve_proposal(
+    *,
+    community: Community,
+    actor: Member,
+    sponsor: Member,
+    stewards: Iterable[Member],
+    join_policy: str = Community.JoinPolicy.REQUEST,
+) -> Community:
+    """Make a proposed KC active, appointing its sponsor and stewards."""
+    community = _lock(community)
+    if community.status != Community.Status.PROPOSED or community.declined_at:
+        raise MembershipError(_("This proposal was already decided."))
+    stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
+    _require_activatable(sponsor=sponsor, stewards=stewards, purposes=community.purposes.all())
+    community.status = Community.Status.ACTIVE
+    community.join_policy = join_policy
+    community.created_at = timezone.now()
+    community.save()
+    _appoint_leaders(community, actor=actor, sponsor=sponsor, stewards=stewards)
+    if community.formed_from_id:
+        _carry_over_participants(community.formed_from, community, actor=actor, invite=True)
+    notifications.proposal_decided(community, approved=True)
+    return community
+
+
+@transaction.atomic
+def decline_proposal(*, community: Community, actor: Member, reason: str = "") -> Community:
+    community = _lock(community)
+    if community.status != Community.Status.PROPOSED or community.declined_at:
+        raise MembershipError(_("This proposal was already decided."))
+    community.declined_at = timezone.now()
+    community.decision_note = reason
+    community.save(update_fields=["declined_at", "decision_note", "updated_at"])
+    notifications.proposal_decided(community, approved=False)
+    return community
+
+
+def _carry_over_participants(cop: Community, kc: Community, *, actor, invite: bool) -> int:
+    """The CoP's active participants become invited to (or members of) the KC."""
+    carried = 0
+    participants = cop.memberships.filter(state=State.ACTIVE).select_related("member__user")
+    for participant in participants:
+        membership = _new_or_existing(kc, participant.member)
+        if membership.state == State.ACTIVE:
+            continue
+        _transition(
+            membership,
+            actor=actor,
+            action=Action.INVITED if invite else Action.ADDED,
+            state=State.INVITED if invite else State.ACTIVE,
+            role=Role.MEMBER,
+            decided=True,
+            note=_("Practised in %(name)s") % {"name": cop.name},
+        )
+        if invite:
+            notifications.invited(membership)
+        carried += 1
+    return carried
+
+
+@transaction.atomic
+def formalise_cop(
+    *,
+    cop: Community,
+    actor: Member,
+    name: str,
+    purposes,
+    sponsor: Member,
+    stewards: Iterable[Member],
+    join_policy: str = Community.JoinPolicy.REQUEST,
+    invite_participants: bool = True,
+    archive_cop: bool = False,
+) -> Community:
+    """Turn a promising community of practice into a knowledge community, at once."""
+    cop = _lock(cop)
+    if not cop.is_cop:
+        raise MembershipError(_("Only a community of practice can be formalised."))
+    if cop.status == Community.Status.ARCHIVED:
+        raise MembershipError(_("This community of practice is archived."))
+    already = cop.formalised_as.exclude(status=Community.Status.PROPOSED).first()
+    if already is not None:
+        raise MembershipError(
+            _("%(cop)s was already formalised as %(kc)s.") % {"cop": cop.name, "kc": already.name}
+        )
+    stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
+    purposes = list(purposes)
+    _require_activatable(sponsor=sponsor, stewards=stewards, purposes=purposes)
+    kc = Community.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        kind=Community.Kind.KC,
+        status=Community.Status.ACTIVE,
+        summary=cop.summary,
+        description=cop.description,
+        cadence=cop.cadence,
+        links=cop.links,
+        join_policy=join_policy,
+        stage=cop.stage,
+        formed_from=cop,
+    )
+    kc.purposes.set(purposes)
+    _appoint_leaders(kc, actor=actor, sponsor=sponsor, stewards=stewards)
+    _carry_over_participants(cop, kc, actor=actor, invite=invite_participants)
+    # Open proposals to formalise this CoP are settled by this decision.
+    cop.formalised_as.filter(status=Community.Status.PROPOSED, declined_at=None).update(
+        declined_at=timezone.now(), decision_note=_("Formalised as %(name)s") % {"name": name}
+    )
+    if archive_cop:
+        cop.status = Community.Status.ARCHIVED
+        cop.save(update_fields=["status", "updated_at"])
+    return kc
+
+
+@transaction.atomic
+def set_stage(*, community: Community, actor: Member, stage: str, note: str = "") -> StageChange:
+    community = _lock(community)
+    if stage not in Community.Stage.values:
+        raise MembershipError(_("Unknown stage."))
+    if stage == community.stage:
+        raise MembershipError(_("The community is already at that stage."))
+    change = StageChange.objects.create(
+        community=community,
+        stage_before=community.stage,
+        stage_after=stage,
+        note=note,
+        changed_by=actor,
+        changed_by_name=actor.display_name,
+    )
+    community.stage = stage
+    community.save(update_fields=["stage", "updated_at"])
+    return change
+
+
+def future_purpose(statement: str) -> Purpose:
+    """The future-shaping purpose with this statement, created if new."""
+    purpose, _created = Purpose.objects.get_or_create(
+        statement=statement.strip(),
+        defaults={
+            "slug": _unique_purpose_slug(statement),
+            "orientation": Purpose.Orientation.SHAPE_FUTURE,
+        },
+    )
+    return purpose

@@ -7,7 +7,14 @@ app_name = "communities"
 urlpatterns = [
     path("", views.community_list, name="community_list"),
     path("communities/new/", views.community_create, name="community_create"),
+    path("communities/record/", views.cop_record, name="cop_record"),
+    path("communities/propose/", views.kc_propose, name="kc_propose"),
+    path("ladder/", views.ladder, name="ladder"),
     path("c/<slug:slug>/", views.community_detail, name="community_detail"),
+    path("c/<slug:slug>/proposal/", views.proposal_decide, name="proposal_decide"),
+    path("c/<slug:slug>/formalise/", views.community_formalise, name="community_formalise"),
+    path("c/<slug:slug>/merge/", views.community_merge, name="community_merge"),
+    path("c/<slug:slug>/stage/", views.stage_set, name="stage_set"),
     # staff
     path("c/<slug:slug>/join/", views.membership_join, name="membership_join"),
     path("c/<slug:slug>/request/", views.membership_request, name="membership_request"),

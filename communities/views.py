@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,12 +19,19 @@ from .forms import (
     CommunityCreateForm,
     DecisionForm,
     DirectoryFilterForm,
+    FormaliseForm,
     HistoryFilterForm,
+    LadderFilterForm,
+    MergeForm,
     NoteForm,
+    ProposalDecisionForm,
+    ProposeKcForm,
+    RecordCopForm,
     RoleForm,
     RosterFilterForm,
     RosterImportForm,
     SearchForm,
+    StageForm,
 )
 from .models import Community, Membership, Purpose, RosterImport
 
@@ -48,12 +57,14 @@ def community_detail(request, slug):
     community = (
         Community.objects.with_counts()
         .with_leaders()
-        .select_related("formed_from")
+        .select_related("formed_from", "merged_into")
         .get(pk=community.pk)
     )
     roster_form = SearchForm(request.GET)
     roster = community.memberships.roster().search(roster_form.query)
     roster_page = Paginator(roster, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    can_manage = access.is_steward(request.user, community)
+    is_admin = access.is_directory_admin(request.user)
     return render(
         request,
         "communities/community_detail.html",
@@ -62,7 +73,13 @@ def community_detail(request, slug):
             "roster_form": roster_form,
             "roster_page": roster_page,
             "viewer_membership": community.memberships.filter(member=request.member).first(),
-            "can_manage": access.is_steward(request.user, community),
+            "can_manage": can_manage,
+            "is_admin": is_admin,
+            "can_formalise": community.is_cop
+            and community.status != Community.Status.ARCHIVED
+            and (is_admin or can_manage),
+            "stage_form": StageForm(initial={"stage": community.stage}) if can_manage else None,
+            "stage_changes": community.stage_changes.all()[:10],
             "formalised_as": community.formalised_as.listed(),
         },
     )
@@ -465,3 +482,221 @@ def directory_export(request):
 def dashboard(request):
     access.require_directory_admin(request.user)
     return render(request, "communities/dashboard.html", dashboard_context())
+
+
+# -- Botkin's model: CoPs, proposals, formalising, the ladder ----------------------------
+
+
+def cop_record(request):
+    """Any signed-in person records a community of practice they see.
+
+    The first POST shows similar communities; saving needs a second, confirmed POST
+    when there are any, so duplicates are caught before they exist.
+    """
+    form = RecordCopForm(request.POST or None)
+    similar = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        similar = list(services.similar_communities(data["name"], data["summary"]))
+        if not similar or data["confirmed"]:
+            community = services.record_cop(
+                actor=request.member,
+                name=data["name"],
+                summary=data["summary"],
+                cadence=data["cadence"],
+                practise_here=data["practise_here"],
+            )
+            messages.success(
+                request, _("%(name)s is now in the directory.") % {"name": community.name}
+            )
+            return redirect(community)
+        form = RecordCopForm(initial={**data, "confirmed": True})
+    return render(request, "communities/cop_record.html", {"form": form, "similar": similar})
+
+
+def kc_propose(request):
+    form = ProposeKcForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        services.propose_kc(
+            actor=request.member,
+            name=data["name"],
+            purpose_statement=data["purpose"],
+            summary=data["summary"],
+            suggested_sponsor=data["suggested_sponsor"],
+        )
+        messages.success(
+            request, _("Thank you: directory admins will look at your proposal and tell you.")
+        )
+        return redirect("members:my_communities")
+    return render(request, "communities/kc_propose.html", {"form": form})
+
+
+def proposal_decide(request, slug):
+    access.require_directory_admin(request.user)
+    community = get_object_or_404(
+        Community, slug=slug, status=Community.Status.PROPOSED, declined_at=None
+    )
+    initial = {}
+    if community.suggested_sponsor:
+        initial["sponsor"] = community.suggested_sponsor.user.get_username()
+    form = ProposalDecisionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["decision"] == "decline":
+                services.decline_proposal(
+                    community=community, actor=request.member, reason=data["reason"]
+                )
+                messages.success(request, _("Proposal declined; the proposer is told why."))
+                return redirect("communities:dashboard")
+            services.approve_proposal(
+                community=community,
+                actor=request.member,
+                sponsor=data["sponsor"],
+                stewards=data["stewards"],
+                join_policy=data["join_policy"],
+            )
+        except services.MembershipError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("%(name)s is active.") % {"name": community.name})
+            return redirect(community)
+    return render(
+        request,
+        "communities/proposal_decide.html",
+        {"community": community, "form": form, "purposes": community.purposes.all()},
+    )
+
+
+def community_formalise(request, slug):
+    """Directory admins formalise a CoP into a KC; its coordinators propose it."""
+    cop = access.community_for_viewer(request.user, slug)
+    is_admin = access.is_directory_admin(request.user)
+    if not cop.is_cop or not (is_admin or access.is_steward(request.user, cop)):
+        raise PermissionDenied
+    form = FormaliseForm(request.POST or None, initial={"name": cop.name})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        purposes = list(data["purposes"])
+        try:
+            with transaction.atomic():
+                if data["new_purpose"]:
+                    purposes.append(services.future_purpose(data["new_purpose"]))
+                if is_admin:
+                    kc = services.formalise_cop(
+                        cop=cop,
+                        actor=request.member,
+                        name=data["name"],
+                        purposes=purposes,
+                        sponsor=data["sponsor"],
+                        stewards=data["stewards"],
+                        join_policy=data["join_policy"],
+                        invite_participants=data["participants"] == "invite",
+                        archive_cop=data["archive_cop"],
+                    )
+                else:
+                    kc = services.propose_kc(
+                        actor=request.member,
+                        name=data["name"],
+                        purpose_statement=purposes[0].statement,
+                        summary=cop.summary,
+                        suggested_sponsor=data["sponsor"],
+                        formed_from=cop,
+                    )
+                    kc.purposes.add(*purposes)
+        except services.MembershipError as error:
+            form.add_error(None, str(error))
+        else:
+            if is_admin:
+                messages.success(
+                    request, _("%(kc)s is formed from %(cop)s.") % {"kc": kc.name, "cop": cop.name}
+                )
+                return redirect(kc)
+            messages.success(request, _("Proposed: directory admins will decide."))
+            return redirect(cop)
+    return render(
+        request,
+        "communities/community_formalise.html",
+        {"community": cop, "form": form, "is_admin": is_admin},
+    )
+
+
+@require_POST
+def stage_set(request, slug):
+    community = access.community_for_steward(request.user, slug)
+    form = StageForm(request.POST)
+    if form.is_valid():
+        _attempt(
+            request,
+            lambda: services.set_stage(
+                community=community,
+                actor=request.member,
+                stage=form.cleaned_data["stage"],
+                note=form.cleaned_data["note"],
+            ),
+            _("Stage updated."),
+        )
+    else:
+        messages.error(request, _("Choose a stage."))
+    return redirect(community)
+
+
+def community_merge(request, slug):
+    access.require_directory_admin(request.user)
+    source = access.community_for_viewer(request.user, slug)
+    form = MergeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        target = Community.objects.listed().filter(slug=form.cleaned_data["target"]).first()
+        if target is None:
+            form.add_error("target", _("No community has that address name."))
+        else:
+            try:
+                services.merge_communities(source=source, target=target, actor=request.member)
+            except services.MembershipError as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(
+                    request,
+                    _("%(source)s is merged into %(target)s.")
+                    % {"source": source.name, "target": target.name},
+                )
+                return redirect(target)
+    return render(
+        request,
+        "communities/community_merge.html",
+        {
+            "community": source,
+            "form": form,
+            "similar": services.similar_communities(source.name, source.summary).exclude(
+                pk=source.pk
+            ),
+        },
+    )
+
+
+LADDER_STEP_LIMIT = 60
+
+
+def ladder(request):
+    form = LadderFilterForm(request.GET)
+    communities = form.filtered(Community.objects.listed().exclude(status="archived"))
+    counts = dict(
+        communities.order_by()
+        .values_list("stage")
+        .annotate(n=Count("pk"))
+        .values_list("stage", "n")
+    )
+    steps = []
+    for value, label in Community.Stage.choices:
+        shown = list(communities.filter(stage=value).order_by("kind", "name")[:LADDER_STEP_LIMIT])
+        steps.append(
+            {
+                "value": value,
+                "label": label,
+                "count": counts.get(value, 0),
+                "communities": shown,
+                "more": max(0, counts.get(value, 0) - len(shown)),
+            }
+        )
+    return render(request, "communities/ladder.html", {"form": form, "steps": steps})

@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from communities import access
 from communities.forms import HistoryFilterForm
-from communities.models import Membership
+from communities.models import Community, Membership
 
 from .forms import PeopleFilterForm, ProfileForm
 from .models import Member
@@ -64,6 +64,9 @@ def my_communities(request):
             "waiting_for_me": Membership.objects.waiting_for(request.user).select_related(
                 "community", "member"
             )[:50],
+            "proposals": Community.objects.filter(proposed_by=request.member).order_by(
+                "-created_at"
+            )[:20],
             "active": grouped[Membership.State.ACTIVE],
             "requested": grouped[Membership.State.REQUESTED],
             "invited": grouped[Membership.State.INVITED],
