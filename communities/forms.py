@@ -1,14 +1,13 @@
 import re
 
 from django import forms
-from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Department, Member
 
 from .models import Community, Membership, MembershipEvent, Purpose
+from .roster_csv import people_by_key
 
 
 def clean_search_text(value: str) -> str:
@@ -184,7 +183,7 @@ class AddMembersForm(forms.Form):
                 _("Paste at most %(max)s people at a time (or use Import CSV).")
                 % {"max": self.MAX_ENTRIES}
             )
-        if not entries and not cleaned.get("people"):
+        if not entries and not cleaned.get("people") and "people" not in self.errors:
             raise forms.ValidationError(_("Choose people from the search or paste a list."))
         cleaned["entries"] = list(dict.fromkeys(entries))
         return cleaned
@@ -213,37 +212,48 @@ class HistoryFilterForm(forms.Form):
 def _find_people(text: str) -> tuple[list[Member], list[str]]:
     """Members named by a list of emails or usernames, and the entries matching no one."""
     entries = list(dict.fromkeys(e for e in re.split(r"[\s,;]+", text or "") if e))
-    lowered = [entry.lower() for entry in entries]
-    found = (
-        Member.objects.active()
-        .select_related("user")
-        .annotate(email_lower=Lower("user__email"), username_lower=Lower("user__username"))
-        .filter(Q(email_lower__in=lowered) | Q(username_lower__in=lowered))
-    )
-    by_key = {}
-    for member in found:
-        by_key[member.username_lower] = member
-        if member.email_lower:
-            by_key.setdefault(member.email_lower, member)
+    by_key = people_by_key([entry.lower() for entry in entries])
     members, not_found = [], []
-    for entry, key in zip(entries, lowered, strict=True):
-        if key in by_key:
-            members.append(by_key[key])
+    for entry in entries:
+        if entry.lower() in by_key:
+            members.append(by_key[entry.lower()])
         else:
             not_found.append(entry)
     return list(dict.fromkeys(members)), not_found
+
+
+class PeopleField(forms.CharField):
+    """Emails or usernames, resolved to members; every entry must match someone."""
+
+    def __init__(self, *, single: bool = False, **kwargs):
+        self.single = single
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None if self.single else []
+        members, not_found = _find_people(value)
+        if not_found:
+            raise forms.ValidationError(
+                _("No one matches: %(entries)s.") % {"entries": ", ".join(not_found)}
+            )
+        if self.single:
+            if len(members) != 1:
+                raise forms.ValidationError(_("Name exactly one person."))
+            return members[0]
+        return members
 
 
 class CommunityCreateForm(forms.ModelForm):
     """A new knowledge community, active at once: so it needs a sponsor, a steward and a
     future-shaping purpose (the form says which is missing)."""
 
-    sponsor = forms.CharField(
-        label=_("Sponsor"), help_text=_("Username or email of the sponsoring leader.")
+    sponsor = PeopleField(
+        label=_("Sponsor"), single=True, help_text=_("Username or email of the sponsoring leader.")
     )
-    stewards = forms.CharField(
-        label=_("Stewards"),
-        help_text=_("Usernames or emails, separated by commas or spaces."),
+    stewards = PeopleField(
+        label=_("Stewards"), help_text=_("Usernames or emails, separated by commas or spaces.")
     )
 
     class Meta:
@@ -272,22 +282,6 @@ class CommunityCreateForm(forms.ModelForm):
             raise forms.ValidationError(_("A community with this name already exists."))
         return name
 
-    def clean_sponsor(self):
-        members, not_found = _find_people(self.cleaned_data["sponsor"])
-        if not_found or len(members) != 1:
-            raise forms.ValidationError(_("Name exactly one person we know as sponsor."))
-        return members[0]
-
-    def clean_stewards(self):
-        members, not_found = _find_people(self.cleaned_data["stewards"])
-        if not_found:
-            raise forms.ValidationError(
-                _("No one matches: %(entries)s.") % {"entries": ", ".join(not_found)}
-            )
-        if not members:
-            raise forms.ValidationError(_("A knowledge community needs at least one steward."))
-        return members
-
     def clean(self):
         cleaned = super().clean()
         sponsor, stewards = cleaned.get("sponsor"), cleaned.get("stewards") or []
@@ -307,29 +301,6 @@ class RosterImportForm(forms.Form):
     remove_absent = forms.BooleanField(
         label=_("Remove active members who are not in the file"), required=False
     )
-
-
-class PeopleField(forms.CharField):
-    """Emails or usernames, resolved to members; every entry must match someone."""
-
-    def __init__(self, *, single: bool = False, **kwargs):
-        self.single = single
-        super().__init__(**kwargs)
-
-    def clean(self, value):
-        value = super().clean(value)
-        if not value:
-            return None if self.single else []
-        members, not_found = _find_people(value)
-        if not_found:
-            raise forms.ValidationError(
-                _("No one matches: %(entries)s.") % {"entries": ", ".join(not_found)}
-            )
-        if self.single:
-            if len(members) != 1:
-                raise forms.ValidationError(_("Name exactly one person."))
-            return members[0]
-        return members
 
 
 class RecordCopForm(forms.Form):

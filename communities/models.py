@@ -71,7 +71,7 @@ class CommunityQuerySet(models.QuerySet):
                 state=Membership.State.ACTIVE,
                 role__in=[Membership.Role.SPONSOR, Membership.Role.STEWARD],
             )
-            .select_related("member")
+            .select_related("member__user")
             .order_by("role", "member__display_name")
         )
         return self.prefetch_related(

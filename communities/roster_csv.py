@@ -6,6 +6,7 @@ and optionally ``note`` and ``state``; other columns are ignored, so a file
 exported by kcdir imports unchanged.
 """
 
+import codecs
 import csv
 import hashlib
 import io
@@ -168,6 +169,10 @@ def decode_upload(data: bytes, *, name: str = "") -> str:
         )
     if not data.strip():
         raise RosterFileError(_("The file is empty."))
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise RosterFileError(
+            _("The file is UTF-16 text. In your spreadsheet, save it as “CSV UTF-8” and try again.")
+        )
     if b"\x00" in data:
         raise RosterFileError(_("This is not a text file. Save the roster as CSV and try again."))
     try:
@@ -230,7 +235,7 @@ def plan_import(community: Community, text: str, *, remove_absent: bool = False)
     rows = read_rows(text)
     plan = RosterPlan()
     keys = [(row.get("email") or row.get("username") or "").lower() for _line, row in rows]
-    people = _people_by_key([key for key in keys if key])
+    people = people_by_key([key for key in keys if key])
     memberships = {
         m.member_id: m
         for m in community.memberships.select_related("member__user").iterator(chunk_size=2000)
@@ -345,7 +350,8 @@ def plan_import(community: Community, text: str, *, remove_absent: bool = False)
     return plan
 
 
-def _people_by_key(keys: list[str]) -> dict[str, Member]:
+def people_by_key(keys: list[str]) -> dict[str, Member]:
+    """Active members by lower-cased username and email, for the given lower-cased keys."""
     people: dict[str, Member] = {}
     for start in range(0, len(keys), 2000):
         chunk = keys[start : start + 2000]

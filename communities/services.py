@@ -350,7 +350,7 @@ def add_members(
                 actor=actor,
                 action=Action.INVITED,
                 state=State.INVITED,
-                role=Role.MEMBER,
+                role=_default_role(community),
                 decided=True,
             )
             notifications.invited(membership)
@@ -453,8 +453,8 @@ def create_community(
 ) -> Community:
     """Create an active knowledge community with its sponsor and stewards (one event each)."""
     stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
-    if not stewards:
-        raise MembershipError(_("A knowledge community needs at least one steward."))
+    purposes = list(purposes)
+    _require_activatable(sponsor=sponsor, stewards=stewards, purposes=purposes)
     community = Community.objects.create(
         name=name,
         slug=_unique_slug(name),
@@ -465,15 +465,7 @@ def create_community(
         status=Community.Status.ACTIVE,
     )
     community.purposes.set(purposes)
-    for member, role in [(sponsor, Role.SPONSOR), *((s, Role.STEWARD) for s in stewards)]:
-        _transition(
-            Membership(community=community, member=member, role=role, state=""),
-            actor=actor,
-            action=Action.ADDED,
-            state=State.ACTIVE,
-            role=role,
-            decided=True,
-        )
+    _appoint_leaders(community, actor=actor, sponsor=sponsor, stewards=stewards)
     return community
 
 
@@ -512,6 +504,7 @@ def apply_roster_import(*, roster_import: RosterImport, actor: Member) -> dict[s
     since the preview, or if the result would break a community rule.
     """
     community = _lock(roster_import.community)
+    _require_open_for_joining(community)
     roster_import = RosterImport.objects.select_for_update().get(pk=roster_import.pk)
     if roster_import.applied_at is not None:
         raise MembershipError(_("This import was already applied; nothing more to do."))

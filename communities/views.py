@@ -87,7 +87,7 @@ def community_detail(request, slug):
 
 def purpose_list(request):
     form = SearchForm(request.GET)
-    purposes = Purpose.objects.with_community_counts().search(form.query)
+    purposes = Purpose.objects.with_community_counts().search(form.query).order_by("statement")
     page = Paginator(purposes, 50).get_page(request.GET.get("page"))
     return render(request, "communities/purpose_list.html", {"form": form, "page_obj": page})
 
@@ -248,8 +248,9 @@ def requests_decide(request, slug):
         data.setlist("memberships", [pk])
     form = DecisionForm(data, community=community)
     if not form.is_valid():
-        for error in form.errors.get("memberships", []) + form.errors.get("decision", []):
-            messages.error(request, error)
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
         return redirect(_manage_url(community))
     approve = form.cleaned_data["decision"] == "approve"
     decided = []

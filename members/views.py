@@ -20,6 +20,7 @@ def member_list(request):
 
 
 def member_detail(request, username):
+    viewer = request.member  # created on first use, so a new user's own profile exists
     member = get_object_or_404(
         Member.objects.select_related("user", "department"), user__username=username
     )
@@ -35,9 +36,8 @@ def member_detail(request, username):
         {
             "member": member,
             "memberships": memberships,
-            "is_self": member.pk == request.member.pk,
-            "can_see_history": member.pk == request.member.pk
-            or access.is_directory_admin(request.user),
+            "is_self": member.pk == viewer.pk,
+            "can_see_history": member.pk == viewer.pk or access.is_directory_admin(request.user),
         },
     )
 
