@@ -34,9 +34,14 @@ def is_steward(user, community: Community) -> bool:
 
 
 def community_for_viewer(user, slug: str) -> Community:
-    """A community any signed-in person may see; proposals only to directory admins."""
-    community = get_object_or_404(Community, slug=slug)
-    if community.status == Community.Status.PROPOSED and not is_directory_admin(user):
+    """A community any signed-in person may see; proposals only to directory admins
+    and to whoever proposed them."""
+    community = get_object_or_404(Community.objects.select_related("proposed_by"), slug=slug)
+    if (
+        community.status == Community.Status.PROPOSED
+        and not is_directory_admin(user)
+        and not (community.proposed_by and community.proposed_by.user_id == user.pk)
+    ):
         raise Http404("No such community.")
     return community
 

@@ -183,7 +183,7 @@ class AddMembersForm(forms.Form):
                 _("Paste at most %(max)s people at a time (or use Import CSV).")
                 % {"max": self.MAX_ENTRIES}
             )
-        if not entries and not cleaned.get("people") and "people" not in self.errors:
+        if not entries and not cleaned.get("people") and not self.errors:
             raise forms.ValidationError(_("Choose people from the search or paste a list."))
         cleaned["entries"] = list(dict.fromkeys(entries))
         return cleaned
@@ -215,9 +215,10 @@ def _find_people(text: str) -> tuple[list[Member], list[str]]:
     by_key = people_by_key([entry.lower() for entry in entries])
     members, not_found = [], []
     for entry in entries:
-        if entry.lower() in by_key:
-            members.append(by_key[entry.lower()])
-        else:
+        member = by_key.get(entry.lower())
+        if member is not None:
+            members.append(member)
+        else:  # no one, or an email several people share
             not_found.append(entry)
     return list(dict.fromkeys(members)), not_found
 

@@ -257,6 +257,16 @@ def plan_import(community: Community, text: str, *, remove_absent: bool = False)
             )
             continue
         member = people.get(key)
+        if member is None and key in people:
+            plan.rows.append(
+                PlanRow(
+                    line,
+                    key,
+                    "error",
+                    message=_("Several people have this email; use the username instead."),
+                )
+            )
+            continue
         if member is None:
             plan.rows.append(
                 PlanRow(
@@ -281,7 +291,13 @@ def plan_import(community: Community, text: str, *, remove_absent: bool = False)
             continue
         seen[member.pk] = line
         raw_role = (row.get("role") or "").lower()
-        role = ROLE_ALIASES.get(raw_role, "") if raw_role else default_role
+        current = memberships.get(member.pk)
+        if raw_role:
+            role = ROLE_ALIASES.get(raw_role, "")
+        elif current is not None and current.state == Membership.State.ACTIVE:
+            role = current.role  # a blank role keeps whatever role they have
+        else:
+            role = default_role
         if role == Membership.Role.MEMBER and not community.is_kc:
             role = Membership.Role.PARTICIPANT
         if role not in allowed_roles:
@@ -298,7 +314,7 @@ def plan_import(community: Community, text: str, *, remove_absent: bool = False)
             continue
         membership = memberships.get(member.pk)
         note = row.get("note", "")[:1000]
-        if (row.get("state") or Membership.State.ACTIVE) != Membership.State.ACTIVE:
+        if (row.get("state", "").lower() or Membership.State.ACTIVE) != Membership.State.ACTIVE:
             plan.rows.append(
                 PlanRow(
                     line,
@@ -350,9 +366,13 @@ def plan_import(community: Community, text: str, *, remove_absent: bool = False)
     return plan
 
 
-def people_by_key(keys: list[str]) -> dict[str, Member]:
-    """Active members by lower-cased username and email, for the given lower-cased keys."""
-    people: dict[str, Member] = {}
+def people_by_key(keys: list[str]) -> dict[str, Member | None]:
+    """Active members by lower-cased username and email, for the given lower-cased keys.
+
+    An email that several people share maps to None: it names no one for sure.
+    """
+    people: dict[str, Member | None] = {}
+    usernames: set[str] = set()
     for start in range(0, len(keys), 2000):
         chunk = keys[start : start + 2000]
         found = (
@@ -363,8 +383,11 @@ def people_by_key(keys: list[str]) -> dict[str, Member]:
         )
         for member in found:
             people[member.username_lower] = member
-            if member.email_lower:
-                people.setdefault(member.email_lower, member)
+            usernames.add(member.username_lower)
+            email = member.email_lower
+            if email and email not in usernames:
+                shared = email in people and people[email] != member
+                people[email] = None if shared else member
     return people
 
 
@@ -381,6 +404,8 @@ def _broken_rules(community: Community, plan: RosterPlan, memberships) -> list[s
         elif row.action == "remove":
             roles.pop(row.member.pk, None)
     problems = []
+    if community.status in (Community.Status.ARCHIVED, Community.Status.PROPOSED):
+        problems.append(_("This community is archived or proposed and accepts no new members."))
     sponsors = [member_id for member_id, role in roles.items() if role == Membership.Role.SPONSOR]
     if len(sponsors) > 1:
         problems.append(
@@ -390,11 +415,12 @@ def _broken_rules(community: Community, plan: RosterPlan, memberships) -> list[s
             )
             % {"n": len(sponsors)}
         )
-    if (
-        community.is_kc
-        and community.status == Community.Status.ACTIVE
-        and Membership.Role.STEWARD not in roles.values()
-    ):
+    active_kc = community.is_kc and community.status == Community.Status.ACTIVE
+    if active_kc and not sponsors:
+        problems.append(
+            _("This import would leave the community with no sponsor; name or keep one.")
+        )
+    if active_kc and Membership.Role.STEWARD not in roles.values():
         problems.append(
             _("This import would leave the community with no steward; keep at least one.")
         )

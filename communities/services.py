@@ -19,6 +19,7 @@ Rules: archived communities accept no joins, requests, invitations or additions;
 an active KC keeps at least one active steward; at most one active sponsor.
 """
 
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -143,6 +144,20 @@ def _require_kc(community: Community) -> None:
         )
 
 
+def _keeps_a_sponsor(community: Community, membership: Membership) -> None:
+    """Refuse to take the sponsor out of an active KC (appointing a new one swaps)."""
+    if not (community.is_kc and community.status == Community.Status.ACTIVE):
+        return
+    if membership.state == State.ACTIVE and membership.role == Role.SPONSOR:
+        raise MembershipError(
+            _(
+                "%(name)s sponsors %(community)s, and an active knowledge community needs a "
+                "sponsor. Appoint another sponsor first."
+            )
+            % {"name": membership.member.display_name, "community": community.name}
+        )
+
+
 def _keeps_a_steward(community: Community, membership: Membership) -> None:
     """Refuse to take the last active steward out of an active KC."""
     if not (community.is_kc and community.status == Community.Status.ACTIVE):
@@ -256,6 +271,7 @@ def leave_community(*, community: Community, member: Member) -> Membership:
     if membership is None or membership.state != State.ACTIVE:
         raise MembershipError(_("You are not a member of this community."))
     _keeps_a_steward(community, membership)
+    _keeps_a_sponsor(community, membership)
     return _transition(membership, actor=member, action=Action.LEFT, state=State.LEFT)
 
 
@@ -338,8 +354,8 @@ def add_members(
         if membership.state == State.ACTIVE or (invite and membership.state == State.INVITED):
             result.already.append(member)
             continue
-        if invite and membership.state == State.REQUESTED:
-            # They asked already: inviting them is saying yes.
+        if membership.state == State.REQUESTED:
+            # They asked already: adding or inviting them is saying yes.
             _transition(
                 membership, actor=actor, action=Action.APPROVED, state=State.ACTIVE, decided=True
             )
@@ -379,6 +395,7 @@ def remove_member(
             _("%(name)s is not on the list.") % {"name": membership.member.display_name}
         )
     _keeps_a_steward(community, membership)
+    _keeps_a_sponsor(community, membership)
     return _transition(
         membership,
         actor=actor,
@@ -407,12 +424,15 @@ def change_role(
         raise MembershipError(_("Knowledge communities have members, not participants."))
     if not community.is_kc and role == Role.SPONSOR:
         raise MembershipError(_("Communities of practice have no sponsor."))
+    if not community.is_kc and role == Role.MEMBER:
+        raise MembershipError(_("Communities of practice have participants, not members."))
     if role == membership.role:
         raise MembershipError(
             _("%(name)s is already a %(role)s.")
             % {"name": membership.member.display_name, "role": membership.get_role_display()}
         )
     _keeps_a_steward(community, membership)
+    _keeps_a_sponsor(community, membership)
     if role == Role.SPONSOR:
         previous = (
             Membership.objects.select_for_update()
@@ -643,16 +663,54 @@ def record_cop(
     return community
 
 
-def similar_communities(name: str, summary: str = "", *, limit: int = 5):
-    """Listed communities whose name or summary shares a significant word with these."""
-    words = {w.lower() for w in re.findall(r"\w+", f"{name} {summary}") if len(w) >= 4}
-    words -= {"community", "communities", "practice", "group", "team", "with", "from", "that"}
+STOP_WORDS = {
+    "the",
+    "and",
+    "for",
+    "our",
+    "with",
+    "from",
+    "that",
+    "this",
+    "who",
+    "all",
+    "new",
+    "how",
+    "community",
+    "communities",
+    "practice",
+    "group",
+    "team",
+    "club",
+    "network",
+}
+
+
+def _significant_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"\w+", text.lower()) if len(w) >= 3} - STOP_WORDS
+
+
+def similar_communities(
+    name: str, summary: str = "", *, limit: int = 5, exclude_pk=None
+) -> list[Community]:
+    """Listed communities most like this name and summary, best first: shared words in
+    the name count most, then in the summary, then how alike the names read."""
+    name_words = _significant_words(name)
+    words = name_words | _significant_words(summary)
     if not words:
-        return Community.objects.none()
+        return []
     query = Q()
     for word in sorted(words)[:12]:
         query |= Q(name__icontains=word) | Q(summary__icontains=word)
-    return Community.objects.listed().filter(query).order_by("name")[:limit]
+    candidates = Community.objects.listed().filter(query).exclude(pk=exclude_pk)[:100]
+
+    def score(candidate):
+        shared_name = len(name_words & _significant_words(candidate.name))
+        shared_any = len(words & _significant_words(f"{candidate.name} {candidate.summary}"))
+        alike = difflib.SequenceMatcher(None, name.lower(), candidate.name.lower()).ratio()
+        return (shared_name, shared_any, alike)
+
+    return sorted(candidates, key=score, reverse=True)[:limit]
 
 
 @transaction.atomic
@@ -673,24 +731,22 @@ def merge_communities(*, source: Community, target: Community, actor: Member) ->
     source, target = locked[source.pk], locked[target.pk]
     if source.merged_into_id:
         raise MembershipError(_("This community was already merged."))
+    if target.status in (Community.Status.ARCHIVED, Community.Status.PROPOSED):
+        raise MembershipError(_("Merge into a community that is not archived or proposed."))
     # History first, so the moves below are recorded after it in the survivor.
     source.events.update(community=target)
-    present = set(target.memberships.values_list("member_id", flat=True))
     for membership in source.memberships.select_for_update().select_related("member"):
-        if membership.member_id in present or membership.state != State.ACTIVE:
+        if membership.state != State.ACTIVE:
             continue
-        moved = Membership(
-            community=target,
-            member=membership.member,
-            state="",
-            role=_default_role(target) if membership.role != Role.STEWARD else Role.STEWARD,
-        )
+        moved = _new_or_existing(target, membership.member)
+        if moved.state == State.ACTIVE:
+            continue
         _transition(
             moved,
             actor=actor,
             action=Action.MERGED,
             state=State.ACTIVE,
-            role=moved.role,
+            role=Role.STEWARD if membership.role == Role.STEWARD else _default_role(target),
             decided=True,
             note=_("From %(name)s") % {"name": source.name},
         )
@@ -713,6 +769,8 @@ def propose_kc(
     formed_from: Community | None = None,
 ) -> Community:
     """A staff member proposes a knowledge community; directory admins decide."""
+    if formed_from is not None:
+        _require_not_formalised(formed_from)
     purpose = future_purpose(purpose_statement)
     community = Community.objects.create(
         name=name,
@@ -749,6 +807,8 @@ def approve_proposal(
     community = _lock(community)
     if community.status != Community.Status.PROPOSED or community.declined_at:
         raise MembershipError(_("This proposal was already decided."))
+    if community.formed_from_id:
+        _require_not_formalised(_lock(community.formed_from))
     stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
     _require_activatable(sponsor=sponsor, stewards=stewards, purposes=community.purposes.all())
     community.status = Community.Status.ACTIVE
@@ -758,6 +818,7 @@ def approve_proposal(
     _appoint_leaders(community, actor=actor, sponsor=sponsor, stewards=stewards)
     if community.formed_from_id:
         _carry_over_participants(community.formed_from, community, actor=actor, invite=True)
+        _settle_other_proposals(community.formed_from, name=community.name, keep=community)
     notifications.proposal_decided(community, approved=True)
     return community
 
@@ -797,6 +858,21 @@ def _carry_over_participants(cop: Community, kc: Community, *, actor, invite: bo
     return carried
 
 
+def _require_not_formalised(cop: Community) -> None:
+    already = cop.formalised_as.exclude(status=Community.Status.PROPOSED).first()
+    if already is not None:
+        raise MembershipError(
+            _("%(cop)s was already formalised as %(kc)s.") % {"cop": cop.name, "kc": already.name}
+        )
+
+
+def _settle_other_proposals(cop: Community, *, name: str, keep: Community) -> None:
+    """Open proposals to formalise ``cop`` are answered by the KC just formed."""
+    cop.formalised_as.filter(status=Community.Status.PROPOSED, declined_at=None).exclude(
+        pk=keep.pk
+    ).update(declined_at=timezone.now(), decision_note=_("Formalised as %(name)s") % {"name": name})
+
+
 @transaction.atomic
 def formalise_cop(
     *,
@@ -816,11 +892,7 @@ def formalise_cop(
         raise MembershipError(_("Only a community of practice can be formalised."))
     if cop.status == Community.Status.ARCHIVED:
         raise MembershipError(_("This community of practice is archived."))
-    already = cop.formalised_as.exclude(status=Community.Status.PROPOSED).first()
-    if already is not None:
-        raise MembershipError(
-            _("%(cop)s was already formalised as %(kc)s.") % {"cop": cop.name, "kc": already.name}
-        )
+    _require_not_formalised(cop)
     stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
     purposes = list(purposes)
     _require_activatable(sponsor=sponsor, stewards=stewards, purposes=purposes)
@@ -840,10 +912,7 @@ def formalise_cop(
     kc.purposes.set(purposes)
     _appoint_leaders(kc, actor=actor, sponsor=sponsor, stewards=stewards)
     _carry_over_participants(cop, kc, actor=actor, invite=invite_participants)
-    # Open proposals to formalise this CoP are settled by this decision.
-    cop.formalised_as.filter(status=Community.Status.PROPOSED, declined_at=None).update(
-        declined_at=timezone.now(), decision_note=_("Formalised as %(name)s") % {"name": name}
-    )
+    _settle_other_proposals(cop, name=name, keep=kc)
     if archive_cop:
         cop.status = Community.Status.ARCHIVED
         cop.save(update_fields=["status", "updated_at"])
@@ -879,4 +948,12 @@ def future_purpose(statement: str) -> Purpose:
             "orientation": Purpose.Orientation.SHAPE_FUTURE,
         },
     )
+    if purpose.orientation != Purpose.Orientation.SHAPE_FUTURE:
+        raise MembershipError(
+            _(
+                "“%(statement)s” is already a purpose that spreads practice. A knowledge "
+                "community needs a purpose that shapes the future: word it differently."
+            )
+            % {"statement": purpose.statement}
+        )
     return purpose

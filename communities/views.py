@@ -519,17 +519,21 @@ def kc_propose(request):
     form = ProposeKcForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.propose_kc(
-            actor=request.member,
-            name=data["name"],
-            purpose_statement=data["purpose"],
-            summary=data["summary"],
-            suggested_sponsor=data["suggested_sponsor"],
-        )
-        messages.success(
-            request, _("Thank you: directory admins will look at your proposal and tell you.")
-        )
-        return redirect("members:my_communities")
+        try:
+            services.propose_kc(
+                actor=request.member,
+                name=data["name"],
+                purpose_statement=data["purpose"],
+                summary=data["summary"],
+                suggested_sponsor=data["suggested_sponsor"],
+            )
+        except services.MembershipError as error:
+            form.add_error("purpose", str(error))
+        else:
+            messages.success(
+                request, _("Thank you: directory admins will look at your proposal and tell you.")
+            )
+            return redirect("members:my_communities")
     return render(request, "communities/kc_propose.html", {"form": form})
 
 
@@ -669,8 +673,8 @@ def community_merge(request, slug):
         {
             "community": source,
             "form": form,
-            "similar": services.similar_communities(source.name, source.summary).exclude(
-                pk=source.pk
+            "similar": services.similar_communities(
+                source.name, source.summary, exclude_pk=source.pk
             ),
         },
     )

@@ -20,7 +20,7 @@ def member_list(request):
 
 
 def member_detail(request, username):
-    viewer = request.member  # created on first use, so a new user's own profile exists
+    viewer_pk = request.member.pk  # creates the viewer's Member first: their own profile exists
     member = get_object_or_404(
         Member.objects.select_related("user", "department"), user__username=username
     )
@@ -36,8 +36,8 @@ def member_detail(request, username):
         {
             "member": member,
             "memberships": memberships,
-            "is_self": member.pk == viewer.pk,
-            "can_see_history": member.pk == viewer.pk or access.is_directory_admin(request.user),
+            "is_self": member.pk == viewer_pk,
+            "can_see_history": member.pk == viewer_pk or access.is_directory_admin(request.user),
         },
     )
 

@@ -1,0 +1,212 @@
+"""Roster services under real concurrency: threads, each with its own connection.
+
+Every service locks the community row before it reads the roster, so calls that
+arrive together are serialised: whatever the interleaving, the database ends in
+one consistent state, and the history holds exactly the changes that happened.
+These tests need PostgreSQL (``DATABASE_URL``); they skip on SQLite.
+"""
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+
+from communities import services
+from communities.models import Community, Membership, MembershipEvent
+from communities.services import MembershipError
+from members.models import Member
+
+from .factories import CommunityFactory, MemberFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+State = Membership.State
+Role = Membership.Role
+Action = MembershipEvent.Action
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "Race tests need PostgreSQL (set DATABASE_URL): SQLite has no row locks "
+            f"(select_for_update is a no-op) and its test database is in memory; "
+            f"this run uses {connection.vendor}."
+        )
+
+
+def run_together(calls: list[Callable[[], object]]) -> list[tuple[str, object]]:
+    """Run each call in its own thread, all released at once by a barrier.
+
+    Returns one (outcome, value) per call, in order: ("done", result),
+    ("refused", message) for a MembershipError, or ("error", repr) for anything else.
+    """
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[tuple[str, object]] = [("not run", None)] * len(calls)
+
+    def work(index: int, call: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = ("done", call())
+        except MembershipError as error:
+            outcomes[index] = ("refused", str(error))
+        except Exception as error:  # reported to the test below, not swallowed
+            outcomes[index] = ("error", repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
+    errors = [value for outcome, value in outcomes if outcome not in ("done", "refused")]
+    assert errors == []
+    return outcomes
+
+
+def kinds(outcomes: list[tuple[str, object]]) -> list[str]:
+    return sorted(outcome for outcome, _value in outcomes)
+
+
+def events_of(community: Community) -> list[MembershipEvent]:
+    return list(community.events.order_by("created_at", "pk"))
+
+
+def assert_history_matches_roster(community: Community) -> None:
+    """The last event for each person (if any) has their current state and role."""
+    last: dict[int, tuple[str, str]] = {}
+    for event in events_of(community):
+        last[event.target_id] = (event.state_after, event.role_after)
+    for member_id, state_and_role in last.items():
+        membership = Membership.objects.get(community=community, member_id=member_id)
+        assert (membership.state, membership.role) == state_and_role
+
+
+def kc_with_stewards(*stewards: Member, join_policy: str = Community.JoinPolicy.OPEN):
+    community = CommunityFactory(kind=Community.Kind.KC, join_policy=join_policy)
+    MembershipFactory(community=community, role=Role.SPONSOR)
+    for steward in stewards:
+        MembershipFactory(community=community, member=steward, role=Role.STEWARD)
+    return community
+
+
+def test_twenty_simultaneous_joins_by_one_person_make_one_membership_and_one_event():
+    community = kc_with_stewards(MemberFactory())
+    person = MemberFactory()
+
+    outcomes = run_together(
+        [lambda: services.join_community(community=community, member=person)] * 20
+    )
+
+    assert kinds(outcomes) == ["done"] + ["refused"] * 19
+    assert all("already" in value for outcome, value in outcomes if outcome == "refused")
+    membership = Membership.objects.get(community=community, member=person)
+    assert (membership.state, membership.role) == (State.ACTIVE, Role.MEMBER)
+    joined = community.events.filter(target=person)
+    assert [event.action for event in joined] == [Action.JOINED]
+
+
+def test_ten_different_people_joining_at_once_all_become_members():
+    community = kc_with_stewards(MemberFactory())
+    people = [MemberFactory() for _ in range(10)]
+
+    outcomes = run_together(
+        [
+            (lambda person=person: services.join_community(community=community, member=person))
+            for person in people
+        ]
+    )
+
+    assert kinds(outcomes) == ["done"] * 10
+    joined = Membership.objects.filter(community=community, member__in=people)
+    assert sorted(joined.values_list("state", flat=True)) == [State.ACTIVE] * 10
+    events = community.events.filter(action=Action.JOINED)
+    assert sorted(events.values_list("target", flat=True)) == sorted(p.pk for p in people)
+
+
+# A race is won or lost by timing: a few attempts make a missing lock show reliably.
+@pytest.mark.parametrize("attempt", range(3))
+def test_the_only_two_stewards_removing_each_other_at_once_leave_one_steward(attempt):
+    first, second = MemberFactory(), MemberFactory()
+    community = kc_with_stewards(first, second)
+    first_membership = Membership.objects.get(community=community, member=first)
+    second_membership = Membership.objects.get(community=community, member=second)
+
+    outcomes = run_together(
+        [
+            lambda: services.remove_member(
+                community=community, membership=second_membership, actor=first
+            ),
+            lambda: services.remove_member(
+                community=community, membership=first_membership, actor=second
+            ),
+        ]
+    )
+
+    assert kinds(outcomes) == ["done", "refused"]
+    refusal = next(value for outcome, value in outcomes if outcome == "refused")
+    assert "Make someone else a steward first" in refusal
+    stewards = community.memberships.filter(state=State.ACTIVE, role=Role.STEWARD)
+    assert stewards.count() == 1
+    removed = community.memberships.get(state=State.REMOVED)
+    assert {stewards.get().member_id, removed.member_id} == {first.pk, second.pk}
+    events = events_of(community)
+    assert [(e.action, e.target_id, e.actor_id) for e in events] == [
+        (Action.REMOVED, removed.member_id, stewards.get().member_id)
+    ]
+    assert_history_matches_roster(community)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_approval_racing_a_cancellation_ends_in_one_decision(attempt):
+    steward = MemberFactory()
+    community = kc_with_stewards(steward, join_policy=Community.JoinPolicy.REQUEST)
+    person = MemberFactory()
+    request = services.request_membership(community=community, member=person, note="May I?")
+
+    outcomes = run_together(
+        [
+            lambda: services.approve_request(
+                community=community, membership=request, actor=steward
+            ),
+            lambda: services.cancel_request(community=community, member=person),
+        ]
+    )
+
+    assert kinds(outcomes) == ["done", "refused"]
+    approved = outcomes[0][0] == "done"
+    membership = Membership.objects.get(community=community, member=person)
+    assert membership.state == (State.ACTIVE if approved else State.LEFT)
+    decisive = Action.APPROVED if approved else Action.CANCELLED
+    assert [event.action for event in events_of(community)] == [Action.REQUESTED, decisive]
+    assert_history_matches_roster(community)
+
+
+def test_two_sponsor_appointments_at_once_leave_one_active_sponsor():
+    admin, steward = MemberFactory(), MemberFactory()
+    community = kc_with_stewards(steward)
+    candidates = [
+        MembershipFactory(community=community, role=Role.MEMBER),
+        MembershipFactory(community=community, role=Role.MEMBER),
+    ]
+
+    outcomes = run_together(
+        [
+            (
+                lambda membership=membership: services.change_role(
+                    community=community, membership=membership, actor=admin, role=Role.SPONSOR
+                )
+            )
+            for membership in candidates
+        ]
+    )
+
+    assert kinds(outcomes) == ["done", "done"]
+    sponsors = community.memberships.filter(state=State.ACTIVE, role=Role.SPONSOR)
+    assert sponsors.count() == 1
+    # Each appointment demoted the sponsor before it: four role changes in all.
+    assert community.events.filter(action=Action.ROLE_CHANGED).count() == 4
+    assert_history_matches_roster(community)

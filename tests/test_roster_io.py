@@ -1,0 +1,1280 @@
+"""Roster import and export: the CSV pages, the services behind them and the commands.
+
+Import is two steps: upload (``communities:roster_import``) stores a ``RosterImport``
+and redirects to its preview; POST to the preview (Confirm) applies it. A refused
+upload or confirmation must leave the roster, its history and the stored imports
+exactly as they were.
+"""
+
+import codecs
+import csv
+import html
+import io
+import re
+import time
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.urls import resolve, reverse
+from django.utils import timezone
+
+from communities import roster_csv, services
+from communities.models import Community, Membership, MembershipEvent, RosterImport
+from members.models import Member
+
+from .factories import DepartmentFactory, MemberFactory, MembershipFactory, member_named
+
+pytestmark = pytest.mark.django_db
+
+State = Membership.State
+Role = Membership.Role
+Action = MembershipEvent.Action
+LOGIN = reverse("login")
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def url(name: str, *args) -> str:
+    return reverse(f"communities:{name}", args=args)
+
+
+def csv_text(*lines: str, header: str = "email,role,note") -> str:
+    return "\n".join([header, *lines]) + "\n"
+
+
+def upload(client, community, content, *, name="roster.csv", remove_absent=False):
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
+    payload = {"file": SimpleUploadedFile(name, data, content_type="text/csv")}
+    if remove_absent:
+        payload["remove_absent"] = "on"
+    return client.post(url("roster_import", community.slug), payload)
+
+
+def pending_from(response) -> RosterImport:
+    """The RosterImport an accepted upload redirected to."""
+    assert response.status_code == 302, response.content.decode()[:2000]
+    match = resolve(response.url)
+    assert match.view_name == "communities:roster_import_preview"
+    return RosterImport.objects.get(pk=match.kwargs["pk"])
+
+
+def preview_url(pending: RosterImport) -> str:
+    return url("roster_import_preview", pending.community.slug, pending.pk)
+
+
+def page_text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def cell_text(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", fragment))).strip()
+
+
+def preview_table(response) -> list[dict[str, str]]:
+    """The preview's rows as the page shows them (line, key, person, action, role, details)."""
+    body = re.search(r"<tbody>(.*?)</tbody>", response.content.decode(), re.S).group(1)
+    names = ["line", "key", "person", "action", "role", "details"]
+    return [
+        dict(
+            zip(
+                names, (cell_text(c) for c in re.findall(r"<td>(.*?)</td>", row, re.S)), strict=True
+            )
+        )
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+def alerts(response) -> list[str]:
+    return [
+        cell_text(text)
+        for text in re.findall(
+            r'<div class="alert alert-[\w-]+">(.*?)</div>', response.content.decode(), re.S
+        )
+    ]
+
+
+def has_confirm_button(response) -> bool:
+    return re.search(r"<button[^>]*>\s*Confirm\s*</button>", response.content.decode()) is not None
+
+
+def snapshot():
+    """Everything a refused upload or confirmation must leave alone."""
+    memberships = sorted(
+        Membership.objects.values_list(
+            "pk", "community_id", "member_id", "role", "state", "note", "decided_by_id"
+        )
+    )
+    imports = sorted(RosterImport.objects.values_list("pk", "applied_at", "applied_by_id"))
+    return memberships, MembershipEvent.objects.count(), imports
+
+
+def roster_of(community) -> dict[str, str]:
+    """Active display name -> role."""
+    return dict(
+        community.memberships.filter(state=State.ACTIVE).values_list("member__display_name", "role")
+    )
+
+
+def streamed_bytes(response) -> bytes:
+    assert isinstance(response, StreamingHttpResponse)
+    return b"".join(response.streaming_content)
+
+
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    assert data.startswith(b"\xef\xbb\xbf"), "exports start with a UTF-8 BOM for spreadsheets"
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def assert_sent_to_sign_in(response, path: str):
+    assert response.status_code == 302
+    target = urlsplit(response.url)
+    assert target.path == LOGIN
+    assert parse_qs(target.query)["next"] == [path]
+
+
+# -- people ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(db):
+    """Staff who are not (yet) in ``open_kc``."""
+    return SimpleNamespace(
+        priya=member_named("Priya Patel"),
+        omar=member_named("Omar Okafor"),
+        lena=member_named("Lena Lind"),
+    )
+
+
+@pytest.fixture
+def plain_member(open_kc):
+    """An active member of ``open_kc`` with no role."""
+    return MembershipFactory(community=open_kc, member=member_named("Mo Member", username="mo"))
+
+
+def actor_of(user) -> Member:
+    return user.member
+
+
+def sponsor_of(community) -> Membership:
+    return community.memberships.get(state=State.ACTIVE, role=Role.SPONSOR)
+
+
+# -- row-level errors: shown in the preview, valid rows still apply ---------------------
+
+
+ROW_ERRORS = {
+    "unknown person": (
+        ["nobody@example.org,member,"],
+        "nobody@example.org",
+        "No one in the directory has this email or username.",
+    ),
+    "bad role": (
+        ["omar.okafor@example.org,chief,"],
+        "omar.okafor@example.org",
+        "Unknown role “chief”: use member, sponsor, steward.",
+    ),
+    "duplicate row": (
+        ["omar.okafor@example.org,member,", "OMAR.OKAFOR@example.org,steward,"],
+        "omar.okafor@example.org",
+        "Duplicate: Omar Okafor is already on line 3.",
+    ),
+    "empty line": (["", ",,"], "—", "Empty line."),
+    "no key": ([",member,a note"], "—", "No email or username on this line."),
+}
+
+
+@pytest.mark.parametrize("kind", ROW_ERRORS)
+def test_preview_shows_a_row_error_with_its_reason_and_the_valid_row_still_applies(
+    client, steward, open_kc, people, kind
+):
+    bad_lines, shown_key, reason = ROW_ERRORS[kind]
+    client.force_login(steward)
+    before = snapshot()
+
+    pending = pending_from(
+        upload(client, open_kc, csv_text("priya.patel@example.org,member,", *bad_lines))
+    )
+    preview = client.get(preview_url(pending))
+
+    assert preview.status_code == 200
+    errors = [row for row in preview_table(preview) if row["action"] == "Error"]
+    assert len(errors) == (1 if kind == "duplicate row" else len(bad_lines))
+    assert errors[-1]["key"] == shown_key
+    assert errors[-1]["details"] == reason
+    assert has_confirm_button(preview), "valid rows can still be confirmed"
+    assert snapshot()[:2] == before[:2], "a preview changes nothing"
+
+    response = client.post(preview_url(pending))
+
+    assert response.status_code == 302
+    assert response.url == url("community_manage", open_kc.slug)
+    expected = {
+        "Spencer Sponsor": Role.SPONSOR,
+        "Stella Steward": Role.STEWARD,
+        "Priya Patel": Role.MEMBER,
+    }
+    if kind == "duplicate row":
+        expected["Omar Okafor"] = Role.MEMBER  # the first of the two lines applies
+    assert roster_of(open_kc) == expected
+
+
+def test_plan_gives_each_bad_row_its_reason_and_applying_leaves_them_out(steward, open_kc, people):
+    text = csv_text(
+        "priya.patel@example.org,member,",  # line 2
+        "nobody@example.org,member,",  # 3
+        "omar.okafor@example.org,overlord,",  # 4
+        "",  # 5
+        "PRIYA.PATEL@EXAMPLE.ORG,steward,",  # 6
+        "lena.lind,steward,welcome",  # 7 (by username)
+    )
+
+    plan = roster_csv.plan_import(open_kc, text)
+
+    rows = {row.line: (row.action, row.message) for row in plan.rows}
+    assert rows == {
+        2: ("add", ""),
+        3: ("error", "No one in the directory has this email or username."),
+        4: ("error", "Unknown role “overlord”: use member, sponsor, steward."),
+        5: ("error", "Empty line."),
+        6: ("error", "Duplicate: Priya Patel is already on line 2."),
+        7: ("add", ""),
+    }
+    assert plan.totals() == {
+        "add": 2,
+        "change": 0,
+        "unchanged": 0,
+        "remove": 0,
+        "skip": 0,
+        "error": 4,
+    }
+    assert plan.can_apply
+
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="people.csv",
+        text=text,
+        remove_absent=False,
+    )
+    totals = services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+
+    assert totals["add"] == 2 and totals["error"] == 4
+    assert roster_of(open_kc) == {
+        "Spencer Sponsor": Role.SPONSOR,
+        "Stella Steward": Role.STEWARD,
+        "Priya Patel": Role.MEMBER,
+        "Lena Lind": Role.STEWARD,
+    }
+    assert not Membership.objects.filter(member=people.omar).exists()
+
+
+def test_rows_whose_state_is_not_active_are_skipped(steward, open_kc, people):
+    plan = roster_csv.plan_import(
+        open_kc,
+        "email,role,state\n"
+        "priya.patel@example.org,member,invited\n"
+        "omar.okafor@example.org,member,\n",
+    )
+
+    assert [(row.key, row.action, row.message) for row in plan.rows] == [
+        ("priya.patel@example.org", "skip", "Not active in the file; left as it is."),
+        ("omar.okafor@example.org", "add", ""),
+    ]
+
+
+def test_a_coordinator_role_in_a_cop_file_means_steward_and_member_means_participant(
+    directory_admin, cop, people
+):
+    plan = roster_csv.plan_import(
+        cop, csv_text("priya.patel@example.org,coordinator,", "omar.okafor@example.org,member,")
+    )
+
+    assert [(row.action, row.role) for row in plan.rows] == [
+        ("add", Role.STEWARD),
+        ("add", Role.PARTICIPANT),
+    ]
+    sponsor_row = roster_csv.plan_import(cop, csv_text("lena.lind@example.org,sponsor,")).rows[0]
+    assert sponsor_row.action == "error"
+    assert sponsor_row.message == "Unknown role “sponsor”: use participant, steward."
+
+
+def test_an_email_shared_by_two_people_is_an_error_not_a_guess(open_kc):
+    member_named("Alex One", username="alex1", user__email="team@example.org")
+    member_named("Alex Two", username="alex2", user__email="team@example.org")
+
+    row = roster_csv.plan_import(open_kc, csv_text("team@example.org,member,")).rows[0]
+
+    assert row.action == "error"
+
+
+def test_state_column_is_read_case_insensitively_like_role(open_kc, people):
+    plan = roster_csv.plan_import(
+        open_kc, "email,role,state\npriya.patel@example.org,Member,Active\n"
+    )
+
+    assert [row.action for row in plan.rows] == ["add"]
+
+
+def test_preview_shows_hostile_cells_and_file_names_as_text(client, steward, open_kc):
+    client.force_login(steward)
+    hostile = "<script>alert(1)</script>"
+
+    pending = pending_from(
+        upload(
+            client, open_kc, csv_text(f"{hostile},member,"), name="<img src=x onerror=alert(2)>.csv"
+        )
+    )
+    response = client.get(preview_url(pending))
+
+    body = response.content.decode()
+    assert "<script>alert" not in body and "<img src=x" not in body
+    assert preview_table(response)[0]["key"] == hostile
+    assert "Preview of &lt;img src=x onerror=alert(2)&gt;.csv" in body
+
+
+# -- file-level refusals: a message on the form, nothing stored or changed ---------------
+
+
+def _over_five_megabytes() -> bytes:
+    line = b"priya.patel@example.org,member,padding padding padding padding\n"
+    body = b"email,role,note\n" + line * (roster_csv.MAX_UPLOAD_BYTES // len(line) + 1)
+    assert len(body) > roster_csv.MAX_UPLOAD_BYTES
+    return body
+
+
+FILE_REFUSALS = {
+    "latin-1 bytes": (
+        "roster.csv",
+        "email,role,note\npriya.patel@example.org,member,Café\n".encode("latin-1"),
+        "The file is not UTF-8 text (byte 50). In your spreadsheet, save it as “CSV UTF-8” "
+        "and try again.",
+    ),
+    "UTF-16": (
+        "roster.csv",
+        "email,role\npriya.patel@example.org,member\n".encode("utf-16"),
+        "The file is UTF-16 text. In your spreadsheet, save it as “CSV UTF-8” and try again.",
+    ),
+    "over 5 MB": (
+        "roster.csv",
+        _over_five_megabytes(),
+        "The file is larger than 5 MB. Split it into smaller files.",
+    ),
+    "no email or username column": (
+        "roster.csv",
+        b"name,role\nPriya Patel,member\n",
+        "The first row must name the columns: “email” or “username”, and “role” "
+        "(optionally “note”). Found: name, role.",
+    ),
+    "no role column": (
+        "roster.csv",
+        b"email,note\npriya.patel@example.org,hi\n",
+        "The first row must name the columns: “email” or “username”, and “role” "
+        "(optionally “note”). Found: email, note.",
+    ),
+    "an .xlsx file": (
+        "roster.xlsx",
+        b"PK\x03\x04\x14\x00\x06\x00",
+        "Upload a .csv file (comma-separated values).",
+    ),
+    "binary content named .csv": (
+        "roster.csv",
+        b"email,role\n\x00\x01\x02\xff\xfe\x00",
+        "This is not a text file. Save the roster as CSV and try again.",
+    ),
+    "an empty file": ("roster.csv", b"", "The submitted file is empty."),
+    "only blank lines": ("roster.csv", b"\n\r\n  \n", "The file is empty."),
+    "only a BOM": ("roster.csv", b"\xef\xbb\xbf", "The file has no header row."),
+}
+
+
+@pytest.mark.parametrize("kind", FILE_REFUSALS)
+def test_unreadable_file_is_refused_on_the_form_and_nothing_is_stored(
+    client, steward, open_kc, people, kind
+):
+    name, data, message = FILE_REFUSALS[kind]
+    client.force_login(steward)
+    before = snapshot()
+
+    response = upload(client, open_kc, data, name=name)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"] == [message]
+    assert message in page_text(response)
+    assert snapshot() == before
+    assert not RosterImport.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "data, name, message",
+    [
+        (b"email,role\ncaf\xe9,member\n", "r.csv", "not UTF-8 text"),
+        (b"\x00" * 10, "r.csv", "not a text file"),
+        ("email,role\n".encode("utf-16-le"), "r.csv", "not a text file"),
+        (codecs.BOM_UTF16_BE + "email,role\n".encode("utf-16-be"), "r.csv", "UTF-16"),
+        (b"a" * (roster_csv.MAX_UPLOAD_BYTES + 1), "r.csv", "larger than 5 MB"),
+        (b"email,role\n", "roster.xlsx", "Upload a .csv file"),
+        (b"   \n", "r.csv", "The file is empty."),
+    ],
+)
+def test_decode_upload_refuses_unreadable_bytes(data, name, message):
+    with pytest.raises(roster_csv.RosterFileError, match=re.escape(message)):
+        roster_csv.decode_upload(data, name=name)
+
+
+@pytest.mark.parametrize("header", ["name,role", "email,note", "username", ""])
+def test_preview_service_refuses_a_file_without_the_needed_columns(steward, open_kc, header):
+    with pytest.raises(roster_csv.RosterFileError):
+        services.preview_roster_import(
+            community=open_kc,
+            actor=actor_of(steward),
+            file_name="roster.csv",
+            text=header + "\npriya.patel@example.org,member\n",
+            remove_absent=False,
+        )
+    assert not RosterImport.objects.exists()
+
+
+def test_utf8_with_bom_and_windows_line_endings_is_accepted(client, steward, open_kc, people):
+    client.force_login(steward)
+    data = (
+        "\ufeffEmail,Role,Note\r\n"
+        'priya.patel@example.org,member,"Hired in\r\nMarch"\r\n'
+        "omar.okafor@example.org,Steward,\r\n"
+    ).encode()
+
+    pending = pending_from(upload(client, open_kc, data, name="FROM-EXCEL.CSV"))
+    preview = client.get(preview_url(pending))
+
+    assert [(row["key"], row["action"], row["role"]) for row in preview_table(preview)] == [
+        ("priya.patel@example.org", "Add", "member"),
+        ("omar.okafor@example.org", "Add", "steward"),
+    ]
+    client.post(preview_url(pending))
+    priya = Membership.objects.get(community=open_kc, member=people.priya)
+    assert priya.note == "Imported from FROM-EXCEL.CSV: Hired in\r\nMarch"
+    assert roster_of(open_kc)["Omar Okafor"] == Role.STEWARD
+
+
+# -- applying ---------------------------------------------------------------------------
+
+
+def test_valid_file_applies_once_and_a_second_confirm_is_refused(client, steward, open_kc, people):
+    client.force_login(steward)
+    pending = pending_from(
+        upload(client, open_kc, csv_text("priya.patel@example.org,member,", "omar.okafor,steward,"))
+    )
+
+    first = client.post(preview_url(pending), follow=True)
+
+    assert alerts(first) == ["Import applied: 2 added, 0 roles changed, 0 removed."]
+    assert first.redirect_chain == [(url("community_manage", open_kc.slug), 302)]
+    pending.refresh_from_db()
+    assert pending.applied_at is not None
+    assert pending.applied_by == actor_of(steward)
+    after_first = snapshot()
+
+    second = client.post(preview_url(pending), follow=True)
+
+    assert second.redirect_chain == [(url("roster_import", open_kc.slug), 302)]
+    assert alerts(second) == ["This import was already applied; nothing more to do."]
+    assert snapshot() == after_first
+    assert Membership.objects.filter(community=open_kc, member=people.priya).count() == 1
+    assert MembershipEvent.objects.filter(community=open_kc, target=people.priya).count() == 1
+    again = client.get(preview_url(pending))
+    assert "This import was already applied." in alerts(again)
+    assert not has_confirm_button(again)
+
+
+def test_applying_twice_through_the_service_is_refused(steward, open_kc, people):
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="r.csv",
+        text=csv_text("priya.patel@example.org,member,"),
+        remove_absent=False,
+    )
+    services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+    before = snapshot()
+
+    with pytest.raises(services.MembershipError, match="already applied"):
+        services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+    assert snapshot() == before
+
+
+def test_one_event_per_changed_row_with_the_actor_and_the_file_name(
+    client, steward, open_kc, plain_member, people
+):
+    former = MembershipFactory(
+        community=open_kc, member=people.lena, state=State.LEFT, role=Role.MEMBER
+    )
+    client.force_login(steward)
+    events_before = MembershipEvent.objects.count()
+    text = csv_text(
+        "priya.patel@example.org,member,Joined the claims team",  # add
+        "mo,steward,",  # change: member -> steward
+        "lena.lind@example.org,member,",  # add again (had left)
+        "stella.steward@example.org,steward,",  # unchanged
+        "spencer.sponsor@example.org,sponsor,",  # unchanged
+    )
+
+    pending = pending_from(upload(client, open_kc, text, name="spring.csv"))
+    changes = [row for row in preview_table(client.get(preview_url(pending))) if row["line"] == "3"]
+    assert changes[0]["action"] == "Change role"
+    assert changes[0]["details"] == "Member → Steward"
+
+    client.post(preview_url(pending))
+
+    events = MembershipEvent.objects.filter(community=open_kc).order_by("target_name")
+    assert MembershipEvent.objects.count() == events_before + 3
+    assert [
+        (
+            e.target_name,
+            e.action,
+            e.state_before,
+            e.state_after,
+            e.role_before,
+            e.role_after,
+            e.actor,
+            e.actor_name,
+            e.note,
+        )
+        for e in events
+    ] == [
+        (
+            "Lena Lind",
+            Action.ADDED,
+            State.LEFT,
+            State.ACTIVE,
+            Role.MEMBER,
+            Role.MEMBER,
+            actor_of(steward),
+            "Stella Steward",
+            "Imported from spring.csv",
+        ),
+        (
+            "Mo Member",
+            Action.ROLE_CHANGED,
+            State.ACTIVE,
+            State.ACTIVE,
+            Role.MEMBER,
+            Role.STEWARD,
+            actor_of(steward),
+            "Stella Steward",
+            "Imported from spring.csv",
+        ),
+        (
+            "Priya Patel",
+            Action.ADDED,
+            "",
+            State.ACTIVE,
+            "",
+            Role.MEMBER,
+            actor_of(steward),
+            "Stella Steward",
+            "Imported from spring.csv: Joined the claims team",
+        ),
+    ]
+    former.refresh_from_db()
+    assert (former.state, former.decided_by) == (State.ACTIVE, actor_of(steward))
+    assert Membership.objects.filter(community=open_kc, member=people.lena).count() == 1
+
+
+def test_nothing_applies_if_someone_joined_between_preview_and_confirm(
+    client, steward, open_kc, people
+):
+    client.force_login(steward)
+    pending = pending_from(upload(client, open_kc, csv_text("priya.patel@example.org,member,")))
+    services.join_community(community=open_kc, member=people.omar)
+    before = snapshot()
+
+    response = client.post(preview_url(pending), follow=True)
+
+    assert response.redirect_chain == [(url("roster_import", open_kc.slug), 302)]
+    assert alerts(response) == [
+        "The membership list changed since this preview, so nothing was applied. "
+        "Upload the file again to see a fresh preview."
+    ]
+    assert snapshot() == before
+    assert not Membership.objects.filter(member=people.priya).exists()
+
+
+def test_service_refuses_a_stale_preview_after_a_role_change(
+    steward, open_kc, plain_member, people
+):
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="r.csv",
+        text=csv_text("priya.patel@example.org,member,"),
+        remove_absent=False,
+    )
+    services.change_role(
+        community=open_kc, membership=plain_member, actor=actor_of(steward), role=Role.STEWARD
+    )
+    before = snapshot()
+
+    with pytest.raises(services.MembershipError, match="changed since this preview"):
+        services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("remove_absent", [True, False])
+def test_remove_absent_removes_only_active_members_missing_from_the_file(
+    client, steward, open_kc, plain_member, people, remove_absent
+):
+    waiting = MembershipFactory(community=open_kc, member=people.omar, state=State.REQUESTED)
+    client.force_login(steward)
+    text = csv_text(
+        "spencer.sponsor@example.org,sponsor,",
+        "steward,steward,",
+        "priya.patel@example.org,member,",
+    )
+
+    pending = pending_from(upload(client, open_kc, text, remove_absent=remove_absent))
+    preview = client.get(preview_url(pending))
+    client.post(preview_url(pending))
+
+    plain_member.refresh_from_db()
+    waiting.refresh_from_db()
+    assert waiting.state == State.REQUESTED, "only active members are removed"
+    removed_rows = [row for row in preview_table(preview) if row["action"] == "Remove"]
+    if remove_absent:
+        assert pending.remove_absent
+        assert removed_rows == [
+            {
+                "line": "—",
+                "key": "mo",
+                "person": "Mo Member",
+                "action": "Remove",
+                "role": "member",
+                "details": "Not in the file.",
+            }
+        ]
+        assert plain_member.state == State.REMOVED
+        event = MembershipEvent.objects.get(target=plain_member.member)
+        assert (event.action, event.state_before, event.state_after, event.note) == (
+            Action.REMOVED,
+            State.ACTIVE,
+            State.REMOVED,
+            "Imported from roster.csv",
+        )
+    else:
+        assert removed_rows == []
+        assert plain_member.state == State.ACTIVE
+        assert not MembershipEvent.objects.filter(target=plain_member.member).exists()
+    assert roster_of(open_kc)["Priya Patel"] == Role.MEMBER
+
+
+@pytest.mark.parametrize(
+    "lines, remove_absent, problem",
+    [
+        (
+            ["steward,member,"],
+            False,
+            "This import would leave the community with no steward; keep at least one.",
+        ),
+        (
+            ["spencer.sponsor@example.org,sponsor,", "priya.patel@example.org,member,"],
+            True,
+            "This import would leave the community with no steward; keep at least one.",
+        ),
+        (
+            ["priya.patel@example.org,sponsor,"],
+            False,
+            "A knowledge community has one sponsor; this import would leave 2. Make the "
+            "current sponsor a member in the file, or name no new sponsor.",
+        ),
+    ],
+    ids=["steward demoted", "steward absent and removed", "second sponsor"],
+)
+def test_file_that_breaks_a_community_rule_shows_the_problem_and_cannot_be_confirmed(
+    client, steward, open_kc, people, lines, remove_absent, problem
+):
+    client.force_login(steward)
+    before = snapshot()
+    pending = pending_from(upload(client, open_kc, csv_text(*lines), remove_absent=remove_absent))
+
+    preview = client.get(preview_url(pending))
+
+    assert problem in alerts(preview)
+    assert not has_confirm_button(preview)
+    assert "Nothing to apply." in page_text(preview)
+
+    response = client.post(preview_url(pending), follow=True)
+
+    assert alerts(response) == [problem]
+    assert snapshot()[:2] == before[:2]
+    pending.refresh_from_db()
+    assert pending.applied_at is None
+
+
+@pytest.mark.parametrize(
+    "lines, remove_absent",
+    [
+        (["spencer.sponsor@example.org,member,", "priya.patel@example.org,sponsor,"], False),
+        (["priya.patel@example.org,sponsor,", "spencer.sponsor@example.org,member,"], False),
+        (["priya.patel@example.org,sponsor,", "steward,steward,"], True),
+    ],
+    ids=["old sponsor first", "new sponsor first", "old sponsor removed as absent"],
+)
+def test_new_sponsor_replaces_the_old_one_in_one_file(
+    steward, open_kc, people, lines, remove_absent
+):
+    """On PostgreSQL the one-active-sponsor partial unique index is checked row by row:
+    run with DATABASE_URL to prove the old sponsor steps down before the new one rises."""
+    old_sponsor = sponsor_of(open_kc)
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="sponsor.csv",
+        text=csv_text(*lines),
+        remove_absent=remove_absent,
+    )
+
+    services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+
+    assert sponsor_of(open_kc).member == people.priya
+    old_sponsor.refresh_from_db()
+    expected_old = (State.REMOVED, Role.SPONSOR) if remove_absent else (State.ACTIVE, Role.MEMBER)
+    assert (old_sponsor.state, old_sponsor.role) == expected_old
+    assert MembershipEvent.objects.filter(community=open_kc).count() == 2
+
+
+def test_existing_member_promoted_to_sponsor_while_the_old_one_is_demoted(
+    steward, open_kc, plain_member
+):
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="swap.csv",
+        text=csv_text("mo,sponsor,", "spencer.sponsor,member,"),
+        remove_absent=False,
+    )
+
+    services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+
+    assert roster_of(open_kc) == {
+        "Mo Member": Role.SPONSOR,
+        "Spencer Sponsor": Role.MEMBER,
+        "Stella Steward": Role.STEWARD,
+    }
+
+
+def test_import_adds_no_one_to_an_archived_community(steward, open_kc, people):
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="r.csv",
+        text=csv_text("priya.patel@example.org,member,"),
+        remove_absent=False,
+    )
+    Community.objects.filter(pk=open_kc.pk).update(status=Community.Status.ARCHIVED)
+
+    with pytest.raises(services.MembershipError, match="archived"):
+        services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+    assert not Membership.objects.filter(member=people.priya).exists()
+    pending.refresh_from_db()
+    assert pending.applied_at is None
+
+
+# -- round trip -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def awkward_roster(open_kc):
+    """Members whose cells need quoting or formula-neutralising."""
+    risky = DepartmentFactory(name='=HYPERLINK("http://evil")', slug="evil")
+    for name, username, email in [
+        ("=SUM(A1:A9)", "eq", "eq@example.org"),
+        ('Quinn "Q" O\'Neil, Jr.', "quinn", "quinn@example.org"),
+        ("Line\nBreak", "linebreak", "linebreak@example.org"),
+        ("+Plus", "+plus", ""),  # no email: the username identifies them
+        ("-Minus", "-minus", "-minus@example.org"),
+    ]:
+        MembershipFactory(
+            community=open_kc,
+            member=MemberFactory(
+                display_name=name,
+                user__username=username,
+                user__email=email,
+                department=risky,
+            ),
+        )
+    MembershipFactory(community=open_kc, member=member_named("Ivy Invited"), state=State.INVITED)
+    MembershipFactory(community=open_kc, member=member_named("Lou Left"), state=State.LEFT)
+    return open_kc
+
+
+@pytest.mark.parametrize("everyone", [False, True], ids=["active", "all states"])
+def test_exported_roster_imports_with_every_row_unchanged(
+    client, steward, awkward_roster, everyone
+):
+    client.force_login(steward)
+    exported = streamed_bytes(
+        client.get(url("roster_export", awkward_roster.slug), {"all": "1"} if everyone else {})
+    )
+    before = snapshot()
+
+    pending = pending_from(
+        upload(client, awkward_roster, exported, name="claims-turnaround-roster.csv")
+    )
+    preview = client.get(preview_url(pending))
+
+    plan = preview.context["plan"]
+    actions = {row.key: row.action for row in plan.rows}
+    assert set(actions.values()) == ({"unchanged", "skip"} if everyone else {"unchanged"})
+    assert sum(1 for action in actions.values() if action == "unchanged") == 7
+    assert "+plus" in actions and "-minus@example.org" in actions
+    assert plan.changes == [] and not plan.problems
+    assert not has_confirm_button(preview)
+    assert "Nothing to apply." in page_text(preview)
+
+    client.post(preview_url(pending))
+    assert snapshot()[:2] == before[:2]
+
+
+def test_exported_roster_of_a_cop_imports_unchanged(client, directory_admin, cop):
+    MembershipFactory(community=cop, member=member_named("Pat Practitioner"), role=Role.PARTICIPANT)
+    client.force_login(directory_admin)
+    exported = streamed_bytes(client.get(url("roster_export", cop.slug)))
+
+    plan = roster_csv.plan_import(cop, exported.decode("utf-8-sig"), remove_absent=True)
+
+    assert [row.action for row in plan.rows] == ["unchanged", "unchanged"]
+    assert plan.changes == []
+
+
+def test_ten_thousand_row_file_previews_and_applies(client, steward, open_kc):
+    count = 10_000
+    User = get_user_model()
+    users = User.objects.bulk_create(
+        User(username=f"bulk{i:05d}", email=f"bulk{i:05d}@example.org", password="!")
+        for i in range(count)
+    )
+    if users[0].pk is None:  # a backend without RETURNING
+        users = list(User.objects.filter(username__startswith="bulk").order_by("username"))
+    Member.objects.bulk_create(
+        Member(user=user, display_name=f"Bulk Person {i:05d}") for i, user in enumerate(users)
+    )
+    active_before = open_kc.memberships.filter(state=State.ACTIVE).count()
+    text = "email,role\n" + "".join(f"bulk{i:05d}@example.org,member\n" for i in range(count))
+    client.force_login(steward)
+
+    pending = pending_from(upload(client, open_kc, text, name="everyone.csv"))
+    preview = client.get(preview_url(pending))
+
+    assert preview.status_code == 200
+    assert preview.context["plan"].totals()["add"] == count
+    assert has_confirm_button(preview)
+
+    started = time.perf_counter()
+    response = client.post(preview_url(pending))
+    elapsed = time.perf_counter() - started
+    print(f"\n10,000-row roster import: confirm (apply) took {elapsed:.2f} s")
+
+    assert response.status_code == 302
+    assert open_kc.memberships.filter(state=State.ACTIVE).count() == active_before + count
+    assert MembershipEvent.objects.filter(community=open_kc, action=Action.ADDED).count() == count
+
+
+# -- export -----------------------------------------------------------------------------
+
+
+FORMULA_NAMES = ["=1+2", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTabbed", "\rReturn"]
+
+
+def test_roster_export_neutralises_formula_cells(client, steward, open_kc):
+    for n, name in enumerate(FORMULA_NAMES):
+        MembershipFactory(
+            community=open_kc,
+            member=MemberFactory(
+                display_name=name,
+                department=DepartmentFactory(name=f"={n}+department", slug=f"d{n}"),
+            ),
+        )
+    client.force_login(steward)
+
+    rows = read_csv(streamed_bytes(client.get(url("roster_export", open_kc.slug))))
+
+    by_name = {row["name"]: row for row in rows}
+    for n, name in enumerate(FORMULA_NAMES):
+        row = by_name["'" + name]
+        assert row["department"] == f"'={n}+department"
+    assert by_name["Stella Steward"]["department"].startswith("Department ")
+    assert not any(
+        cell.startswith(roster_csv.FORMULA_PREFIXES) for row in rows for cell in row.values()
+    )
+
+
+def test_roster_export_quotes_commas_quotes_and_newlines(client, steward, open_kc):
+    names = ['Ana "Annie" Silva', "Ortiz, Bea", "Two\nLines", "Plain Name"]
+    for name in names:
+        MembershipFactory(community=open_kc, member=MemberFactory(display_name=name))
+    client.force_login(steward)
+
+    response = client.get(url("roster_export", open_kc.slug))
+    data = streamed_bytes(response)
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="claims-turnaround-roster.csv"'
+    assert b'"Ana ""Annie"" Silva"' in data
+    assert b'"Ortiz, Bea"' in data
+    rows = read_csv(data)
+    assert list(rows[0]) == roster_csv.ROSTER_HEADER
+    assert {row["name"] for row in rows} >= set(names)
+    stella = next(row for row in rows if row["name"] == "Stella Steward")
+    assert (stella["email"], stella["username"], stella["role"], stella["state"]) == (
+        "steward@example.org",
+        "steward",
+        "steward",
+        "active",
+    )
+    assert stella["joined"] == timezone.now().date().isoformat()
+
+
+def test_roster_export_lists_active_members_and_all_states_on_request(client, steward, open_kc):
+    MembershipFactory(community=open_kc, member=member_named("Ivy Invited"), state=State.INVITED)
+    MembershipFactory(community=open_kc, member=member_named("Rhea Req"), state=State.REQUESTED)
+    MembershipFactory(community=open_kc, member=member_named("Lou Left"), state=State.LEFT)
+    client.force_login(steward)
+
+    active = read_csv(streamed_bytes(client.get(url("roster_export", open_kc.slug))))
+    everyone = read_csv(
+        streamed_bytes(client.get(url("roster_export", open_kc.slug), {"all": "1"}))
+    )
+
+    assert [(r["name"], r["state"]) for r in active] == [
+        ("Spencer Sponsor", "active"),
+        ("Stella Steward", "active"),
+    ]
+    assert sorted((r["name"], r["state"]) for r in everyone) == [
+        ("Ivy Invited", "invited"),
+        ("Lou Left", "left"),
+        ("Rhea Req", "requested"),
+        ("Spencer Sponsor", "active"),
+        ("Stella Steward", "active"),
+    ]
+
+
+@pytest.fixture
+def iterator_spy(monkeypatch):
+    """Record every ``QuerySet.iterator`` call and every row it hands out, and every
+    queryset that is materialised whole (``_fetch_all``)."""
+    spy = SimpleNamespace(calls=[], pulled=[], materialised=[])
+    real_iterator, real_fetch_all = QuerySet.iterator, QuerySet._fetch_all
+
+    def iterator(self, chunk_size=None):
+        spy.calls.append((self.model, chunk_size))
+        for obj in real_iterator(self, chunk_size=chunk_size):
+            spy.pulled.append(obj)
+            yield obj
+
+    def fetch_all(self):
+        if self._result_cache is None:
+            spy.materialised.append(self.model)
+        return real_fetch_all(self)
+
+    monkeypatch.setattr(QuerySet, "iterator", iterator)
+    monkeypatch.setattr(QuerySet, "_fetch_all", fetch_all)
+    return spy
+
+
+def test_roster_export_streams_rows_as_it_iterates_the_queryset(
+    client, steward, open_kc, iterator_spy
+):
+    for n in range(30):
+        MembershipFactory(community=open_kc, member=MemberFactory(display_name=f"Zed {n:02d}"))
+    client.force_login(steward)
+
+    response = client.get(url("roster_export", open_kc.slug))
+
+    assert isinstance(response, StreamingHttpResponse) and response.streaming
+    assert iterator_spy.calls == [], "no roster query runs before the body is read"
+    chunks = iter(response.streaming_content)
+    assert next(chunks) == b"\xef\xbb\xbf"
+    assert next(chunks).decode().startswith("name,email,username")
+    first_row = next(chunks).decode()
+
+    assert first_row.startswith("Spencer Sponsor,")
+    assert iterator_spy.calls == [(Membership, 2000)]
+    assert len(iterator_spy.pulled) == 1, "rows are written as they are read, one at a time"
+    rest = list(chunks)
+    assert len(rest) == 31
+    assert len(iterator_spy.pulled) == 32
+    assert Membership not in iterator_spy.materialised
+
+
+def test_directory_export_streams_communities_through_an_iterator(
+    client, directory_admin, open_kc, cop, iterator_spy
+):
+    client.force_login(directory_admin)
+
+    response = client.get(url("directory_export"))
+
+    assert isinstance(response, StreamingHttpResponse) and response.streaming
+    assert iterator_spy.calls == []
+    read_csv(b"".join(response.streaming_content))
+    assert iterator_spy.calls == [(Community, 500)]
+    assert Community not in iterator_spy.materialised
+
+
+def test_directory_export_lists_each_community_with_its_leaders_and_counts(
+    client, directory_admin, open_kc, cop
+):
+    MembershipFactory(community=open_kc, member=member_named("Mo Member"))
+    MembershipFactory(community=open_kc, member=member_named("Rhea Req"), state=State.REQUESTED)
+    MembershipFactory(community=open_kc, member=member_named("Sid Second"), role=Role.STEWARD)
+    MembershipFactory(community=cop, member=member_named("Pat Practitioner"), role="participant")
+    Community.objects.create(
+        name="=Proposed idea", slug="proposed", kind="kc", status=Community.Status.PROPOSED
+    )
+    Community.objects.create(
+        name="@Old archive", slug="old", kind="cop", status=Community.Status.ARCHIVED
+    )
+    client.force_login(directory_admin)
+
+    response = client.get(url("directory_export"))
+    rows = read_csv(streamed_bytes(response))
+
+    assert response["Content-Disposition"] == 'attachment; filename="kcdir-directory.csv"'
+    assert list(rows[0]) == roster_csv.DIRECTORY_HEADER
+    assert [row["name"] for row in rows] == ["'@Old archive", "Claims Turnaround", "SQL Clinic"]
+    claims, sql = rows[1], rows[2]
+    assert claims == {
+        "name": "Claims Turnaround",
+        "slug": "claims-turnaround",
+        "kind": "kc",
+        "status": "active",
+        "stage": "community",
+        "join_policy": "open",
+        "purposes": "Cut claim turnaround to two days",
+        "sponsor": "Spencer Sponsor",
+        "stewards": "Sid Second; Stella Steward",
+        "member_count": "4",
+    }
+    assert sql == {
+        "name": "SQL Clinic",
+        "slug": "sql-clinic",
+        "kind": "cop",
+        "status": "active",
+        "stage": "cooperation",
+        "join_policy": "",
+        "purposes": "",
+        "sponsor": "",
+        "stewards": "Cora Coordinator",
+        "member_count": "2",
+    }
+    assert rows[0]["member_count"] == "0"
+
+
+@pytest.mark.parametrize("who", ["anonymous", "staff", "steward", "directory_admin"])
+def test_directory_export_is_for_directory_admins_only(client, request, open_kc, who):
+    path = url("directory_export")
+    if who != "anonymous":
+        client.force_login(request.getfixturevalue(who))
+
+    response = client.get(path)
+
+    if who == "anonymous":
+        assert_sent_to_sign_in(response, path)
+    elif who == "directory_admin":
+        assert response.status_code == 200
+        assert read_csv(streamed_bytes(response))[0]["name"] == "Claims Turnaround"
+    else:
+        assert response.status_code == 403
+
+
+# -- management commands ----------------------------------------------------------------
+
+
+def run(command, *args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(command, *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_export_then_import_commands_round_trip_dry_run_and_apply(
+    tmp_path, steward, open_kc, plain_member, people
+):
+    exported = tmp_path / "claims.csv"
+
+    _out, err = run("export_roster", open_kc.slug, "-o", str(exported))
+
+    assert err.strip() == f"Wrote 3 rows to {exported}."
+    rows = read_csv(exported.read_bytes())
+    assert [row["name"] for row in rows] == ["Mo Member", "Spencer Sponsor", "Stella Steward"]
+
+    out, _err = run("import_roster", open_kc.slug, str(exported), "--as", "steward")
+    assert "Plan for Claims Turnaround: 0 add, 0 change, 3 unchanged" in out
+    assert "Dry run: nothing changed." in out
+
+    with exported.open("a", encoding="utf-8", newline="") as stream:
+        stream.write("Priya Patel,priya.patel@example.org,priya.patel,,member,active,,\r\n")
+    before = snapshot()
+
+    out, _err = run("import_roster", open_kc.slug, str(exported), "--as", "steward")
+
+    assert "line 5: add priya.patel@example.org" in out
+    assert "Dry run" in out
+    assert snapshot() == before
+
+    out, _err = run("import_roster", open_kc.slug, str(exported), "--as", "steward", "--apply")
+
+    assert "Applied." in out
+    assert roster_of(open_kc)["Priya Patel"] == Role.MEMBER
+    event = MembershipEvent.objects.get(target=people.priya)
+    assert (event.actor, event.note) == (actor_of(steward), "Imported from claims.csv")
+    assert RosterImport.objects.get().applied_at is not None
+
+
+def test_import_command_remove_absent_applies_removals(tmp_path, steward, open_kc, plain_member):
+    roster = tmp_path / "r.csv"
+    roster.write_text(csv_text("spencer.sponsor,sponsor,", "steward,steward,"), encoding="utf-8")
+
+    out, _err = run(
+        "import_roster", open_kc.slug, str(roster), "--as", "steward", "--remove-absent", "--apply"
+    )
+
+    assert "line -: remove mo" in out
+    plain_member.refresh_from_db()
+    assert plain_member.state == State.REMOVED
+
+
+def test_import_command_refuses_to_apply_a_file_that_breaks_a_rule(tmp_path, steward, open_kc):
+    roster = tmp_path / "r.csv"
+    roster.write_text(csv_text("steward,member,"), encoding="utf-8")
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="Nothing applied"):
+        run("import_roster", open_kc.slug, str(roster), "--as", "steward", "--apply")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("command", ["export_roster", "import_roster"])
+def test_roster_commands_refuse_an_unknown_slug(tmp_path, command):
+    roster = tmp_path / "r.csv"
+    roster.write_text("email,role\n", encoding="utf-8")
+    args = ["no-such-community"] + ([str(roster)] if command == "import_roster" else [])
+
+    with pytest.raises(CommandError, match="No community with the slug 'no-such-community'"):
+        run(command, *args)
+
+
+def test_import_command_refuses_an_unreadable_file(tmp_path, steward, open_kc):
+    roster = tmp_path / "r.csv"
+    roster.write_bytes("email,role\ncafé,member\n".encode("latin-1"))
+
+    with pytest.raises(CommandError, match="not UTF-8 text"):
+        run("import_roster", open_kc.slug, str(roster), "--as", "steward")
+
+
+# -- permissions ------------------------------------------------------------------------
+
+ROLES = ["anonymous", "outsider", "member", "other_steward", "steward", "directory_admin"]
+ALLOWED = {"steward", "directory_admin"}
+
+
+@pytest.fixture
+def import_cast(open_kc, steward, request_kc, outsider, directory_admin, plain_member, people):
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="r.csv",
+        text=csv_text("priya.patel@example.org,member,"),
+        remove_absent=False,
+    )
+    return SimpleNamespace(
+        community=open_kc,
+        pending=pending,
+        users={
+            "anonymous": None,
+            "outsider": outsider,
+            "member": plain_member.member.user,
+            "other_steward": request_kc.memberships.get(role=Role.STEWARD).member.user,
+            "steward": steward,
+            "directory_admin": directory_admin,
+        },
+    )
+
+
+def _upload_payload():
+    return {"file": SimpleUploadedFile("r.csv", b"email,role\nomar.okafor,member\n")}
+
+
+ENDPOINTS = {
+    "import form": ("get", lambda c: url("roster_import", c.community.slug), None),
+    "upload": ("post", lambda c: url("roster_import", c.community.slug), _upload_payload),
+    "preview": ("get", lambda c: preview_url(c.pending), None),
+    "confirm": ("post", lambda c: preview_url(c.pending), dict),
+    "export": ("get", lambda c: url("roster_export", c.community.slug), None),
+}
+
+
+def _allowed_outcome(endpoint, cast, response):
+    if endpoint == "import form":
+        assert response.status_code == 200
+        assert "Import a membership list" in page_text(response)
+    elif endpoint == "upload":
+        assert pending_from(response).content == "email,role\nomar.okafor,member\n"
+    elif endpoint == "preview":
+        assert response.status_code == 200
+        assert [row["person"] for row in preview_table(response)] == ["Priya Patel"]
+    elif endpoint == "confirm":
+        assert response.url == url("community_manage", cast.community.slug)
+        assert "Priya Patel" in roster_of(cast.community)
+    else:
+        assert response.status_code == 200
+        assert len(read_csv(streamed_bytes(response))) == 3
+
+
+@pytest.mark.parametrize("who", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_roster_import_and_export_are_for_the_communitys_stewards_and_admins(
+    client, import_cast, endpoint, who
+):
+    method, path_for, data = ENDPOINTS[endpoint]
+    path = path_for(import_cast)
+    user = import_cast.users[who]
+    if user is not None:
+        client.force_login(user)
+    before = snapshot()
+
+    response = getattr(client, method)(path, data() if data else None)
+
+    if who in ALLOWED:
+        _allowed_outcome(endpoint, import_cast, response)
+        return
+    if who == "anonymous":
+        assert_sent_to_sign_in(response, path)
+    else:
+        assert response.status_code == 403
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("who", ["steward", "directory_admin"])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_import_of_another_community_is_not_found_through_this_communitys_url(
+    client, open_kc, steward, request_kc, directory_admin, people, who, method
+):
+    rex = request_kc.memberships.get(role=Role.STEWARD).member
+    other = services.preview_roster_import(
+        community=request_kc,
+        actor=rex,
+        file_name="theirs.csv",
+        text=csv_text("priya.patel@example.org,member,"),
+        remove_absent=False,
+    )
+    client.force_login(steward if who == "steward" else directory_admin)
+    before = snapshot()
+
+    response = getattr(client, method)(url("roster_import_preview", open_kc.slug, other.pk))
+
+    assert response.status_code == 404
+    assert snapshot() == before
