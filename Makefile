@@ -47,7 +47,7 @@ run: setup
 test: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) manage.py makemigrations --check --dry-run --no-input > /dev/null
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run --no-input > /dev/null
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: setup-dev
