@@ -1,0 +1,17 @@
+"""Security logging for sign-in (failures carry time, username and address)."""
+
+import logging
+
+from django.contrib.auth.signals import user_login_failed
+from django.dispatch import receiver
+
+security_log = logging.getLogger("kcdir.security")
+
+
+@receiver(user_login_failed)
+def log_failed_sign_in(sender, credentials, request=None, **kwargs):
+    security_log.warning(
+        "Failed sign-in: username=%s address=%s",
+        credentials.get("username", "-"),
+        request.META.get("REMOTE_ADDR", "-") if request is not None else "-",
+    )
