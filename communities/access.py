@@ -5,7 +5,9 @@ Each helper returns the object or raises ``Http404``/``PermissionDenied``:
 403 when it exists but this person may not act on it.
 """
 
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -18,7 +20,25 @@ MANAGE_DIRECTORY_PERMISSION = "communities.manage_directory"
 
 
 def is_directory_admin(user) -> bool:
-    return user.is_authenticated and user.has_perm(MANAGE_DIRECTORY_PERMISSION)
+    """Superuser, or holds ``manage_directory`` directly or through a group.
+
+    One query, remembered on the user object for the rest of the request (Django's
+    ``has_perm`` would load every permission in two).
+    """
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_kcdir_directory_admin", None)
+    if cached is None:
+        app_label, codename = MANAGE_DIRECTORY_PERMISSION.split(".")
+        cached = (
+            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            .filter(Q(group__user=user) | Q(user=user))
+            .exists()
+        )
+        user._kcdir_directory_admin = cached
+    return cached
 
 
 def is_steward(user, community: Community) -> bool:
@@ -33,10 +53,19 @@ def is_steward(user, community: Community) -> bool:
     ).exists()
 
 
-def community_for_viewer(user, slug: str) -> Community:
+def is_active_steward(membership: Membership | None) -> bool:
+    return (
+        membership is not None
+        and membership.state == Membership.State.ACTIVE
+        and membership.role == Membership.Role.STEWARD
+    )
+
+
+def community_for_viewer(user, slug: str, queryset=None) -> Community:
     """A community any signed-in person may see; proposals only to directory admins
-    and to whoever proposed them."""
-    community = get_object_or_404(Community.objects.select_related("proposed_by"), slug=slug)
+    and to whoever proposed them. ``queryset`` lets a page load what it shows at once."""
+    queryset = Community.objects.all() if queryset is None else queryset
+    community = get_object_or_404(queryset.select_related("proposed_by"), slug=slug)
     if (
         community.status == Community.Status.PROPOSED
         and not is_directory_admin(user)

@@ -53,18 +53,19 @@ def community_list(request):
 
 
 def community_detail(request, slug):
-    community = access.community_for_viewer(request.user, slug)
-    community = (
-        Community.objects.with_counts()
+    community = access.community_for_viewer(
+        request.user,
+        slug,
+        queryset=Community.objects.with_counts()
         .with_leaders()
-        .select_related("formed_from", "merged_into")
-        .get(pk=community.pk)
+        .select_related("formed_from", "merged_into"),
     )
     roster_form = SearchForm(request.GET)
     roster = community.memberships.roster().search(roster_form.query)
     roster_page = Paginator(roster, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-    can_manage = access.is_steward(request.user, community)
+    viewer_membership = community.memberships.filter(member=request.member).first()
     is_admin = access.is_directory_admin(request.user)
+    can_manage = is_admin or access.is_active_steward(viewer_membership)
     return render(
         request,
         "communities/community_detail.html",
@@ -72,15 +73,15 @@ def community_detail(request, slug):
             "community": community,
             "roster_form": roster_form,
             "roster_page": roster_page,
-            "viewer_membership": community.memberships.filter(member=request.member).first(),
+            "viewer_membership": viewer_membership,
             "can_manage": can_manage,
             "is_admin": is_admin,
             "can_formalise": community.is_cop
             and community.status != Community.Status.ARCHIVED
-            and (is_admin or can_manage),
+            and can_manage,
             "stage_form": StageForm(initial={"stage": community.stage}) if can_manage else None,
             "stage_changes": community.stage_changes.all()[:10],
-            "formalised_as": community.formalised_as.listed(),
+            "formalised_as": community.formalised_as.listed() if community.is_cop else [],
         },
     )
 

@@ -76,7 +76,7 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     # First: refuses sign-in while a username+address pair is locked out.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "members.backends.MemberBackend",
 ]
 
 ROOT_URLCONF = "kcdir.urls"
@@ -180,6 +180,17 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins need no table of their own
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("KCDIR_PROXY_COUNT", "0")) or None
 AXES_VERBOSE = False
+
+# Sessions are read from the cache and written through to the database: no session
+# query on most requests, nothing lost when a process restarts. Point CACHE_URL-style
+# settings at Redis in production with several app servers (README).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+CACHES = {
+    "default": {
+        "BACKEND": os.environ.get("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
+        "LOCATION": os.environ.get("CACHE_LOCATION", "kcdir"),
+    }
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "communities:community_list"

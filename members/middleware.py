@@ -13,8 +13,14 @@ class CurrentMemberMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = request.user
-        request.member = SimpleLazyObject(
-            lambda: Member.objects.for_user(user) if user.is_authenticated else None
-        )
+        request.member = SimpleLazyObject(lambda: self.member_of(request.user))
         return self.get_response(request)
+
+    @staticmethod
+    def member_of(user) -> Member | None:
+        if not user.is_authenticated:
+            return None
+        try:
+            return user.member  # loaded with the user by MemberBackend
+        except Member.DoesNotExist:
+            return Member.objects.for_user(user)
