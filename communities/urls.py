@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -40,6 +40,7 @@ urlpatterns = [
     path("directory/export.csv", views.directory_export, name="directory_export"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("c/<slug:slug>/history/", views.community_history, name="community_history"),
+    path("", include("communities.insight_urls")),
     path("purposes/", views.purpose_list, name="purpose_list"),
     path("purposes/<slug:slug>/", views.purpose_detail, name="purpose_detail"),
 ]

@@ -4,7 +4,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from communities import access
+from communities import access, insights
 from communities.forms import HistoryFilterForm
 from communities.models import Community, Membership
 
@@ -37,6 +37,7 @@ def member_detail(request, username):
             "member": member,
             "memberships": memberships,
             "is_self": member.pk == viewer_pk,
+            "connected": insights.connected_communities(member),
             "can_see_history": member.pk == viewer_pk or access.is_directory_admin(request.user),
         },
     )
@@ -67,6 +68,7 @@ def my_communities(request):
             "proposals": Community.objects.filter(proposed_by=request.member).order_by(
                 "-created_at"
             )[:20],
+            "suggestions": insights.suggest_communities(request.member),
             "active": grouped[Membership.State.ACTIVE],
             "requested": grouped[Membership.State.REQUESTED],
             "invited": grouped[Membership.State.INVITED],

@@ -24,18 +24,18 @@ pytestmark = pytest.mark.django_db
 
 SMALL, LARGE = 5, 50
 
-# Measured queries per request, the same on SQLite and PostgreSQL. Six of each are
-# per-request overhead: session, user, the viewer's Member, two permission look-ups
-# (is the viewer a directory admin?) and the navbar's waiting-requests count.
+# Measured queries per request, the same on SQLite and PostgreSQL. Three of each are
+# per-request overhead: the user with their Member (one query), the directory-admin
+# check and the navbar's waiting-requests count; sessions come from the cache.
 QUERY_BUDGETS = {
-    "community_list": 12,
-    "community_detail": 16,
-    "purpose_list": 8,
-    "purpose_detail": 11,
-    "member_list": 9,
-    "member_detail": 8,
+    "community_list": 9,
+    "community_detail": 10,
+    "purpose_list": 5,
+    "purpose_detail": 8,
+    "member_list": 6,
+    "member_detail": 6,
     "my_communities": 9,
-    "profile_edit": 8,
+    "profile_edit": 4,
 }
 
 
