@@ -21,6 +21,8 @@ def _send(*, subject: str, template: str, context: dict, recipients: list[str]) 
     recipients = [address for address in recipients if address]
     if not recipients:
         return
+    # Names go into the subject: a line break there would make Django refuse the header.
+    subject = " ".join(subject.split())
     body = render_to_string(template, context)
 
     def send():

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import views
+from . import ratelimit, views
 
 admin.site.site_header = "kcdir administration"
 admin.site.site_title = "kcdir admin"
@@ -12,6 +12,8 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("", include("communities.urls")),
     path("", include("members.urls")),
+    # Before the auth URLs, so this rate-limited view answers for "password_reset".
+    path("accounts/password_reset/", ratelimit.password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

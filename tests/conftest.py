@@ -6,6 +6,7 @@ each has a ``Member`` at ``user.member``.
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 
 from communities.access import DIRECTORY_ADMINS_GROUP
 from communities.models import Community, Membership, Purpose
@@ -33,6 +34,14 @@ def _plain_static_files(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Sessions, rate limits and the map's links live in the cache: start each test clean."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
