@@ -5,11 +5,12 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format setup setup-dev assets migrate clean help
+.PHONY: run test bench lint format setup setup-dev assets migrate clean help
 
 help:
 	@echo "make run   - set up, migrate, load demo data if empty, serve on http://$(HOST):$(PORT)"
 	@echo "make test  - set up with test tools, lint, run the whole test suite"
+	@echo "make bench - benchmark on enterprise-scale data (PostgreSQL; docs/PERFORMANCE.md)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,18 @@ test: setup-dev
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run --no-input > /dev/null
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The scale benchmark (docs/PERFORMANCE.md): PostgreSQL from DATABASE_URL, by default a
+# local kcdir_bench database (createdb kcdir_bench); loads the enterprise data if absent.
+bench: export DEBUG = 0
+bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kcdir_bench
+bench: setup
+	@command -v wrk > /dev/null || apt-get install -y -qq wrk > /dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq wrk > /dev/null 2>&1) \
+		|| echo "wrk is not installed: throughput is measured with a slower Python client"
+	DEBUG=1 $(PY) manage.py migrate --no-input > /dev/null
+	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+		$(PY) manage.py bench $(BENCH_ARGS)
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,5 @@
+"""Settings for the benchmark's middleware-free "hello": no middleware at all."""
+
+from kcdir.bench_settings import *  # noqa: F403
+
+MIDDLEWARE = []
