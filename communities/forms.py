@@ -1,6 +1,7 @@
 import re
 
 from django import forms
+from django.core.cache import cache
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
@@ -25,7 +26,46 @@ class SearchField(forms.CharField):
         return clean_search_text(super().to_python(value))
 
 
-class DirectoryFilterForm(forms.Form):
+PURPOSE_MENU_SIZE = 100
+PURPOSE_MENU_CACHE_SECONDS = 300
+
+
+def purpose_menu() -> list[tuple[str, str]]:
+    """(slug, statement) of the most-pursued purposes, alphabetical, for filter menus.
+
+    A menu of every purpose would be thousands of options on every page view; the
+    filter still accepts any purpose's slug (links from purpose pages use it).
+    Cached for a few minutes: a slightly stale menu is harmless.
+    """
+    menu = cache.get("kcdir:purpose-menu")
+    if menu is None:
+        top = (
+            Purpose.objects.with_community_counts()
+            .order_by("-community_count", "statement")
+            .values_list("slug", "statement")[:PURPOSE_MENU_SIZE]
+        )
+        menu = sorted(top, key=lambda choice: choice[1].lower())
+        cache.set("kcdir:purpose-menu", menu, PURPOSE_MENU_CACHE_SECONDS)
+    return menu
+
+
+class PurposeMenuMixin:
+    """Show the ``purpose`` field as a short menu (plus whatever is selected)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        menu = purpose_menu()
+        selected = self.data.get("purpose") if self.is_bound else None
+        if selected and selected not in dict(menu):
+            statement = (
+                Purpose.objects.filter(slug=selected).values_list("statement", flat=True).first()
+            )
+            if statement:
+                menu = [(selected, statement), *menu]
+        self.fields["purpose"].choices = [("", _("Any purpose")), *menu]
+
+
+class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
     """The directory's query string: search, filters and sort. Anything
     invalid is dropped rather than rejected, so a hand-edited URL still works."""
 
@@ -426,7 +466,7 @@ class MergeForm(forms.Form):
     )
 
 
-class LadderFilterForm(forms.Form):
+class LadderFilterForm(PurposeMenuMixin, forms.Form):
     purpose = DirectoryFilterForm.base_fields["purpose"]
     department = DirectoryFilterForm.base_fields["department"]
     kind = DirectoryFilterForm.base_fields["kind"]

@@ -27,15 +27,21 @@ class MemberQuerySet(models.QuerySet):
         return self.active().select_related("user", "department").order_by("display_name", "pk")
 
     def search(self, text: str):
-        """Narrow by name, job title, department or expertise (case-insensitive)."""
+        """Narrow by name, job title, department or expertise (case-insensitive).
+
+        Every condition is on the member row itself (departments are looked up
+        first, a small table), so PostgreSQL can combine its trigram indexes.
+        """
         if not text:
             return self
+        departments = list(
+            Department.objects.filter(name__icontains=text).values_list("pk", flat=True)
+        )
         return self.filter(
             Q(display_name__icontains=text)
             | Q(job_title__icontains=text)
-            | Q(department__name__icontains=text)
             | Q(expertise__icontains=text)
-            | Q(user__username__iexact=text)
+            | Q(department_id__in=departments)
         )
 
     def with_community_counts(self):
