@@ -80,7 +80,9 @@ class CommunityQuerySet(models.QuerySet):
         )
 
     def for_directory(self):
-        return self.listed().with_counts().with_leaders()
+        """Listed communities with what a card shows; member counts are added per page
+        (``count_members``), so a deep page never counts the rows it skips."""
+        return self.listed().with_leaders()
 
     def search(self, text: str):
         """Narrow by name, summary, description or a purpose's statement."""
@@ -118,8 +120,28 @@ class CommunityQuerySet(models.QuerySet):
         if sort == "newest":
             return self.order_by("-created_at", "-pk")
         if sort == "members":
-            return self.order_by(F("active_member_count").desc(nulls_last=True), "name")
+            return self.with_counts().order_by(
+                F("active_member_count").desc(nulls_last=True), "name"
+            )
         return self.order_by("name", "pk")
+
+
+def count_members(communities) -> list:
+    """Set ``active_member_count`` on each community that lacks it: one query for a
+    page of communities. Returns them as a list."""
+    communities = list(communities)
+    missing = [c.pk for c in communities if not hasattr(c, "active_member_count")]
+    if missing:
+        counts = dict(
+            Membership.objects.filter(community_id__in=missing, state=Membership.State.ACTIVE)
+            .order_by()
+            .values_list("community_id")
+            .annotate(n=Count("pk"))
+        )
+        for community in communities:
+            if community.pk in counts or not hasattr(community, "active_member_count"):
+                community.active_member_count = counts.get(community.pk, 0)
+    return communities
 
 
 class Community(models.Model):

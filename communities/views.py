@@ -33,13 +33,14 @@ from .forms import (
     SearchForm,
     StageForm,
 )
-from .models import Community, Membership, Purpose, RosterImport
+from .models import Community, Membership, Purpose, RosterImport, count_members
 
 
 def community_list(request):
     form = DirectoryFilterForm(request.GET)
     communities = form.filtered(Community.objects.for_directory())
     page = Paginator(communities, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = count_members(page.object_list)
     return render(
         request,
         "communities/community_list.html",
@@ -97,6 +98,7 @@ def purpose_detail(request, slug):
     purpose = get_object_or_404(Purpose, slug=slug)
     communities = purpose.communities.for_directory().order_by("kind", "name")
     page = Paginator(communities, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = count_members(page.object_list)
     return render(
         request, "communities/purpose_detail.html", {"purpose": purpose, "page_obj": page}
     )

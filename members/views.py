@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -10,6 +11,8 @@ from communities.models import Community, Membership
 
 from .forms import PeopleFilterForm, ProfileForm
 from .models import Member
+
+CONNECTED_CACHE_SECONDS = 300
 
 
 def member_list(request):
@@ -37,7 +40,12 @@ def member_detail(request, username):
             "member": member,
             "memberships": memberships,
             "is_self": member.pk == viewer_pk,
-            "connected": insights.connected_communities(member),
+            # Costly for people in many communities; a few minutes' staleness is fine.
+            "connected": cache.get_or_set(
+                f"kcdir:connected:{member.pk}",
+                lambda: insights.connected_communities(member),
+                CONNECTED_CACHE_SECONDS,
+            ),
             "can_see_history": member.pk == viewer_pk or access.is_directory_admin(request.user),
         },
     )

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from communities import access
-from communities.models import Community, Membership
+from communities.models import Community, Membership, count_members
 from members.models import Member
 
 from .factories import CommunityFactory, MemberFactory, MembershipFactory
@@ -138,7 +138,7 @@ def test_link_list_is_empty_without_links():
     assert CommunityFactory.build(links="").link_list == []
 
 
-def test_for_directory_counts_only_active_memberships(open_kc):
+def test_member_counts_count_only_active_memberships(open_kc):
     # open_kc already has an active sponsor and an active steward.
     MembershipFactory(community=open_kc, state=Membership.State.ACTIVE)
     for state in [
@@ -151,10 +151,11 @@ def test_for_directory_counts_only_active_memberships(open_kc):
         MembershipFactory(community=open_kc, state=state)
     empty = CommunityFactory(name="Nobody Here Yet")
 
-    counts = dict(Community.objects.for_directory().values_list("name", "active_member_count"))
+    annotated = dict(Community.objects.with_counts().values_list("name", "active_member_count"))
+    per_page = {c.name: c.active_member_count for c in count_members(Community.objects.all())}
 
-    assert counts[open_kc.name] == 3
-    assert (counts[empty.name] or 0) == 0
+    assert annotated[open_kc.name] == per_page[open_kc.name] == 3
+    assert (annotated[empty.name] or 0) == per_page[empty.name] == 0
 
 
 def test_for_directory_excludes_proposed_communities(open_kc):

@@ -28,10 +28,10 @@ SMALL, LARGE = 5, 50
 # per-request overhead: the user with their Member (one query), the directory-admin
 # check and the navbar's waiting-requests count; sessions come from the cache.
 QUERY_BUDGETS = {
-    "community_list": 9,
+    "community_list": 10,
     "community_detail": 10,
     "purpose_list": 5,
-    "purpose_detail": 8,
+    "purpose_detail": 9,
     "member_list": 6,
     "member_detail": 6,
     "my_communities": 9,
