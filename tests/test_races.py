@@ -210,3 +210,76 @@ def test_two_sponsor_appointments_at_once_leave_one_active_sponsor():
     # Each appointment demoted the sponsor before it: four role changes in all.
     assert community.events.filter(action=Action.ROLE_CHANGED).count() == 4
     assert_history_matches_roster(community)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_import_racing_a_manual_removal_applies_one_consistent_roster(attempt):
+    """An import previewed before a steward removes someone must not apply over
+    that removal: either the import lands first (and the removal follows), or the
+    removal lands first and the import is refused as stale. Never a mix."""
+    steward, admin = MemberFactory(), MemberFactory()
+    community = kc_with_stewards(steward)
+    leaving = MembershipFactory(community=community, role=Role.MEMBER).member
+    newcomers = [MemberFactory() for _ in range(5)]
+    csv_text = "username,role\n" + "".join(f"{m.user.username},member\n" for m in newcomers)
+    pending = services.preview_roster_import(
+        community=community, actor=admin, file_name="race.csv", text=csv_text, remove_absent=False
+    )
+    removal = Membership.objects.get(community=community, member=leaving)
+
+    outcomes = run_together(
+        [
+            lambda: services.apply_roster_import(roster_import=pending, actor=admin),
+            lambda: services.remove_member(
+                community=community, membership=removal, actor=steward, reason="race"
+            ),
+        ]
+    )
+
+    imported, removed = outcomes
+    assert removed[0] == "done"  # the removal never waits on a stale preview
+    added = Membership.objects.filter(
+        community=community, member__in=newcomers, state=State.ACTIVE
+    ).count()
+    if imported[0] == "done":
+        assert added == len(newcomers)
+    else:
+        assert "changed since this preview" in imported[1]
+        assert added == 0
+    assert Membership.objects.get(community=community, member=leaving).state == State.REMOVED
+    assert_history_matches_roster(community)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_admins_formalising_the_same_cop_at_once_make_one_kc(attempt):
+    from communities.models import Purpose
+
+    cop = CommunityFactory(kind=Community.Kind.COP, name="Spreadsheet Sanity")
+    participants = [MembershipFactory(community=cop, role=Role.PARTICIPANT) for _ in range(4)]
+    purpose = Purpose.objects.create(
+        statement=f"Trust every spreadsheet {attempt}",
+        slug=f"trust-every-spreadsheet-{attempt}",
+        orientation=Purpose.Orientation.SHAPE_FUTURE,
+    )
+    admins = [MemberFactory(), MemberFactory()]
+    sponsor, steward = MemberFactory(), MemberFactory()
+
+    def formalise(admin):
+        return services.formalise_cop(
+            cop=cop,
+            actor=admin,
+            name="Spreadsheet Standards",
+            purposes=[purpose],
+            sponsor=sponsor,
+            stewards=[steward],
+        )
+
+    outcomes = run_together([lambda: formalise(admins[0]), lambda: formalise(admins[1])])
+
+    assert kinds(outcomes) == ["done", "refused"]
+    assert any("already formalised" in str(value) for _o, value in outcomes)
+    kc = Community.objects.get(formed_from=cop)
+    invited = kc.memberships.filter(state=State.INVITED).count()
+    assert invited == len(participants)
+    assert kc.memberships.filter(state=State.ACTIVE, role=Role.SPONSOR).count() == 1
+    assert_history_matches_roster(kc)
