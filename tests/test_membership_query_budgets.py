@@ -28,7 +28,7 @@ QUERY_BUDGETS = {
     "community_manage": 9,  # + community, steward check, roster and requests (count, page)
     "community_history": 7,  # + community, steward check, events (count, page)
     "member_history": 6,  # + the person, events with their communities (count, page)
-    "members_add_search": 7,  # + departments matching the search, + community, steward check, the search
+    "members_add_search": 7,  # + community, steward check, departments matched, the search
     "my_communities": 9,  # + memberships, requests waiting, proposals, suggestions
 }
 
