@@ -5,7 +5,8 @@ each has a ``Member`` at ``user.member``.
 """
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 
 from communities.access import DIRECTORY_ADMINS_GROUP
@@ -65,8 +66,22 @@ def outsider(db):
 @pytest.fixture
 def directory_admin(db):
     user = member_named("Dana Admin", username="dana").user
-    user.groups.add(Group.objects.get(name=DIRECTORY_ADMINS_GROUP))
+    user.groups.add(directory_admins_group())
     return user
+
+
+def directory_admins_group() -> Group:
+    """The group a migration creates; rebuilt if a browser test's flush removed it
+    (serialized_rollback does not always restore migration data)."""
+    group, _created = Group.objects.get_or_create(name=DIRECTORY_ADMINS_GROUP)
+    content_type = ContentType.objects.get_for_model(Community)
+    permission, _created = Permission.objects.get_or_create(
+        content_type=content_type,
+        codename="manage_directory",
+        defaults={"name": "Can curate every community (directory admin)"},
+    )
+    group.permissions.add(permission)
+    return group
 
 
 @pytest.fixture
