@@ -56,7 +56,7 @@ class PurposeMenuMixin:
         super().__init__(*args, **kwargs)
         menu = purpose_menu()
         selected = self.data.get("purpose") if self.is_bound else None
-        if selected and selected not in dict(menu):
+        if selected and re.fullmatch(r"[-\w]+", selected) and selected not in dict(menu):
             statement = (
                 Purpose.objects.filter(slug=selected).values_list("statement", flat=True).first()
             )

@@ -189,6 +189,8 @@ def decode_upload(data: bytes, *, name: str = "") -> str:
 
 def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) pairs; header names lower-cased and trimmed."""
+    if "\x00" in text:
+        raise RosterFileError(_("This is not a text file. Save the roster as CSV and try again."))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
