@@ -11,13 +11,20 @@ class PurposeAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["statement"]}
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.StackedInline):
+    """Leaders, read-only: roster changes go through the app's services (and history);
+    the Memberships change list is there for repairs."""
+
     model = Membership
     fk_name = "community"
     fields = ["member", "role", "state", "decided_by", "decided_at", "note"]
-    autocomplete_fields = ["member", "decided_by"]
+    readonly_fields = fields
     extra = 0
+    can_delete = False
     show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
     def get_queryset(self, request):
         # Big communities: the admin shows leaders here; the full roster lives in
@@ -36,8 +43,9 @@ class CommunityAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "stage", "join_policy"]
     search_fields = ["name", "slug", "summary"]
     prepopulated_fields = {"slug": ["name"]}
-    autocomplete_fields = ["purposes", "formed_from"]
-    readonly_fields = ["created_at", "updated_at"]
+    # Plain id inputs (with a lookup) rather than select2 widgets, which lack labels.
+    raw_id_fields = ["purposes", "formed_from", "merged_into", "proposed_by", "suggested_sponsor"]
+    readonly_fields = ["created_at", "updated_at", "declined_at"]
     inlines = [MembershipInline]
     show_full_result_count = False
 

@@ -259,17 +259,7 @@ DARK_PAGES = {
 # page only: an unexpected rule on that page still fails, and the fix shows up as an
 # XPASS that fails the run until the entry is removed. {page id: (reason, rule ids)}.
 KNOWN_FINDINGS = {
-    "light": {
-        "admin-changeform": (
-            "Django admin markup: select2 autocomplete widgets, split date/time inputs and "
-            "tabular-inline cells without labels; see docs/RELIABILITY.md",
-            {"aria-input-field-name", "label", "list", "select-name"},
-        ),
-        "admin-member-changelist": (
-            "Django admin breadcrumbs: white links on #c4dce8 text, not underlined",
-            {"link-in-text-block"},
-        ),
-    },
+    "light": {},
     "dark": {},
     "staff": {},
     "anonymous": {},
