@@ -1394,9 +1394,10 @@ def test_admin_merges_a_duplicate_into_the_survivor(client, directory_admin, cop
     assert "Dan Duplicate" in memberships_of(cop)
     assert "SQL Surgery is merged into SQL Clinic." in visible_text(client.get(response.url))
     old_page = text_of(client.get(duplicate.get_absolute_url()))
-    assert f'This community was merged into <a href="{cop.get_absolute_url()}">SQL Clinic</a>.' in (
-        old_page
-    )
+    assert (
+        f'This community was merged into <a class="alert-link" href="{cop.get_absolute_url()}">'
+        "SQL Clinic</a>."
+    ) in (old_page)
 
 
 def test_merge_form_refusals_are_shown_and_change_nothing(
