@@ -489,10 +489,11 @@ def create_community(
     return community
 
 
-def _unique_slug(name: str) -> str:
-    base = slugify(name)[:150] or "community"
+def _unique_slug(text: str, *, model=Community, max_length: int = 150) -> str:
+    """A slug for ``text`` not yet used by ``model``: "name", then "name-2", "name-3"…"""
+    base = slugify(text)[:max_length] or model._meta.model_name
     slug, n = base, 2
-    while Community.objects.filter(slug=slug).exists():
+    while model.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -786,14 +787,6 @@ def propose_kc(
     return community
 
 
-def _unique_purpose_slug(statement: str) -> str:
-    base = slugify(statement)[:180] or "purpose"
-    slug, n = base, 2
-    while Purpose.objects.filter(slug=slug).exists():
-        slug, n = f"{base}-{n}", n + 1
-    return slug
-
-
 @transaction.atomic
 def approve_proposal(
     *,
@@ -944,7 +937,7 @@ def future_purpose(statement: str) -> Purpose:
     purpose, _created = Purpose.objects.get_or_create(
         statement=statement.strip(),
         defaults={
-            "slug": _unique_purpose_slug(statement),
+            "slug": _unique_slug(statement, model=Purpose, max_length=180),
             "orientation": Purpose.Orientation.SHAPE_FUTURE,
         },
     )
