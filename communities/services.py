@@ -618,24 +618,14 @@ def _appoint_leaders(community, *, actor, sponsor, stewards) -> None:
         membership = _new_or_existing(community, member)
         if membership.state == State.ACTIVE and membership.role == role:
             continue
-        if membership.state == State.ACTIVE:
-            _transition(
-                membership,
-                actor=actor,
-                action=Action.ROLE_CHANGED,
-                state=State.ACTIVE,
-                role=role,
-                decided=True,
-            )
-        else:
-            _transition(
-                membership,
-                actor=actor,
-                action=Action.ADDED,
-                state=State.ACTIVE,
-                role=role,
-                decided=True,
-            )
+        _transition(
+            membership,
+            actor=actor,
+            action=Action.ROLE_CHANGED if membership.state == State.ACTIVE else Action.ADDED,
+            state=State.ACTIVE,
+            role=role,
+            decided=True,
+        )
 
 
 @transaction.atomic
