@@ -1,5 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
+from . import directory_cache
+from .access import is_directory_admin
 from .models import Membership
 
 
@@ -9,8 +11,15 @@ def waiting_requests(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {
-        "waiting_requests_count": SimpleLazyObject(
-            lambda: Membership.objects.waiting_for(user).count()
+
+    def count():
+        # Requests are memberships and stewardship is a role: both change the
+        # directory version, so the count is kept per person and version.
+        return directory_cache.cached(
+            request,
+            "waiting",
+            (user.pk, is_directory_admin(user)),
+            lambda: Membership.objects.waiting_for(user).count(),
         )
-    }
+
+    return {"waiting_requests_count": SimpleLazyObject(count)}

@@ -514,3 +514,22 @@ class RosterImport(models.Model):
 
     def __str__(self):
         return f"{self.file_name} → {self.community}"
+
+
+class DirectoryVersion(models.Model):
+    """One row whose ``number`` grows whenever anything the directory shows changes.
+
+    Database triggers (migration 0006) bump it on every insert, update or delete of
+    communities, their purposes, purposes, memberships, members and departments,
+    whoever writes (a service, the admin, a bulk load, raw SQL), so pages can cache
+    what they draw under the number they read (``communities.directory_cache``).
+    On PostgreSQL the bump runs once per transaction, at commit.
+    """
+
+    number = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("directory version")
+
+    def __str__(self):
+        return str(self.number)

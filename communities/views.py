@@ -6,13 +6,14 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from members.models import Member
 
-from . import access, roster_csv, services
+from . import access, directory_cache, roster_csv, services
 from .dashboard import dashboard_context
 from .forms import (
     AddMembersForm,
@@ -38,16 +39,24 @@ from .models import Community, Membership, Purpose, RosterImport, count_members
 
 def community_list(request):
     form = DirectoryFilterForm(request.GET)
-    communities = form.filtered(Community.objects.for_directory())
-    page = Paginator(communities, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = count_members(page.object_list)
+
+    def render_body():
+        communities = form.filtered(Community.objects.for_directory())
+        page = Paginator(communities, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+        page.object_list = count_members(page.object_list)
+        context = {"form": form, "page_obj": page, "filtering": form.active_filters}
+        return render_to_string("communities/_directory_body.html", context, request)
+
+    # The filters and results are the same for everyone: drawn once per directory
+    # version and query string (links keep every parameter).
+    body = directory_cache.cached(
+        request, "directory", tuple(sorted(request.GET.lists())), render_body
+    )
     return render(
         request,
         "communities/community_list.html",
         {
-            "form": form,
-            "page_obj": page,
-            "filtering": form.active_filters,
+            "body": body,
             "is_directory_admin": access.is_directory_admin(request.user),
         },
     )

@@ -232,6 +232,10 @@ KCDIR_DEMO_PASSWORD = os.environ.get("KCDIR_DEMO_PASSWORD", "kcdir-demo")
 
 PAGE_SIZE = 24
 
+# How long a page may keep what it drew for everyone (communities/directory_cache.py):
+# entries are also dropped at once by any change to the directory. 0 turns it off.
+DIRECTORY_CACHE_SECONDS = int(os.environ.get("DIRECTORY_CACHE_SECONDS", "300"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

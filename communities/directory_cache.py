@@ -1,0 +1,57 @@
+"""Caching what the directory draws, invalidated by the directory version.
+
+``DirectoryVersion.number`` grows (by database triggers) with every committed change
+to communities, purposes, memberships, members or departments. A page reads it (one
+small query) and keeps what it renders under a key that includes it: any change makes
+every older entry unreachable, and entries also expire after ``DIRECTORY_CACHE_SECONDS``.
+
+Only what is the same for every signed-in person is cached (no forms with CSRF tokens,
+no one's own membership). Nothing is cached inside a transaction: there a page might
+see changes that are not committed (and, if they are rolled back, never will be).
+
+Why it is correct: readers see the number only once its transaction has committed, and
+they read the number *before* the data. A reader that raced a commit stores newer data
+under the older number, which nobody who reads after the commit asks for.
+"""
+
+import hashlib
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.utils.translation import get_language
+
+from .models import DirectoryVersion
+
+
+def current_version() -> int | None:
+    """The directory version, or ``None`` when caching must not be used (inside a
+    transaction, or when the version row is missing, as after a test flush)."""
+    if connection.in_atomic_block:
+        return None
+    number = DirectoryVersion.objects.filter(pk=1).values_list("number", flat=True).first()
+    return number
+
+
+def version_for(request) -> int | None:
+    """``current_version()``, read once per request (a page that writes redirects)."""
+    if not hasattr(request, "_kcdir_directory_version"):
+        request._kcdir_directory_version = current_version()
+    return request._kcdir_directory_version
+
+
+def cached(request, name: str, parts: tuple, render: Callable[[], object]):
+    """``render()``'s result for ``name`` and ``parts``, from the cache when the
+    directory has not changed since it was stored."""
+    seconds = settings.DIRECTORY_CACHE_SECONDS
+    version = version_for(request) if seconds else None
+    if version is None:
+        return render()
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    key = f"kcdir:{name}:{version}:{get_language()}:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = render()
+        cache.set(key, value, seconds)
+    return value
