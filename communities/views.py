@@ -70,9 +70,18 @@ def community_detail(request, slug):
         .with_leaders()
         .select_related("formed_from", "merged_into"),
     )
-    roster_form = SearchForm(request.GET)
-    roster = community.memberships.roster().search(roster_form.query)
-    roster_page = Paginator(roster, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+
+    def render_roster():
+        roster_form = SearchForm(request.GET)
+        roster = community.memberships.roster().search(roster_form.query)
+        roster_page = Paginator(roster, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {"community": community, "roster_form": roster_form, "roster_page": roster_page}
+        return render_to_string("communities/_roster_section.html", context, request)
+
+    # The roster's pages are the same for everyone: drawn once per directory version.
+    roster_section = directory_cache.cached(
+        request, "roster", (community.pk, *sorted(request.GET.lists())), render_roster
+    )
     viewer_membership = community.memberships.filter(member=request.member).first()
     is_admin = access.is_directory_admin(request.user)
     can_manage = is_admin or access.is_active_steward(viewer_membership)
@@ -81,8 +90,7 @@ def community_detail(request, slug):
         "communities/community_detail.html",
         {
             "community": community,
-            "roster_form": roster_form,
-            "roster_page": roster_page,
+            "roster_section": roster_section,
             "viewer_membership": viewer_membership,
             "can_manage": can_manage,
             "is_admin": is_admin,

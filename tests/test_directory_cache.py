@@ -222,3 +222,22 @@ def test_backend_user_without_member_gets_one_on_first_use(client):
     client.force_login(user)
     assert client.get("/").status_code == 200
     assert Member.objects.filter(user=user).exists()
+
+
+def test_the_roster_is_drawn_once_and_shows_every_change(kc, reader, client):
+    joiner = member_named("Jo Joiner")
+    client.force_login(reader.user)
+    url = kc.get_absolute_url()
+    first = client.get(url).content.decode()
+    assert "Stella Steward" in first and "Jo Joiner" not in first
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    assert not any("ORDER BY CASE" in q["sql"] for q in queries.captured_queries)
+
+    services.join_community(community=kc, member=joiner)
+    assert "Jo Joiner" in client.get(url).content.decode()
+    Member.objects.filter(pk=joiner.pk).update(display_name="Jo Renamed")
+    assert "Jo Renamed" in client.get(url).content.decode()
+    # A search is its own entry.
+    page = client.get(url, {"q": "stella"}).content.decode()
+    assert "Stella Steward" in page and "Jo Renamed" not in page
