@@ -91,6 +91,7 @@ class Page:
     user: object
     method: str = "get"
     expect: int = 200
+    targeted: bool = True  # the exports are measured, without the pages' target
 
 
 class PeakRss:
@@ -358,8 +359,24 @@ class Command(BaseCommand):
             Page("profile (busiest person)", f"/people/{subject}/", self.staff),
             Page("history: person (admin)", f"/people/{subject}/history/", self.admin),
             Page("history: community (steward)", f"/c/{slug}/history/", self.steward),
-            Page(f"roster CSV export ({roster:,})", f"/c/{slug}/export.csv", self.steward),
-            Page(f"directory CSV export ({listed:,})", "/directory/export.csv", self.admin),
+            Page(
+                f"roster CSV export ({roster:,})",
+                f"/c/{slug}/export.csv",
+                self.steward,
+                targeted=False,
+            ),
+            Page(
+                f"directory CSV export ({listed:,})",
+                "/directory/export.csv",
+                self.admin,
+                targeted=False,
+            ),
+        ]
+        # What the first visitor after a change waits for: the same pages drawn without
+        # the directory cache (for information; the targets are on the pages as served).
+        uncached = [
+            Page(f"{page.what} (uncached)", page.url, page.user, targeted=False)
+            for page in pages[:6]
         ]
         self.stdout.write(
             f"\n1. Pages and actions: in-process server time over {self.requests} requests "
@@ -371,9 +388,12 @@ class Command(BaseCommand):
         )
         results = {}
         for page in pages:
-            results[page.what] = self.report_page(self.measure(page))
+            results[page.what] = self.report_page(self.measure(page), targeted=page.targeted)
         for result in self.measure_join_leave():
             results[result.what] = self.report_page(result)
+        with override_settings(DIRECTORY_CACHE_SECONDS=0):
+            for page in uncached:
+                results[page.what] = self.report_page(self.measure(page), targeted=False)
         return results
 
     def client_for(self, user) -> Client:
@@ -436,9 +456,10 @@ class Command(BaseCommand):
             raise RuntimeError(f"join/leave left the bench user {state!r}, not 'left'")
         return results
 
-    def report_page(self, result: Measured) -> Measured:
+    def report_page(self, result: Measured, *, targeted: bool = True) -> Measured:
         met = result.p95 <= PAGE_P95_MS and result.queries <= PAGE_QUERIES
-        self.target(result.what, met)
+        if targeted:
+            self.target(result.what, met)
         self.table_row(
             [
                 result.what,
@@ -446,8 +467,8 @@ class Command(BaseCommand):
                 str(result.queries),
                 f"{result.p50:.1f}",
                 f"{result.p95:.1f}",
-                f"≤{PAGE_P95_MS:.0f} ms, ≤{PAGE_QUERIES} q",
-                self.met(met),
+                f"≤{PAGE_P95_MS:.0f} ms, ≤{PAGE_QUERIES} q" if targeted else "(no target)",
+                self.met(met) if targeted else "",
             ]
         )
         return result
@@ -486,11 +507,21 @@ class Command(BaseCommand):
             ["search", "app q", "app p50", "admin q", "admin p50", "ratio", "target", "met?"],
             [42, 5, 10, 7, 10, 8, 6, 7],
         )
+        uncached = pages.get(f"directory: search “{COMMUNITY_TERM}” (uncached)")
+        if uncached:
+            comparisons.append(
+                (f"communities “{COMMUNITY_TERM}” (uncached)", uncached, comparisons[0][2])
+            )
+        admins = {}
         for what, app, admin_url in comparisons:
-            admin = self.measure(Page(f"admin: {what}", admin_url, self.admin))
+            targeted = not what.endswith("(uncached)")
+            if admin_url not in admins:
+                admins[admin_url] = self.measure(Page(f"admin: {what}", admin_url, self.admin))
+            admin = admins[admin_url]
             ratio = admin.p50 / app.p50 if app.p50 else float("inf")
             met = ratio >= SEARCH_RATIO
-            self.target(f"search {what}: ≥{SEARCH_RATIO:.0f}× faster than the admin", met)
+            if targeted:
+                self.target(f"search {what}: ≥{SEARCH_RATIO:.0f}× faster than the admin", met)
             self.table_row(
                 [
                     what,
@@ -499,8 +530,8 @@ class Command(BaseCommand):
                     str(admin.queries),
                     f"{admin.p50:.1f} ms",
                     f"{ratio:.2f}×",
-                    f"≥{SEARCH_RATIO:.0f}×",
-                    self.met(met),
+                    f"≥{SEARCH_RATIO:.0f}×" if targeted else "",
+                    self.met(met) if targeted else "",
                 ]
             )
 
