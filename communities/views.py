@@ -38,9 +38,8 @@ from .models import Community, Membership, Purpose, RosterImport, count_members
 
 
 def community_list(request):
-    form = DirectoryFilterForm(request.GET)
-
     def render_body():
+        form = DirectoryFilterForm(request.GET)
         communities = form.filtered(Community.objects.for_directory())
         page = Paginator(communities, settings.PAGE_SIZE).get_page(request.GET.get("page"))
         page.object_list = count_members(page.object_list)

@@ -182,6 +182,12 @@ class Command(BaseCommand):
             "--connections", type=int, default=20, help="Concurrent connections (default 20)."
         )
         parser.add_argument(
+            "--sections",
+            default="pages,throughput,bulk",
+            help="Which parts to run, comma-separated: pages (with the admin comparison), "
+            "throughput, bulk (default: all). Targets count only what ran.",
+        )
+        parser.add_argument(
             "--export-seconds",
             type=float,
             default=120,
@@ -202,16 +208,20 @@ class Command(BaseCommand):
             EnterpriseBuilder(log=self.stdout.write).build()
         self.header()
         self._clients = {}
+        sections = {part.strip() for part in options["sections"].split(",")}
+        skip_throughput = skip_throughput or "throughput" not in sections
         with self.static_files(for_gunicorn=not skip_throughput) as static_root, self.test_hosts():
             self.prepare_people()
-            pages = self.measure_pages()
-            self.compare_admin(pages)
+            if "pages" in sections:
+                pages = self.measure_pages()
+                self.compare_admin(pages)
             if skip_throughput:
-                self.stdout.write("\nThroughput: skipped (--skip-throughput).")
+                self.stdout.write("\nThroughput: skipped.")
             else:
                 self.throughput(static_root)
-        self.time_import()
-        self.time_export()
+        if "bulk" in sections:
+            self.time_import()
+            self.time_export()
         met = sum(1 for _what, ok in self.targets if ok)
         self.stdout.write(f"\nLoad average at the end: {load_average()}")
         self.stdout.write(f"targets met: {met}/{len(self.targets)}")
