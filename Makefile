@@ -55,6 +55,8 @@ test: setup-dev
 # local kcdir_bench database (createdb kcdir_bench); loads the enterprise data if absent.
 bench: export DEBUG = 0
 bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kcdir_bench
+# Production shares one cache (Redis) between processes: use the local Redis if it answers.
+bench: export REDIS_URL ?= $(shell $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1); print('redis://127.0.0.1:6379/1')" 2>/dev/null)
 bench: setup
 	@command -v wrk > /dev/null || apt-get install -y -qq wrk > /dev/null 2>&1 \
 		|| (apt-get update -qq && apt-get install -y -qq wrk > /dev/null 2>&1) \

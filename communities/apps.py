@@ -5,3 +5,6 @@ class CommunitiesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "communities"
     verbose_name = "Communities"
+
+    def ready(self):
+        from . import checks  # noqa: F401 (registers the deployment checks)

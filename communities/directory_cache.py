@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.utils.translation import get_language
 
@@ -55,8 +55,9 @@ def cached(request, name: str, parts: tuple, render: Callable[[], object]):
         return render()
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
     key = f"kcdir:{name}:{version}:{get_language()}:{digest}"
-    value = cache.get(key)
+    pages = caches["pages"]
+    value = pages.get(key)
     if value is None:
         value = render()
-        cache.set(key, value, seconds)
+        pages.set(key, value, seconds)
     return value

@@ -182,16 +182,40 @@ AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins need no table of their own
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("KCDIR_PROXY_COUNT", "0")) or None
 AXES_VERBOSE = False
 
-# Sessions are read from the cache and written through to the database: no session
-# query on most requests, nothing lost when a process restarts. Point CACHE_URL-style
-# settings at Redis in production with several app servers (README).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# The cache. With REDIS_URL, Redis: shared by every app process, so sessions, sign-out
+# and rate limits hold across them. Without it, each process keeps its own memory cache,
+# which is right only for one process (`make run`, the tests).
+REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHES = {
     "default": {
-        "BACKEND": os.environ.get("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
-        "LOCATION": os.environ.get("CACHE_LOCATION", "kcdir"),
-    }
+        "BACKEND": os.environ.get(
+            "CACHE_BACKEND",
+            "django.core.cache.backends.redis.RedisCache"
+            if REDIS_URL
+            else "django.core.cache.backends.locmem.LocMemCache",
+        ),
+        "LOCATION": os.environ.get("CACHE_LOCATION", REDIS_URL or "kcdir"),
+    },
+    # What pages draw for everyone, under the directory version (communities/
+    # directory_cache.py): correct in any process, so kept in each process's memory.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "kcdir-pages",
+        "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("PAGE_CACHE_ENTRIES", "2000"))},
+    },
 }
+SHARED_CACHE = "locmem" not in CACHES["default"]["BACKEND"]
+
+# Sessions are read from the cache and written through to the database (no session
+# query on most requests, nothing lost when a process restarts), but only when the
+# cache is shared: with per-process caches, signing out in one process would leave the
+# session alive in the others. Otherwise they are read from the database.
+SESSION_ENGINE = os.environ.get(
+    "SESSION_ENGINE",
+    "django.contrib.sessions.backends.cached_db"
+    if SHARED_CACHE
+    else "django.contrib.sessions.backends.db",
+)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "communities:community_list"

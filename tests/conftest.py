@@ -7,7 +7,7 @@ each has a ``Member`` at ``user.member``.
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
+from django.core.cache import caches
 
 from communities.access import DIRECTORY_ADMINS_GROUP
 from communities.models import Community, Membership, Purpose
@@ -39,10 +39,13 @@ def _plain_static_files(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Sessions, rate limits and the map's links live in the cache: start each test clean."""
-    cache.clear()
+    """Sessions, rate limits and the map's links live in the cache, pages in theirs (whose
+    directory versions repeat from test to test): start each test clean."""
+    for each in caches.all():
+        each.clear()
     yield
-    cache.clear()
+    for each in caches.all():
+        each.clear()
 
 
 @pytest.fixture(autouse=True)

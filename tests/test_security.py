@@ -996,8 +996,8 @@ def deploy_env(**overrides) -> dict:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("KCDIR_", "SECURE_", "DJANGO_"))
-        and key not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")
+        if not key.startswith(("KCDIR_", "SECURE_", "DJANGO_", "CACHE_", "SESSION_"))
+        and key not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL")
     }
     env.update(
         DJANGO_SETTINGS_MODULE="kcdir.settings",
@@ -1005,6 +1005,7 @@ def deploy_env(**overrides) -> dict:
         SECRET_KEY=secrets.token_urlsafe(50)[:50],
         ALLOWED_HOSTS="kcdir.example.org",
         KCDIR_HTTPS="1",
+        REDIS_URL="redis://127.0.0.1:6379/0",  # not connected to by these checks
     )
     env.update(overrides)
     return {key: value for key, value in env.items() if value is not None}
@@ -1056,6 +1057,40 @@ def test_check_deploy_passes_with_production_settings():
     result = run_check_deploy(deploy_env())
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def run_probe(env: dict, expression: str) -> str:
+    code = (
+        f"import django; django.setup(); from django.conf import settings as s; print({expression})"
+    )
+    result = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+SESSIONS_AND_CACHE = (
+    "s.SESSION_ENGINE.rsplit('.', 1)[1], s.CACHES['default']['BACKEND'].rsplit('.', 1)[1]"
+)
+
+
+def test_sessions_are_cached_only_in_a_cache_shared_by_every_process():
+    """Per-process caches would keep a signed-out session alive in the other processes."""
+    assert run_probe(deploy_env(), SESSIONS_AND_CACHE) == "cached_db RedisCache"
+    assert run_probe(deploy_env(REDIS_URL=None), SESSIONS_AND_CACHE) == "db LocMemCache"
+
+
+def test_check_deploy_warns_without_a_shared_cache():
+    result = run_check_deploy(deploy_env(REDIS_URL=None))
+
+    assert result.returncode != 0
+    assert "kcdir.W001" in result.stdout + result.stderr
 
 
 def test_check_deploy_fails_without_https():

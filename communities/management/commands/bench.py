@@ -246,6 +246,11 @@ class Command(BaseCommand):
             f"people, {Purpose.objects.count():,} purposes, "
             f"{Membership.objects.count():,} memberships"
         )
+        cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[1]
+        self.stdout.write(
+            f"Cache: {cache}; sessions: {settings.SESSION_ENGINE.rsplit('.', 1)[1]}"
+            + ("" if settings.SHARED_CACHE else " (set REDIS_URL for production's shared cache)")
+        )
         self.stdout.write(f"Load average at the start: {load_average()} (1, 5, 15 min)")
 
     @contextmanager
