@@ -122,6 +122,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 
+# PostgreSQL: the planner's default cost of a random read (4) is for spinning disks; on
+# SSDs, or with the data in memory, 1.1 lets it use indexes where they are faster (a
+# department's communities: 120 -> 16 ms on the enterprise data). PG_RANDOM_PAGE_COST
+# changes it; empty leaves the server's own setting.
+PG_RANDOM_PAGE_COST = os.environ.get("PG_RANDOM_PAGE_COST", "1.1")
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and PG_RANDOM_PAGE_COST:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c random_page_cost={float(PG_RANDOM_PAGE_COST)}"
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
