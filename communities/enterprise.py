@@ -1059,6 +1059,9 @@ def _event_for(plan: CommunityPlan, role: str, state: str, is_decider: bool):
     return A.JOINED, "", True
 
 
+DIRECTORY_TRIGGER = "kcdir_directory_changed"
+
+
 @contextmanager
 def _without_keys_and_indexes(cursor, table: str):
     """Drop ``table``'s foreign keys, unique constraints and secondary indexes, and put
@@ -1084,7 +1087,17 @@ def _without_keys_and_indexes(cursor, table: str):
         [table, table],
     )
     indexes = cursor.fetchall()
+    # The directory version's deferred trigger (migration 0006) would queue an event per
+    # row, and PostgreSQL refuses to build an index on a table with events pending: it
+    # is off for the load, and the version is raised once afterwards.
+    cursor.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = %s",
+        [table, DIRECTORY_TRIGGER],
+    )
+    triggers = [name for (name,) in cursor.fetchall()]
     quote = connection.ops.quote_name
+    for name in triggers:
+        cursor.execute(f"ALTER TABLE {quote(table)} DISABLE TRIGGER {quote(name)}")
     for name, _definition in reversed(constraints):
         cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
     for name, _definition in indexes:
@@ -1094,6 +1107,9 @@ def _without_keys_and_indexes(cursor, table: str):
         cursor.execute(definition)
     for name, definition in constraints:
         cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+    for name in triggers:
+        cursor.execute(f"ALTER TABLE {quote(table)} ENABLE TRIGGER {quote(name)}")
+        cursor.execute("SELECT kcdir_bump_directory_version()")
 
 
 def _join_rows(rows: Iterable[tuple[str, ...]]) -> Iterator[str]:

@@ -543,37 +543,29 @@ def apply_roster_import(*, roster_import: RosterImport, actor: Member) -> dict[s
         raise MembershipError(" ".join(plan.problems))
     now = timezone.now()
     source = _("Imported from %(file)s") % {"file": roster_import.file_name}
-    new, changed, events = [], [], []
+    added: list[tuple] = []  # ("member_id", "role", "note") of each new membership
+    changed: list[tuple[Membership, bool]] = []  # (membership, was it the sponsor?)
+    events: list[tuple] = []  # _IMPORT_EVENT_COLUMNS of each event
     for row in plan.changes:
-        membership = row.membership or Membership(
-            community=community, member=row.member, state="", role=row.role, created_at=now
-        )
-        state_before, role_before = membership.state, membership.role if membership.state else ""
-        was_sponsor = state_before == State.ACTIVE and role_before == Role.SPONSOR
+        membership = row.membership
+        state_before = membership.state if membership else ""
+        role_before = membership.role if membership else ""
         if row.action == "remove":
-            membership.state, action = State.REMOVED, Action.REMOVED
+            action, state_after, role_after = Action.REMOVED, State.REMOVED, role_before
         else:
             action = Action.ADDED if row.action == "add" else Action.ROLE_CHANGED
-            membership.state, membership.role = State.ACTIVE, row.role
-        membership.decided_by, membership.decided_at, membership.updated_at = actor, now, now
+            state_after, role_after = State.ACTIVE, row.role
         note = f"{source}: {row.note}" if row.note else source
-        membership.note = note
-        (changed if membership.pk else new).append((membership, was_sponsor))
+        if membership is None:
+            added.append((row.member.pk, role_after, note))
+        else:
+            was_sponsor = state_before == State.ACTIVE and role_before == Role.SPONSOR
+            membership.state, membership.role, membership.note = state_after, role_after, note
+            membership.decided_by, membership.decided_at, membership.updated_at = actor, now, now
+            changed.append((membership, was_sponsor))
         events.append(
-            MembershipEvent(
-                community=community,
-                actor=actor,
-                actor_name=actor.display_name,
-                target=row.member,
-                target_name=row.member.display_name,
-                action=action,
-                state_before=state_before,
-                state_after=membership.state,
-                role_before=role_before,
-                role_after=membership.role,
-                note=note,
-                created_at=now,
-            )
+            (row.member.pk, row.member.display_name, action)
+            + (state_before, state_after, role_before, role_after, note)
         )
     fields = ["state", "role", "decided_by", "decided_at", "note", "updated_at"]
     # Former sponsors first, in their own statement: the one-active-sponsor index is
@@ -582,11 +574,72 @@ def apply_roster_import(*, roster_import: RosterImport, actor: Member) -> dict[s
         Membership.objects.bulk_update(
             [m for m, flag in changed if flag is was_sponsor], fields, batch_size=1000
         )
-    Membership.objects.bulk_create([m for m, _flag in new], batch_size=1000)
-    MembershipEvent.objects.bulk_create(events, batch_size=1000)
+    _insert_rows(
+        Membership,
+        {
+            "community_id": community.pk,
+            "state": State.ACTIVE,
+            "decided_by_id": actor.pk,
+            "decided_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
+        ("member_id", "role", "note"),
+        added,
+    )
+    _insert_rows(
+        MembershipEvent,
+        {
+            "community_id": community.pk,
+            "actor_id": actor.pk,
+            "actor_name": actor.display_name,
+            "created_at": now,
+        },
+        _IMPORT_EVENT_COLUMNS,
+        events,
+    )
     roster_import.applied_at, roster_import.applied_by = now, actor
     roster_import.save(update_fields=["applied_at", "applied_by"])
     return plan.totals()
+
+
+_IMPORT_EVENT_COLUMNS = (
+    "target_id",
+    "target_name",
+    "action",
+    "state_before",
+    "state_after",
+    "role_before",
+    "role_after",
+    "note",
+)
+
+
+def _insert_rows(model, same: dict, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert ``rows`` of ``model`` (values for ``columns``, attnames), each with the
+    ``same`` values too: on PostgreSQL one ``INSERT … SELECT … FROM unnest(…)`` of an
+    array per column (one statement, no model instances); elsewhere ``bulk_create`` in
+    batches. Neither calls ``save()`` or sends signals."""
+    if not rows:
+        return
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            (model(**same, **dict(zip(columns, row, strict=True))) for row in rows),
+            batch_size=1000,
+        )
+        return
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in (*same, *columns)]
+    names = ", ".join(quote(each.column) for each in fields)
+    constants = ", ".join(["%s"] * len(same))
+    arrays = ", ".join(f"%s::{each.db_type(connection)}[]" for each in fields[len(same) :])
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608 (names from _meta)
+        f"SELECT {constants}, u.* FROM unnest({arrays}) AS u"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*same.values(), *(list(values) for values in zip(*rows, strict=True))])
 
 
 # -- Botkin's model: CoPs, proposals, formalisation, the ladder ------------------------

@@ -474,8 +474,9 @@ def roster_import_preview(request, slug, pk):
     )
 
 
-def _csv_response(lines, filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+def _csv_response(chunks, filename: str) -> StreamingHttpResponse:
+    """A CSV download streamed from ``chunks`` (``roster_csv.export_*``: UTF-8 bytes)."""
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -484,19 +485,15 @@ def roster_export(request, slug):
     """The roster as CSV, streamed (``?all=1`` adds former and pending members)."""
     community = access.community_for_steward(request.user, slug)
     states = Membership.State.values if request.GET.get("all") else [Membership.State.ACTIVE]
-    rows = roster_csv.roster_rows(community, states=states)
     return _csv_response(
-        roster_csv.csv_rows(roster_csv.ROSTER_HEADER, rows), f"{community.slug}-roster.csv"
+        roster_csv.export_roster(community, states=states), f"{community.slug}-roster.csv"
     )
 
 
 def directory_export(request):
+    """Every listed community as CSV, streamed (one aggregated query on PostgreSQL)."""
     access.require_directory_admin(request.user)
-    communities = Community.objects.listed().with_counts().with_leaders().order_by("name", "pk")
-    rows = roster_csv.directory_rows(communities)
-    return _csv_response(
-        roster_csv.csv_rows(roster_csv.DIRECTORY_HEADER, rows), "kcdir-directory.csv"
-    )
+    return _csv_response(roster_csv.export_directory(), "kcdir-directory.csv")
 
 
 def dashboard(request):

@@ -8,9 +8,11 @@ exactly as they were.
 
 import codecs
 import csv
+import datetime
 import html
 import io
 import re
+import threading
 import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -19,16 +21,25 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
+from django.test.utils import CaptureQueriesContext
 from django.urls import resolve, reverse
 from django.utils import timezone
 
-from communities import roster_csv, services
+from communities import csv_export, roster_csv, services
 from communities.models import Community, Membership, MembershipEvent, RosterImport
 from members.models import Member
 
-from .factories import DepartmentFactory, MemberFactory, MembershipFactory, member_named
+from .factories import (
+    CommunityFactory,
+    DepartmentFactory,
+    MemberFactory,
+    MembershipFactory,
+    PurposeFactory,
+    member_named,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -884,6 +895,79 @@ def test_ten_thousand_row_file_previews_and_applies(client, steward, open_kc):
     assert MembershipEvent.objects.filter(community=open_kc, action=Action.ADDED).count() == count
 
 
+def test_an_import_stores_new_memberships_whole_and_a_removal_keeps_the_role(
+    steward, open_kc, plain_member, people
+):
+    actor = actor_of(steward)
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor,
+        file_name="r.csv",
+        text=csv_text(
+            "priya.patel,steward,Leads the pilot",
+            "omar.okafor,,",  # a blank role: a member of a KC
+            "steward,steward,",
+            "spencer.sponsor,sponsor,",
+        ),
+        remove_absent=True,
+    )
+
+    totals = services.apply_roster_import(roster_import=pending, actor=actor)
+
+    assert (totals["add"], totals["remove"], totals["unchanged"]) == (2, 1, 2)
+    priya = Membership.objects.get(community=open_kc, member=people.priya)
+    omar = Membership.objects.get(community=open_kc, member=people.omar)
+    added = MembershipEvent.objects.get(target=people.priya)
+    assert (priya.state, priya.role, priya.decided_by, priya.note) == (
+        State.ACTIVE,
+        Role.STEWARD,
+        actor,
+        "Imported from r.csv: Leads the pilot",
+    )
+    assert priya.created_at == priya.decided_at == added.created_at <= priya.updated_at
+    assert (omar.state, omar.role, omar.note) == (State.ACTIVE, Role.MEMBER, "Imported from r.csv")
+    plain_member.refresh_from_db()
+    removed = MembershipEvent.objects.get(target=plain_member.member)
+    assert plain_member.state == State.REMOVED
+    assert (
+        removed.action,
+        removed.state_before,
+        removed.state_after,
+        removed.role_before,
+        removed.role_after,
+        removed.actor_name,
+    ) == (Action.REMOVED, State.ACTIVE, State.REMOVED, Role.MEMBER, Role.MEMBER, "Stella Steward")
+    assert MembershipEvent.objects.filter(community=open_kc).count() == 3
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite writes in batches of its parameter limit"
+)
+def test_applying_an_import_runs_as_many_queries_for_500_rows_as_for_50(steward, open_kc):
+    User = get_user_model()
+    users = User.objects.bulk_create(
+        User(username=f"bulk{i:03d}", email=f"bulk{i:03d}@example.org", password="!")
+        for i in range(550)
+    )
+    Member.objects.bulk_create(Member(user=user, display_name=f"Bulk {user.pk}") for user in users)
+
+    def queries_to_apply(names: range) -> int:
+        text = "username,role\n" + "".join(f"bulk{i:03d},member\n" for i in names)
+        pending = services.preview_roster_import(
+            community=open_kc,
+            actor=actor_of(steward),
+            file_name="b.csv",
+            text=text,
+            remove_absent=False,
+        )
+        with CaptureQueriesContext(connection) as applying:
+            totals = services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+        assert totals["add"] == len(names)
+        return len(applying.captured_queries)
+
+    assert queries_to_apply(range(50)) == queries_to_apply(range(50, 550)) <= 12
+
+
 # -- export -----------------------------------------------------------------------------
 
 
@@ -986,8 +1070,14 @@ def iterator_spy(monkeypatch):
     return spy
 
 
+@pytest.fixture
+def python_path(monkeypatch):
+    """Exports written the Python way (what every database but PostgreSQL gets)."""
+    monkeypatch.setattr(csv_export, "available", lambda: False)
+
+
 def test_roster_export_streams_rows_as_it_iterates_the_queryset(
-    client, steward, open_kc, iterator_spy
+    client, steward, open_kc, iterator_spy, python_path
 ):
     for n in range(30):
         MembershipFactory(community=open_kc, member=MemberFactory(display_name=f"Zed {n:02d}"))
@@ -1012,7 +1102,7 @@ def test_roster_export_streams_rows_as_it_iterates_the_queryset(
 
 
 def test_directory_export_streams_communities_through_an_iterator(
-    client, directory_admin, open_kc, cop, iterator_spy
+    client, directory_admin, open_kc, cop, iterator_spy, python_path
 ):
     client.force_login(directory_admin)
 
@@ -1089,6 +1179,303 @@ def test_directory_export_is_for_directory_admins_only(client, request, open_kc,
         assert read_csv(streamed_bytes(response))[0]["name"] == "Claims Turnaround"
     else:
         assert response.status_code == 403
+
+
+# -- export: COPY on PostgreSQL, csv.writer elsewhere, the same bytes ------------------
+
+needs_copy = pytest.mark.skipif(
+    not csv_export.available(), reason="COPY exports need PostgreSQL (psycopg2)"
+)
+
+
+def excel_csv(header: list[str], rows: list[tuple]) -> bytes:
+    """What an export must be, written independently of kcdir: a BOM, then Python's csv
+    module (excel dialect: minimal quoting, CRLF), every cell starting with = + - @ tab
+    or CR given a leading apostrophe."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["'" + cell if cell and cell[0] in "=+-@\t\r" else cell for cell in row])
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+def at(*parts) -> datetime.datetime:
+    return datetime.datetime(*parts, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def tricky(db):
+    """A community whose memberships (in id order, every state) have cells that need
+    quoting, neutralising, or care with line breaks, non-ASCII text and dates; ``rows``
+    are their roster cells as an export must show them before the formula guard."""
+    core = DepartmentFactory(name='Claims, "Core"', slug="claims-core")
+    formula = DepartmentFactory(name="=HYPERLINK(1)", slug="formula")
+    decider = MemberFactory(display_name="@Dee Cider", user__username="dee")
+    community = CommunityFactory(name="Tricky", slug="tricky")
+    rows = []
+
+    def person(
+        name,
+        username,
+        *,
+        email=None,
+        department=core,
+        role="member",
+        state="active",
+        created=None,
+        decided_by=None,
+    ):
+        created = created or at(2024, 1, 1)
+        email = f"{username}@example.org" if email is None else email
+        member = MemberFactory(
+            display_name=name, user__username=username, user__email=email, department=department
+        )
+        MembershipFactory(
+            community=community,
+            member=member,
+            role=role,
+            state=state,
+            created_at=created,
+            decided_by=decided_by,
+        )
+        department_name = department.name if department else ""
+        decider_name = decided_by.display_name if decided_by else ""
+        day = created.date().isoformat()
+        rows.append((name, email, username, department_name, role, state, day, decider_name))
+
+    person('Ana "Annie" Silva', "ana", created=at(2024, 2, 29, 23, 30))
+    person(
+        "=1+2",
+        "-minus",
+        email="",
+        department=None,
+        role="steward",
+        created=at(2024, 3, 1, 0, 10),
+        decided_by=decider,
+    )
+    person(
+        "Two\nLines\r\nThree",
+        "zoe",
+        email="zoë@example.org",
+        department=formula,
+        state="left",
+        created=at(2024, 3, 1, 12),
+        decided_by=decider,
+    )
+    person(
+        "Zoë Ñúñez 王芳 🙂",
+        "plus",
+        email="+plus@example.org",
+        state="invited",
+        created=at(2023, 12, 31, 23, 59),
+    )
+    person("\tTabbed", "tab", department=None, state="requested")
+    person("\rReturn", "cr", state="removed", decided_by=decider)
+    person("Lone\rCR, and a comma", "lone", state="denied")
+    person("-2+3", "neg", department=formula)
+    person("+cmd|' /C calc'!A0", "cmd")
+    person("@SUM(A1)", "sum")
+    person("\\.", "dot")
+    person("Back\\slash; semi", "back")
+    person("'=already quoted", "quoted")
+    person(" Leading, trailing ", "spaces")
+    person("-", "dash")
+    person('"', "quote")
+    return SimpleNamespace(community=community, rows=rows)
+
+
+@pytest.fixture
+def tricky_directory(tricky, open_kc, cop):
+    """Communities whose directory cells need the same care, besides ``tricky`` (no
+    leaders, no purposes), ``open_kc`` and ``cop``."""
+    kc = CommunityFactory(
+        name='=Formula, "KC"',
+        slug="formula-kc",
+        join_policy=Community.JoinPolicy.INVITE,
+        purposes=[
+            PurposeFactory(statement='Zeta, "quoted" purpose', slug="zeta"),
+            PurposeFactory(statement="Line\nbreak purpose", slug="line"),
+            PurposeFactory(statement="@at purpose", slug="at"),
+        ],
+    )
+    for name, role, state in [
+        ("-Minus Sponsor", Role.SPONSOR, State.ACTIVE),
+        ("Ste, Ward", Role.STEWARD, State.ACTIVE),
+        ('Ste "W"', Role.STEWARD, State.ACTIVE),
+        ("Zoë Steward", Role.STEWARD, State.ACTIVE),
+        ("Gone Steward", Role.STEWARD, State.LEFT),
+        ("Plain Member", Role.MEMBER, State.ACTIVE),
+    ]:
+        MembershipFactory(community=kc, member=member_named(name), role=role, state=state)
+    CommunityFactory(name="+Archived CoP", slug="archived", kind="cop", status="archived")
+    CommunityFactory(name="Proposed", slug="proposed", status=Community.Status.PROPOSED)
+    return kc
+
+
+def test_membership_export_writes_exactly_the_csv_module_s_bytes(tricky, settings):
+    settings.TIME_ZONE = "Pacific/Auckland"  # "joined" is the UTC date, wherever kcdir runs
+
+    data = b"".join(roster_csv.export_memberships())
+
+    assert data == excel_csv(
+        roster_csv.MEMBERSHIPS_HEADER, [("tricky", *row) for row in tricky.rows]
+    )
+    assert data.startswith(
+        b"\xef\xbb\xbfcommunity,name,email,username,department,role,state,joined,decided_by\r\n"
+        b'tricky,"Ana ""Annie"" Silva",ana@example.org,ana,"Claims, ""Core""",member,active,'
+        b"2024-02-29,\r\n"
+        b"tricky,'=1+2,,'-minus,,steward,active,2024-03-01,'@Dee Cider\r\n"
+        b'tricky,"Two\nLines\r\nThree",zo\xc3\xab@example.org,zoe,\'=HYPERLINK(1),member,left,'
+    )
+    assert b"\r\ntricky,\\.,dot@example.org," in data
+    assert b'\r\ntricky,"""",quote@example.org,' in data
+    parsed = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert [row[1] for row in parsed[1:]] == [roster_csv.safe_cell(row[0]) for row in tricky.rows]
+
+
+def test_roster_and_directory_exports_show_exactly_these_cells(tricky_directory, tricky):
+    roster = read_csv(
+        b"".join(roster_csv.export_roster(tricky.community, states=Membership.State.values))
+    )
+    assert sorted(tuple(row.values()) for row in roster) == sorted(
+        tuple(roster_csv.safe_cell(cell) for cell in row) for row in tricky.rows
+    )
+
+    directory = {row["slug"]: row for row in read_csv(b"".join(roster_csv.export_directory()))}
+
+    assert set(directory) == {"tricky", "formula-kc", "claims-turnaround", "sql-clinic", "archived"}
+    assert directory["formula-kc"] == {
+        "name": '\'=Formula, "KC"',
+        "slug": "formula-kc",
+        "kind": "kc",
+        "status": "active",
+        "stage": "sharing",
+        "join_policy": "invite",
+        "purposes": '\'@at purpose; Line\nbreak purpose; Zeta, "quoted" purpose',
+        "sponsor": "'-Minus Sponsor",
+        "stewards": 'Ste "W"; Ste, Ward; Zoë Steward',
+        "member_count": "5",
+    }
+    assert directory["tricky"]["purposes"] == directory["tricky"]["sponsor"] == ""
+    assert directory["tricky"]["member_count"] == str(
+        sum(1 for row in tricky.rows if row[5] == State.ACTIVE)
+    )
+    assert directory["archived"]["name"] == "'+Archived CoP"
+    assert directory["archived"]["join_policy"] == ""
+
+
+@needs_copy
+@pytest.mark.parametrize(
+    "export",
+    [
+        "roster",
+        "roster, every state",
+        "every membership",
+        "every active membership",
+        "directory",
+    ],
+)
+def test_copy_and_python_exports_are_byte_for_byte_identical(tricky_directory, tricky, export):
+    every_state = Membership.State.values
+    make = {
+        "roster": lambda **way: roster_csv.export_roster(tricky.community, **way),
+        "roster, every state": lambda **way: roster_csv.export_roster(
+            tricky.community, states=every_state, **way
+        ),
+        "every membership": lambda **way: roster_csv.export_memberships(**way),
+        "every active membership": lambda **way: roster_csv.export_memberships(
+            states=[State.ACTIVE], **way
+        ),
+        "directory": lambda **way: roster_csv.export_directory(**way),
+    }[export]
+
+    copied = b"".join(make(use_copy=True))
+    written = b"".join(make(use_copy=False))
+
+    assert copied == written
+    assert len(read_csv(copied)) >= 5
+
+
+@needs_copy
+def test_the_sql_formula_guard_is_safe_cell(db):
+    values = ["plain", "", "=1", "+1", "-1", "@a", "\tx", "\rx", "\nx", " =x", "'=x", "é=", "-"]
+    guard = csv_export.guarded("v", roster_csv.FORMULA_PREFIXES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {guard} FROM unnest(%s::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n",  # noqa: S608
+            [[*values, None]],
+        )
+        guarded = [row[0] for row in cursor.fetchall()]
+
+    # NULL for an empty cell: COPY writes NULL as nothing, but '' as "".
+    assert guarded == [roster_csv.safe_cell(value) or None for value in [*values, None]]
+
+
+def test_copy_rows_get_crlf_endings_and_line_breaks_inside_values_stay():
+    assert csv_export.crlf_rows([b"a,b\n", b"c,\n"]) == b"a,b\r\nc,\r\n"
+    assert csv_export.crlf_rows([b'a,"x\ny"\n', b'"\r\n",d\n']) == b'a,"x\ny"\r\n"\r\n",d\r\n'
+
+
+@needs_copy
+def test_copy_streams_in_bounded_chunks_of_whole_rows(tricky):
+    query = "SELECT v, n FROM unnest(%s::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n"
+    values = ["a,b", "x\ny", "plain"] * 40
+    counts = []
+
+    chunks = list(csv_export.copy_csv(query, [values], on_rows=counts.append, chunk_bytes=64))
+
+    assert len(chunks) > 10 and len(counts) == len(chunks) and sum(counts) == len(values)
+    assert all(chunk.endswith(b"\r\n") and len(chunk) < 64 + 20 for chunk in chunks)
+    assert [row[0] for row in csv.reader(io.StringIO(b"".join(chunks).decode(), newline=""))] == (
+        values
+    )
+
+
+@needs_copy
+def test_an_export_stopped_early_drains_its_copy_and_leaves_the_connection_usable(tricky):
+    query = "SELECT n, repeat('x', 200) FROM generate_series(1, 50000) AS n"
+    chunks = csv_export.copy_csv(query, chunk_bytes=4096)
+
+    first = next(chunks)
+    chunks.close()
+
+    assert first.startswith(b"1,xxx")
+    assert not [t for t in threading.enumerate() if t.name == "csv-export-copy"]
+    assert Membership.objects.filter(community=tricky.community).count() == len(tricky.rows)
+
+
+@needs_copy
+def test_a_failing_copy_raises_a_django_database_error_and_stops_its_thread(tricky):
+    with pytest.raises(DatabaseError, match="division by zero"), transaction.atomic():
+        list(csv_export.copy_csv("SELECT 1 / (n - 2) FROM generate_series(1, 3) AS n"))
+
+    assert not [t for t in threading.enumerate() if t.name == "csv-export-copy"]
+    assert Membership.objects.filter(community=tricky.community).count() == len(tricky.rows)
+
+
+@needs_copy
+@pytest.mark.parametrize("which", ["roster", "directory"])
+def test_export_views_copy_with_one_query_run_only_once_the_body_is_read(
+    client, directory_admin, tricky_directory, which
+):
+    client.force_login(directory_admin)
+    path = url("roster_export", "formula-kc") if which == "roster" else url("directory_export")
+
+    with CaptureQueriesContext(connection) as before_body:
+        response = client.get(path, {"all": "1"})
+    with CaptureQueriesContext(connection) as body:
+        data = streamed_bytes(response)
+
+    assert not [q for q in before_body.captured_queries if q["sql"].startswith("COPY")]
+    assert [q["sql"][:6] for q in body.captured_queries] == ["COPY ("]
+    assert len(before_body.captured_queries) <= 6
+    if which == "roster":
+        community = Community.objects.get(slug="formula-kc")
+        python = roster_csv.export_roster(community, states=State.values, use_copy=False)
+    else:
+        python = roster_csv.export_directory(use_copy=False)
+    assert data == b"".join(python)
 
 
 # -- management commands ----------------------------------------------------------------
@@ -1173,6 +1560,73 @@ def test_import_command_refuses_an_unreadable_file(tmp_path, steward, open_kc):
 
     with pytest.raises(CommandError, match="not UTF-8 text"):
         run("import_roster", open_kc.slug, str(roster), "--as", "steward")
+
+
+def test_export_command_writes_every_membership_of_every_community(tmp_path, tricky, open_kc):
+    everything = tmp_path / "everything.csv"
+
+    _out, err = run("export_roster", "--all-communities", "--all", "-o", str(everything))
+
+    data = everything.read_bytes()
+    assert data == b"".join(roster_csv.export_memberships())
+    rows = read_csv(data)
+    assert list(rows[0]) == ["community", *roster_csv.ROSTER_HEADER]
+    assert len(rows) == Membership.objects.count() == len(tricky.rows) + 2
+    assert [row["community"] for row in rows] == ["tricky"] * len(tricky.rows) + [
+        "claims-turnaround"
+    ] * 2
+    assert err.strip().startswith(f"Wrote {len(rows)} rows to {everything} in ")
+
+    _out, err = run("export_roster", "--all-communities", "-o", str(everything))
+
+    active = read_csv(everything.read_bytes())
+    assert {row["state"] for row in active} == {"active"}
+    assert len(active) == Membership.objects.filter(state=State.ACTIVE).count()
+    assert f"Wrote {len(active)} rows to {everything}" in err
+
+
+def test_export_command_reports_progress_and_writes_to_standard_output(
+    tricky, monkeypatch, capsysbinary
+):
+    from communities.management.commands import export_roster
+
+    monkeypatch.setattr(export_roster, "PROGRESS_SECONDS", 0)
+    err = io.StringIO()
+
+    call_command("export_roster", "--all-communities", "--all", stderr=err)
+
+    assert capsysbinary.readouterr().out == b"".join(roster_csv.export_memberships())
+    lines = err.getvalue().splitlines()
+    assert lines[-1].startswith(f"Wrote {len(tricky.rows)} rows to standard output in ")
+    assert lines[-2].startswith(f"{len(tricky.rows)} rows (")
+
+
+@pytest.mark.parametrize("args", [[], ["claims-turnaround", "--all-communities"]])
+def test_export_command_wants_one_community_or_all_of_them(open_kc, args):
+    with pytest.raises(CommandError, match="Name one community's slug, or give --all-communities"):
+        run("export_roster", *args)
+
+
+def test_bench_times_the_products_own_membership_export(tricky, monkeypatch):
+    from communities.management.commands import bench
+
+    calls = []
+    real_export = roster_csv.export_memberships
+
+    def export_memberships(**kwargs):
+        calls.append(kwargs)
+        return real_export(**kwargs)
+
+    monkeypatch.setattr(roster_csv, "export_memberships", export_memberships)
+    command = bench.Command(stdout=io.StringIO())
+    command.quick, command.export_seconds, command.targets = True, 60.0, []
+    command.widths = [42, 9, 7, 9, 12, 19, 7]
+
+    command.time_export()
+
+    assert len(calls) == 1
+    report = command.stdout._out.getvalue()
+    assert re.search(rf"membership export \(0 MB CSV\)\s+{len(tricky.rows)}\s", report)
 
 
 # -- permissions ------------------------------------------------------------------------

@@ -30,10 +30,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
@@ -55,6 +53,7 @@ from communities.models import Community, Membership, Purpose
 from members.models import Department, Member
 
 PAGE_P95_MS = 20.0
+PAGE_P95_MS_SQLITE = 50.0  # SQLite, the zero-setup default, on the same data
 PAGE_QUERIES = 10
 SEARCH_RATIO = 10.0
 DIRECTORY_VS_HELLO = 0.5
@@ -127,27 +126,6 @@ class PeakRss:
         self.peak = max(self.peak, self.rss())
         self.growth_mb = (self.peak - self.start) / 2**20
         return False
-
-
-def all_membership_rows() -> Iterator[list]:
-    """Every membership as a roster CSV row (``roster_csv.roster_rows``' columns)."""
-    memberships = (
-        Membership.objects.select_related("member__user", "member__department", "decided_by")
-        .order_by("pk")
-        .iterator(chunk_size=5000)
-    )
-    for membership in memberships:
-        member = membership.member
-        yield [
-            member.display_name,
-            member.user.email,
-            member.user.username,
-            member.department.name if member.department else "",
-            membership.role,
-            membership.state,
-            membership.created_at.date().isoformat(),
-            membership.decided_by.display_name if membership.decided_by else "",
-        ]
 
 
 def load_average() -> str:
@@ -472,7 +450,8 @@ class Command(BaseCommand):
         return results
 
     def report_page(self, result: Measured, *, targeted: bool = True) -> Measured:
-        met = result.p95 <= PAGE_P95_MS and result.queries <= PAGE_QUERIES
+        limit = PAGE_P95_MS_SQLITE if connection.vendor == "sqlite" else PAGE_P95_MS
+        met = result.p95 <= limit and result.queries <= PAGE_QUERIES
         if targeted:
             self.target(result.what, met)
         self.table_row(
@@ -482,7 +461,7 @@ class Command(BaseCommand):
                 str(result.queries),
                 f"{result.p50:.1f}",
                 f"{result.p95:.1f}",
-                f"≤{PAGE_P95_MS:.0f} ms, ≤{PAGE_QUERIES} q" if targeted else "(no target)",
+                f"≤{limit:.0f} ms, ≤{PAGE_QUERIES} q" if targeted else "(no target)",
                 self.met(met) if targeted else "",
             ]
         )
@@ -785,22 +764,28 @@ class Command(BaseCommand):
         )
 
     def time_export(self) -> None:
+        """Every membership through the product's own export, ``roster_csv.export_memberships``
+        (what ``export_roster --all-communities`` writes): COPY on PostgreSQL."""
         limit = 10_000 if self.quick else None
-        rows = all_membership_rows()
-        if limit:
-            rows = islice(rows, limit)
         count = size = 0
+
+        def counted(rows: int) -> None:
+            nonlocal count
+            count += rows
+
         with PeakRss() as memory:
             started = time.perf_counter()
             deadline = started + self.export_seconds
-            for line in roster_csv.csv_rows(roster_csv.ROSTER_HEADER, rows):
-                size += len(line)
-                count += line.endswith("\n")
-                if count % 10_000 == 0 and time.perf_counter() > deadline:
+            chunks = roster_csv.export_memberships(on_rows=counted)
+            for chunk in chunks:
+                size += len(chunk)
+                if limit and count >= limit:
+                    break
+                if time.perf_counter() > deadline:
                     self.stdout.write(f"  (export stopped after {self.export_seconds:.0f} s)")
                     break
             elapsed = time.perf_counter() - started
-        count -= 1  # the header
+            chunks.close()  # stopped early: the rest of the query is read and dropped
         rate = count / elapsed if elapsed else 0
         fast = rate >= EXPORT_ROWS_PER_SECOND
         lean = memory.growth_mb <= EXPORT_GROWTH_MB
