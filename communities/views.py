@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from members.models import Member
 
-from . import access, directory_cache, roster_csv, services
+from . import access, directory_cache, manage_rows, roster_csv, services
 from .dashboard import dashboard_context
 from .forms import (
     AddMembersForm,
@@ -35,6 +35,7 @@ from .forms import (
     StageForm,
 )
 from .models import Community, Membership, Purpose, RosterImport, count_members
+from .paging import CountedPaginator, NameKeysetPage, known_page
 
 
 def community_list(request):
@@ -213,20 +214,45 @@ def membership_leave(request, slug):
 # -- curating (stewards and directory admins) -------------------------------------------
 
 
+MANAGE_PAGE_SIZE = 50
+
+
 def community_manage(request, slug):
     community = access.community_for_steward(request.user, slug)
     filter_form = RosterFilterForm(request.GET)
-    roster = filter_form.filtered(
-        community.memberships.select_related("member__user", "member__department")
+
+    def read_lists():
+        roster = filter_form.filtered(community.memberships.all())
+        # The list is read from a cursor, in name order: a late page costs what the
+        # first does. A search's first page counts its matches in the same query.
+        roster_page = NameKeysetPage.read(
+            roster,
+            request.GET,
+            MANAGE_PAGE_SIZE,
+            cursors=community.memberships.all(),
+            count_in_page=bool(filter_form.cleaned_data.get("q")),
+            values=manage_rows.ROSTER_COLUMNS,
+            build=manage_rows.roster_entry,
+        )
+        waiting = community.memberships.filter(state=Membership.State.REQUESTED)
+        waiting_page = CountedPaginator(
+            waiting.order_by("updated_at", "pk").values(*manage_rows.WAITING_COLUMNS),
+            MANAGE_PAGE_SIZE,
+            count_queryset=waiting,
+        ).get_page(request.GET.get("requests_page"))
+        waiting_entries = [manage_rows.waiting_entry(row) for row in waiting_page.object_list]
+        return roster_page, waiting_entries, waiting_page.number, waiting_page.paginator.count
+
+    # Both lists are the same for every curator of the community and change only
+    # with memberships, members and departments: kept under the directory version.
+    roster_page, waiting_entries, waiting_number, waiting_count = directory_cache.cached(
+        request,
+        "manage",
+        (community.pk, MANAGE_PAGE_SIZE, *sorted(request.GET.lists())),
+        read_lists,
     )
-    roster = roster.order_by("member__display_name", "pk")
-    roster_page = Paginator(roster, 50).get_page(request.GET.get("page"))
-    waiting = (
-        community.memberships.filter(state=Membership.State.REQUESTED)
-        .select_related("member__user", "member__department")
-        .order_by("updated_at", "pk")
-    )
-    waiting_page = Paginator(waiting, 50).get_page(request.GET.get("requests_page"))
+    filter_form.is_valid()  # the form shows its values and errors, cached lists or not
+    waiting_page = known_page(waiting_entries, waiting_number, waiting_count, MANAGE_PAGE_SIZE)
     return render(
         request,
         "communities/community_manage.html",

@@ -3,25 +3,44 @@ from django.utils.translation import gettext_lazy as _
 
 from communities.forms import SearchField
 
-from .models import Department, Member
+from .models import Member
 
 
 class PeopleFilterForm(forms.Form):
+    """The people directory's search and department filter.
+
+    ``departments`` is every department as (pk, slug, name), by name: the menu's
+    options, and what a search matches department names against, with no query of
+    the form's own.
+    """
+
     q = SearchField(help_text=_("Name, job title, department or expertise"))
-    department = forms.ModelChoiceField(
-        label=_("Department"),
-        required=False,
-        queryset=Department.objects.all(),
-        to_field_name="slug",
-        empty_label=_("Any department"),
-    )
+    department = forms.ChoiceField(label=_("Department"), required=False)
+
+    def __init__(self, *args, departments, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.departments = departments
+        self.fields["department"].choices = [
+            ("", _("Any department")),
+            *((slug, name) for _pk, slug, name in departments),
+        ]
 
     def filtered(self, queryset):
         self.is_valid()
-        queryset = queryset.search(self.cleaned_data.get("q", ""))
-        if self.cleaned_data.get("department"):
-            queryset = queryset.filter(department=self.cleaned_data["department"])
+        queryset = queryset.search(self.cleaned_data.get("q", ""), departments=self.departments)
+        slug = self.cleaned_data.get("department")
+        if slug:
+            pk = next(
+                pk for pk, department_slug, _name in self.departments if department_slug == slug
+            )
+            queryset = queryset.filter(department_id=pk)
         return queryset
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether a search or a department narrows the list."""
+        self.is_valid()
+        return bool(self.cleaned_data.get("q") or self.cleaned_data.get("department"))
 
 
 class ProfileForm(forms.ModelForm):

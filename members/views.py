@@ -5,21 +5,68 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from communities import access, insights
+from communities import access, directory_cache, insights
 from communities.forms import HistoryFilterForm
 from communities.models import Community, Membership
+from communities.paging import CappedPaginator
 
 from .forms import PeopleFilterForm, ProfileForm
-from .models import Member
+from .models import Department, Member
 
 CONNECTED_CACHE_SECONDS = 300
+# The people directory counts at most this many matches: beyond it the page says
+# "more than 10,000" (a search or a department narrows the list).
+PEOPLE_COUNT_CAP = 10_000
+# What a history row shows, and nothing else (a community's description can be long).
+HISTORY_FIELDS = (
+    "created_at",
+    "community",
+    "community__name",
+    "community__slug",
+    "target",
+    "target_name",
+    "action",
+    "actor_name",
+    "state_before",
+    "state_after",
+    "role_before",
+    "role_after",
+    "note",
+)
+
+
+def department_list(request) -> list[tuple[int, str, str]]:
+    """Every department as (pk, slug, name), by name: the same for everyone, so kept
+    under the directory version (which changes with any department)."""
+    return directory_cache.cached(
+        request,
+        "departments",
+        (),
+        lambda: list(Department.objects.order_by("name", "pk").values_list("pk", "slug", "name")),
+    )
 
 
 def member_list(request):
-    form = PeopleFilterForm(request.GET)
-    people = form.filtered(Member.objects.for_directory())
-    page = Paginator(people, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "members/member_list.html", {"form": form, "page_obj": page})
+    form = PeopleFilterForm(request.GET, departments=department_list(request))
+    people = (
+        form.filtered(Member.objects.active())
+        .select_related("user", "department")
+        .only(
+            "display_name",
+            "job_title",
+            "expertise",
+            "user__username",
+            "department__name",
+        )
+        .order_by("display_name", "pk")
+    )
+    paginator = CappedPaginator(people, settings.PAGE_SIZE, cap=PEOPLE_COUNT_CAP)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "members/member_list.html",
+        {"form": form, "page_obj": page, "count_cap": PEOPLE_COUNT_CAP},
+    )
 
 
 def member_detail(request, username):
@@ -96,7 +143,9 @@ def profile_edit(request):
 def member_history(request, username):
     member = access.member_history_for_viewer(request.user, username)
     form = HistoryFilterForm(request.GET)
-    events = form.filtered(member.membership_events.select_related("community"))
+    events = form.filtered(
+        member.membership_events.select_related("community").only(*HISTORY_FIELDS)
+    )
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(
         request,

@@ -32,7 +32,7 @@ QUERY_BUDGETS = {
     "community_detail": 10,
     "purpose_list": 5,
     "purpose_detail": 9,
-    "member_list": 6,
+    "member_list": 5,
     "member_detail": 6,
     "my_communities": 9,
     "profile_edit": 4,

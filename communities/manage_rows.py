@@ -1,0 +1,82 @@
+"""The rows of the membership manage page, as plain data.
+
+The page lists fifty memberships and up to fifty waiting requests; building a model
+instance for each membership, member, user and department costs more than drawing
+them. These rows come from ``values()`` and carry only what the page shows (and read
+like the models they stand for: ``entry.member.display_name``).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class Person:
+    display_name: str
+    username: str
+    email: str = ""
+    job_title: str = ""
+    department: str = ""  # the department's name, or ""
+
+    def __str__(self):
+        return self.display_name
+
+
+@dataclass(slots=True)
+class Entry:
+    """A membership on the manage page: on the list, or a request waiting."""
+
+    pk: int
+    member: Person
+    state: str = ""
+    role: str = ""
+    note: str = ""
+    updated_at: datetime | None = None
+
+
+ROSTER_COLUMNS = (
+    "pk",
+    "state",
+    "role",
+    "member__display_name",
+    "member__user__username",
+    "member__user__email",
+    "member__department__name",
+)
+WAITING_COLUMNS = (
+    "pk",
+    "note",
+    "updated_at",
+    "member__display_name",
+    "member__user__username",
+    "member__job_title",
+    "member__department__name",
+)
+
+
+def roster_entry(row: dict) -> Entry:
+    return Entry(
+        pk=row["pk"],
+        state=row["state"],
+        role=row["role"],
+        member=Person(
+            display_name=row["member__display_name"],
+            username=row["member__user__username"],
+            email=row["member__user__email"],
+            department=row["member__department__name"] or "",
+        ),
+    )
+
+
+def waiting_entry(row: dict) -> Entry:
+    return Entry(
+        pk=row["pk"],
+        note=row["note"],
+        updated_at=row["updated_at"],
+        member=Person(
+            display_name=row["member__display_name"],
+            username=row["member__user__username"],
+            job_title=row["member__job_title"],
+            department=row["member__department__name"] or "",
+        ),
+    )

@@ -1,0 +1,160 @@
+"""Paging long lists without counting or skipping more rows than a page needs.
+
+- ``NameKeysetPage``: a community's list in name order, read from a cursor (the last or
+  first membership shown) rather than by page number, so the fiftieth page costs what
+  the first does: the database walks the names from the cursor instead of skipping
+  everything before it. Its total is exact.
+- ``CappedPaginator``: a ``Paginator`` that counts at most ``cap`` + 1 rows. Up to the
+  cap the total is exact; beyond it the page says "more than" the cap and offers the
+  pages up to it, and searching or filtering narrows the list.
+"""
+
+import math
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, Subquery, Window
+from django.utils.functional import cached_property
+
+
+def _cursor(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+@dataclass
+class NameKeysetPage:
+    """One page of memberships ordered by the member's display name, then by pk."""
+
+    object_list: list
+    count: int
+    has_previous: bool
+    has_next: bool
+    after_param: str = "after"
+    before_param: str = "before"
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self):
+        return len(self.object_list)
+
+    @property
+    def first_pk(self) -> int | None:
+        return self.object_list[0].pk if self.object_list else None
+
+    @property
+    def last_pk(self) -> int | None:
+        return self.object_list[-1].pk if self.object_list else None
+
+    @classmethod
+    def read(
+        cls, queryset, params, per_page: int, *, cursors, count_in_page=False, values=(), build=None
+    ):
+        """The page ``params`` (a request's GET) asks for: after the membership
+        ``?after=<pk>``, before ``?before=<pk>``, else the first page.
+
+        ``cursors`` is where a cursor's pk is looked up (the community's memberships,
+        whatever the filters: a cursor stays a position even when its row is filtered
+        out). A cursor that names none of them (gone, another community's, not a
+        number) gives the first page.
+        ``values``: fetch only these columns (``values()``; counts still count the
+        memberships alone, without the joins the columns need), and ``build`` makes
+        each fetched row into what the page lists (it must have a ``pk``).
+        ``count_in_page``: count the matches in the first page's query (a window
+        function) instead of a query of its own; worth it when the database has to
+        find every match to sort them anyway (a search), not when it can stop after a
+        page (the whole list, walked in name order).
+        """
+        after, before = _cursor(params.get("after")), _cursor(params.get("before"))
+        ordered = queryset.order_by("member__display_name", "pk")
+        if values:
+            ordered = ordered.values(*values)
+        if after or before:
+            pk = after or before
+            name = Subquery(cursors.filter(pk=pk).values("member__display_name")[:1])
+            if after:
+                rows = list(
+                    ordered.filter(member__display_name__gte=name).filter(
+                        Q(member__display_name__gt=name) | Q(member__display_name=name, pk__gt=pk)
+                    )[: per_page + 1]
+                )
+                has_previous, has_next = True, len(rows) > per_page
+                rows = rows[:per_page]
+            else:
+                rows = list(
+                    ordered.filter(member__display_name__lte=name)
+                    .filter(
+                        Q(member__display_name__lt=name) | Q(member__display_name=name, pk__lt=pk)
+                    )
+                    .order_by("-member__display_name", "-pk")[: per_page + 1]
+                )
+                has_previous, has_next = len(rows) > per_page, True
+                rows = rows[:per_page][::-1]
+            if rows:
+                return cls(_built(rows, build), queryset.count(), has_previous, has_next)
+        if count_in_page:
+            rows = list(ordered.annotate(total_matches=Window(Count("pk")))[: per_page + 1])
+            total = _field(rows[0], "total_matches") if rows else 0
+        else:
+            rows = list(ordered[: per_page + 1])
+            total = queryset.count() if len(rows) > per_page else len(rows)
+        return cls(_built(rows[:per_page], build), total, False, len(rows) > per_page)
+
+
+def _field(row, name):
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
+def _built(rows: list, build) -> list:
+    return [build(row) for row in rows] if build else rows
+
+
+class CountedPaginator(Paginator):
+    """A ``Paginator`` whose total comes from ``count_queryset``: a ``values()`` list
+    with columns of related tables would otherwise be counted over their joins."""
+
+    def __init__(self, object_list, per_page, *, count_queryset, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.count_queryset = count_queryset
+
+    @cached_property
+    def count(self) -> int:
+        return self.count_queryset.count()
+
+
+class CappedPaginator(Paginator):
+    """Counts at most ``cap`` + 1 rows (``SELECT COUNT(*) FROM (… LIMIT cap + 1)``).
+
+    ``capped`` tells whether the count stopped there; then only the pages up to the
+    cap are offered, and the page links say "more than" the cap.
+    """
+
+    def __init__(self, object_list, per_page, *, cap: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.cap = cap
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: self.cap + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.cap
+
+    @cached_property
+    def num_pages(self) -> int:
+        if self.capped:
+            return math.ceil(self.cap / self.per_page)
+        return super().num_pages
+
+
+def known_page(object_list: list, number: int, count: int, per_page: int) -> Page:
+    """A ``Page`` of rows already read (say, from a cache), with the total they were
+    counted from: what page links need, without a query."""
+    paginator = Paginator([], per_page)
+    paginator.count = count  # a cached_property: set, never counted
+    return Page(object_list, number, paginator)
