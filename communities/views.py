@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from members.models import Member
 
-from . import access, directory_cache, manage_rows, roster_csv, services
+from . import access, cards, directory_cache, manage_rows, roster_csv, services
 from .dashboard import dashboard_context
 from .forms import (
     AddMembersForm,
@@ -43,7 +43,7 @@ def community_list(request):
         form = DirectoryFilterForm(request.GET)
         communities = form.filtered(Community.objects.for_directory())
         page = Paginator(communities, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-        page.object_list = count_members(page.object_list)
+        page.object_list = cards.with_cards(count_members(page.object_list))
         context = {"form": form, "page_obj": page, "filtering": form.active_filters}
         return render_to_string("communities/_directory_body.html", context, request)
 
@@ -115,7 +115,7 @@ def purpose_detail(request, slug):
     purpose = get_object_or_404(Purpose, slug=slug)
     communities = purpose.communities.for_directory().order_by("kind", "name")
     page = Paginator(communities, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = count_members(page.object_list)
+    page.object_list = cards.with_cards(count_members(page.object_list))
     return render(
         request, "communities/purpose_detail.html", {"purpose": purpose, "page_obj": page}
     )

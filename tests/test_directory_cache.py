@@ -241,3 +241,57 @@ def test_the_roster_is_drawn_once_and_shows_every_change(kc, reader, client):
     # A search is its own entry.
     page = client.get(url, {"q": "stella"}).content.decode()
     assert "Stella Steward" in page and "Jo Renamed" not in page
+
+
+# -- community cards, cached by what they show (communities/cards.py) ---------------------
+
+
+def test_after_a_change_only_the_changed_card_is_drawn_again(kc, reader, client, monkeypatch):
+    from communities import cards
+
+    other = CommunityFactory(name="Pricing Guild", slug="pricing-guild")
+    drawn = []
+    real = cards.render_to_string
+    monkeypatch.setattr(
+        cards,
+        "render_to_string",
+        lambda name, context: drawn.append(context["community"].slug) or real(name, context),
+    )
+    client.force_login(reader.user)
+    client.get("/")
+    assert sorted(drawn) == ["claims-turnaround", "pricing-guild"]
+
+    drawn.clear()
+    Member.objects.filter(pk=kc.memberships.get(role="steward").member_id).update(
+        display_name="Stella Renamed"
+    )
+    page = client.get("/").content.decode()
+    assert drawn == ["claims-turnaround"]  # the steward shown on its card changed
+    assert "Stella Renamed" in page and "Pricing Guild" in page
+
+    drawn.clear()
+    Community.objects.filter(pk=other.pk).update(summary="Prices that hold.")
+    assert "Prices that hold." in client.get("/").content.decode()
+    assert drawn == ["pricing-guild"]
+
+
+@pytest.mark.parametrize(
+    "change, shown",
+    [
+        (
+            lambda kc: Community.objects.filter(pk=kc.pk).update(stage="community"),
+            '<span class="badge text-bg-light border">Community</span>',
+        ),
+        (lambda kc: Community.objects.filter(pk=kc.pk).update(status="dormant"), "Dormant"),
+        (lambda kc: kc.purposes.add(PurposeFactory(statement="Faster claims")), "Faster claims"),
+        (
+            lambda kc: services.join_community(community=kc, member=member_named("New One")),
+            "3 members",
+        ),
+    ],
+)
+def test_a_card_shows_every_change_to_what_it_shows(kc, reader, client, change, shown):
+    client.force_login(reader.user)
+    assert shown not in client.get("/").content.decode()
+    change(kc)
+    assert shown in client.get("/").content.decode()

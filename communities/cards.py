@@ -1,0 +1,51 @@
+"""Community cards (directory, purpose pages), each drawn once for what it shows.
+
+A card's cache key is made of everything the card displays (name, kind, status, stage,
+summary, purposes, member count, stewards, language), so a stored card is right for as
+long as that data is: no invalidation needed. When anything in the directory changes,
+the page around the cards is drawn again (``directory_cache``), but only the cards whose
+own data changed are rendered again.
+"""
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import caches
+from django.template.loader import render_to_string
+from django.utils.translation import get_language
+
+CARD_TEMPLATE = "includes/_community_card.html"
+
+
+def card_key(community) -> str:
+    shown = (
+        community.pk,
+        community.slug,
+        community.name,
+        community.kind,
+        community.status,
+        community.stage,
+        community.summary,
+        tuple((purpose.slug, purpose.statement) for purpose in community.purposes.all()),
+        community.active_member_count,
+        tuple(str(steward) for steward in community.stewards),
+    )
+    digest = hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()
+    return f"kcdir:card:{get_language()}:{digest}"
+
+
+def with_cards(communities: list) -> list:
+    """Set ``card`` (its HTML) on each community: from the cache, or drawn and stored.
+    The communities need their purposes, leaders and ``active_member_count`` loaded."""
+    keys = {community.pk: card_key(community) for community in communities}
+    pages = caches["pages"]
+    found = pages.get_many(list(keys.values())) if settings.DIRECTORY_CACHE_SECONDS else {}
+    drawn = {}
+    for community in communities:
+        key = keys[community.pk]
+        if key not in found:
+            found[key] = drawn[key] = render_to_string(CARD_TEMPLATE, {"community": community})
+        community.card = found[key]
+    if drawn and settings.DIRECTORY_CACHE_SECONDS:
+        pages.set_many(drawn, settings.DIRECTORY_CACHE_SECONDS)
+    return communities
