@@ -5,6 +5,7 @@ they mean nothing here). ``--enterprise-factor 0.001`` shrinks the enterprise da
 to a few hundred people and thirty communities with the same shape.
 """
 
+import time
 from io import StringIO
 
 import pytest
@@ -120,3 +121,24 @@ def test_bench_smoke_run_prints_every_row_of_the_report():
         "targets met: ",
     ]:
         assert row in report, row
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_joins_and_leaves_beside_the_throughput_run_and_leaves_no_membership():
+    """The writer thread behind "directory, N joins/leaves a second" (it commits)."""
+    from communities.management.commands.bench import Command
+
+    seed_tiny()
+    command = Command(stdout=StringIO())
+    command.prepare_people()
+    with command.joining_and_leaving(100) as writes:
+        time.sleep(0.3)
+
+    assert writes.count >= 2 and writes.per_second > 0
+    joined = MembershipEvent.objects.filter(
+        community=command.community, target__user=command.staff
+    ).count()
+    assert joined >= 2
+    assert not command.community.memberships.filter(
+        member__user=command.staff, state="active"
+    ).exists()

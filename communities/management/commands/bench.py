@@ -33,6 +33,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -57,6 +58,7 @@ PAGE_P95_MS_SQLITE = 50.0  # SQLite, the zero-setup default, on the same data
 PAGE_QUERIES = 10
 SEARCH_RATIO = 10.0
 DIRECTORY_VS_HELLO = 0.5
+WRITES_PER_SECOND = 5.0  # joins and leaves during the directory's throughput under change
 HELLO_VS_BARE = 0.4
 IMPORT_SECONDS = 2.0
 EXPORT_ROWS_PER_SECOND = 100_000
@@ -568,6 +570,10 @@ class Command(BaseCommand):
                 self.check_signed_in(port, path, cookie)
             for what, path in urls.items():
                 rates[what] = self.load(port, path, cookie)
+            # Every committed change empties the cached directory: the same page while
+            # someone joins or leaves the big community WRITES_PER_SECOND times a second.
+            with self.joining_and_leaving(WRITES_PER_SECOND) as writes:
+                churn = self.load(port, "/", cookie)
         with self.gunicorn("kcdir.bench_wsgi", env) as port:
             rates["hello, no middleware"] = self.load(port, "/bench/hello/", cookie)
         SessionStore(session_key=cookie.partition("=")[2]).delete()
@@ -598,6 +604,50 @@ class Command(BaseCommand):
                     self.met(ratio >= DIRECTORY_VS_HELLO),
                 ]
             )
+
+        ratio = churn / hello if hello else 0
+        self.table_row(
+            [
+                f"directory, {writes.per_second:.1f} joins/leaves a second",
+                rate_text(churn),
+                f"{percent(ratio)} of signed-in hello",
+                "",
+                "",
+            ]
+        )
+
+    @contextmanager
+    def joining_and_leaving(self, per_second: float):
+        """Join and leave the big community ``per_second`` times a second (through the
+        services, in this process) while the block runs; reports the rate achieved."""
+        member = Member.objects.get(user=self.staff)
+        stop = threading.Event()
+        writes = SimpleNamespace(count=0, per_second=0.0)
+
+        def write():
+            try:
+                while not stop.wait(1 / per_second):
+                    action = services.join_community if writes.count % 2 == 0 else None
+                    if action:
+                        action(community=self.community, member=member)
+                    else:
+                        services.leave_community(community=self.community, member=member)
+                    writes.count += 1
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=write, daemon=True)
+        started = time.perf_counter()
+        thread.start()
+        try:
+            yield writes
+        finally:
+            stop.set()
+            thread.join()
+            writes.per_second = writes.count / (time.perf_counter() - started)
+            mine = self.community.memberships.filter(member=member, state="active")
+            if mine.exists():
+                services.leave_community(community=self.community, member=member)
 
     @contextmanager
     def gunicorn(self, app: str, env: dict):
