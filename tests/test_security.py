@@ -974,11 +974,9 @@ def test_with_https_on_pages_send_hsts_and_cookies_are_secure(client, world, htt
     assert form.cookies["csrftoken"]["secure"] is True
 
 
-def run_settings_probe(env: dict) -> str:
+def run_probe(env: dict, expression: str) -> str:
     code = (
-        "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
-        "s.SECURE_HSTS_SECONDS > 0, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
+        f"import django; django.setup(); from django.conf import settings as s; print({expression})"
     )
     result = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
         [sys.executable, "-c", code],
@@ -990,6 +988,14 @@ def run_settings_probe(env: dict) -> str:
         check=True,
     )
     return result.stdout.strip()
+
+
+def run_settings_probe(env: dict) -> str:
+    return run_probe(
+        env,
+        "s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SECURE_HSTS_SECONDS > 0, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD",
+    )
 
 
 def deploy_env(**overrides) -> dict:
@@ -1057,22 +1063,6 @@ def test_check_deploy_passes_with_production_settings():
     result = run_check_deploy(deploy_env())
 
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def run_probe(env: dict, expression: str) -> str:
-    code = (
-        f"import django; django.setup(); from django.conf import settings as s; print({expression})"
-    )
-    result = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
-        [sys.executable, "-c", code],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 SESSIONS_AND_CACHE = (
