@@ -959,7 +959,7 @@ class EnterpriseBuilder:
                         decided_by = "\\N" if person == decider else decider_id
                     yield (
                         f"{pk}\t{role}\t{state}\t{note}\t{decided_at}\t{hours[joined]}\t"
-                        f"{when}\t{community}\t{decided_by}\t{person_id}\n"
+                        f"{when}\t{community}\t{decided_by}\t{person_id}\t{names[person]}\n"
                     )
                     action, before, by_self = _event_for(plan, role, state, person == decider)
                     if by_self:
@@ -986,6 +986,7 @@ class EnterpriseBuilder:
             "community_id",
             "decided_by_id",
             "member_id",
+            "sort_name",  # what migration 0008's trigger would write (off for the load)
         ]
         return columns, lines()
 
@@ -1087,12 +1088,14 @@ def _without_keys_and_indexes(cursor, table: str):
         [table, table],
     )
     indexes = cursor.fetchall()
-    # The directory version's deferred trigger (migration 0006) would queue an event per
-    # row, and PostgreSQL refuses to build an index on a table with events pending: it
-    # is off for the load, and the version is raised once afterwards.
+    # kcdir's own triggers are off for the load: the directory version's deferred one
+    # (migration 0006) would queue an event per row, and PostgreSQL refuses to build an
+    # index on a table with events pending (the version is raised once afterwards); the
+    # roster sort name's (0008) would look up each row's member, which the loader
+    # writes itself.
     cursor.execute(
-        "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = %s",
-        [table, DIRECTORY_TRIGGER],
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname LIKE %s",
+        [table, "kcdir\\_%"],
     )
     triggers = [name for (name,) in cursor.fetchall()]
     quote = connection.ops.quote_name
@@ -1109,6 +1112,7 @@ def _without_keys_and_indexes(cursor, table: str):
         cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
     for name in triggers:
         cursor.execute(f"ALTER TABLE {quote(table)} ENABLE TRIGGER {quote(name)}")
+    if DIRECTORY_TRIGGER in triggers:
         cursor.execute("SELECT kcdir_bump_directory_version()")
 
 

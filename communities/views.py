@@ -74,7 +74,10 @@ def community_detail(request, slug):
     def render_roster():
         roster_form = SearchForm(request.GET)
         roster = community.memberships.roster().search(roster_form.query)
-        roster_page = Paginator(roster, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+        roster_page = Paginator(roster.values_list("pk", flat=True), settings.PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        roster_page.object_list = Membership.objects.in_order(roster_page.object_list)
         context = {"community": community, "roster_form": roster_form, "roster_page": roster_page}
         return render_to_string("communities/_roster_section.html", context, request)
 
