@@ -8,6 +8,7 @@ large case blow the budget.
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from communities.models import Community, Membership
@@ -36,6 +37,12 @@ QUERY_BUDGETS = {
     "member_detail": 6,
     "my_communities": 9,
     "profile_edit": 4,
+    # The same pages further in, searched and filtered: the same budgets.
+    "community_list_deep": 10,
+    "community_list_search": 10,
+    "community_list_filters": 10,
+    "community_detail_deep": 10,
+    "member_search": 5,
 }
 
 
@@ -49,7 +56,19 @@ SHOWN = {
     "member_detail": lambda ctx: len(ctx["memberships"]),
     "my_communities": lambda ctx: len(ctx["active"]),
     "profile_edit": lambda ctx: len(ctx["form"].fields["department"].choices),
+    "community_list_deep": lambda ctx: len(ctx["page_obj"]),
+    "community_list_search": lambda ctx: ctx["page_obj"].paginator.count,
+    "community_list_filters": lambda ctx: ctx["page_obj"].paginator.count,
+    "community_detail_deep": lambda ctx: len(ctx["roster_page"]),
+    "member_search": lambda ctx: ctx["page_obj"].paginator.count,
 }
+
+
+def second_page(rows: int) -> int:
+    """Rows on page 2, or on the only page when everything fits on one."""
+    return min(rows - settings.PAGE_SIZE, settings.PAGE_SIZE) if rows > settings.PAGE_SIZE else rows
+
+
 EXPECTED_SHOWN = {
     "community_list": lambda size: min(size, settings.PAGE_SIZE),
     "community_detail": lambda size: size - 1,  # one person only requested to join
@@ -59,6 +78,12 @@ EXPECTED_SHOWN = {
     "member_detail": lambda size: size,
     "my_communities": lambda size: size,
     "profile_edit": lambda size: 4,  # three departments and "---------"
+    # Page 2 (or the last page, when there is only one).
+    "community_list_deep": lambda size: second_page(size),
+    "community_list_search": lambda size: size,  # all pursue the shared purpose
+    "community_list_filters": lambda size: (size + 1) // 2,  # the knowledge communities
+    "community_detail_deep": lambda size: second_page(size - 1),
+    "member_search": lambda size: 1,
 }
 
 
@@ -105,6 +130,12 @@ def build_directory(size: int):
         "member_detail": reverse("members:member_detail", args=[people[1].user.username]),
         "my_communities": reverse("members:my_communities"),
         "profile_edit": reverse("members:profile_edit"),
+        "community_list_deep": reverse("communities:community_list") + "?page=2",
+        "community_list_search": reverse("communities:community_list") + "?q=shared",
+        "community_list_filters": reverse("communities:community_list")
+        + f"?q=shared&kind=kc&department={departments[0].slug}",
+        "community_detail_deep": first.get_absolute_url() + "?page=2",
+        "member_search": reverse("members:member_list") + "?q=sam+staff",
     }, viewer.user
 
 
@@ -125,3 +156,37 @@ def test_page_stays_within_its_query_budget(client, django_assert_max_num_querie
     assert response.status_code == 200
     # The page really showed the data it was measured on.
     assert SHOWN[page](response.context) == EXPECTED_SHOWN[page](size)
+
+
+# Actions and exports: the same number of queries whatever the size.
+ACTION_BUDGETS = {"leave": 8, "join": 8, "roster_export": 5, "directory_export": 4}
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["small", "large"])
+def test_join_leave_and_exports_stay_within_their_budgets(
+    client, django_assert_max_num_queries, size
+):
+    urls, viewer = build_directory(size)
+    community = Community.objects.order_by("pk").first()
+    community.join_policy = Community.JoinPolicy.OPEN
+    community.save()
+    client.force_login(viewer)
+    for action in ("leave", "join"):
+        with django_assert_max_num_queries(ACTION_BUDGETS[action]):
+            response = client.post(
+                reverse(f"communities:membership_{action}", args=[community.slug])
+            )
+        assert response.status_code == 302
+    assert community.memberships.get(member__user=viewer).state == Membership.State.ACTIVE
+
+    steward = community.memberships.filter(role=Membership.Role.STEWARD).first().member.user
+    client.force_login(steward)
+    with django_assert_max_num_queries(ACTION_BUDGETS["roster_export"]):
+        body = b"".join(client.get(reverse("communities:roster_export", args=[community.slug])))
+    assert body.count(b"\n") == 1 + community.memberships.active().count()
+
+    admin = get_user_model().objects.create_superuser("root", password="x" * 12)
+    client.force_login(admin)
+    with django_assert_max_num_queries(ACTION_BUDGETS["directory_export"]):
+        body = b"".join(client.get(reverse("communities:directory_export")))
+    assert body.count(b"\n") == 1 + size
