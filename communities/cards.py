@@ -38,8 +38,8 @@ def with_cards(communities: list) -> list:
     """Set ``card`` (its HTML) on each community: from the cache, or drawn and stored.
     The communities need their purposes, leaders and ``active_member_count`` loaded."""
     keys = {community.pk: card_key(community) for community in communities}
-    pages = caches["pages"]
-    found = pages.get_many(list(keys.values())) if settings.DIRECTORY_CACHE_SECONDS else {}
+    cards = caches["cards"]
+    found = cards.get_many(list(keys.values())) if settings.DIRECTORY_CACHE_SECONDS else {}
     drawn = {}
     for community in communities:
         key = keys[community.pk]
@@ -47,5 +47,5 @@ def with_cards(communities: list) -> list:
             found[key] = drawn[key] = render_to_string(CARD_TEMPLATE, {"community": community})
         community.card = found[key]
     if drawn and settings.DIRECTORY_CACHE_SECONDS:
-        pages.set_many(drawn, settings.DIRECTORY_CACHE_SECONDS)
+        cards.set_many(drawn, settings.DIRECTORY_CACHE_SECONDS)
     return communities

@@ -208,10 +208,17 @@ CACHES = {
     },
     # What pages draw for everyone, under the directory version (communities/
     # directory_cache.py): correct in any process, so kept in each process's memory.
+    # Sections are up to ~50 KB (the directory's), so 500 of them ~25 MB at most.
     "pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "kcdir-pages",
-        "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("PAGE_CACHE_ENTRIES", "2000"))},
+        "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("PAGE_CACHE_ENTRIES", "500"))},
+    },
+    # Community cards keyed by what they show (communities/cards.py): ~1 KB each.
+    "cards": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "kcdir-cards",
+        "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CARD_CACHE_ENTRIES", "10000"))},
     },
 }
 SHARED_CACHE = "locmem" not in CACHES["default"]["BACKEND"]
