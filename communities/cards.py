@@ -7,12 +7,11 @@ the page around the cards is drawn again (``directory_cache``), but only the car
 own data changed are rendered again.
 """
 
-import hashlib
-
 from django.conf import settings
 from django.core.cache import caches
 from django.template.loader import render_to_string
-from django.utils.translation import get_language
+
+from .directory_cache import cache_key
 
 CARD_TEMPLATE = "includes/_community_card.html"
 
@@ -30,8 +29,7 @@ def card_key(community) -> str:
         community.active_member_count,
         tuple(str(steward) for steward in community.stewards),
     )
-    digest = hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()
-    return f"kcdir:card:{get_language()}:{digest}"
+    return cache_key("card", shown)
 
 
 def with_cards(communities: list) -> list:

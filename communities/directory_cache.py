@@ -39,6 +39,12 @@ def current_version() -> int | None:
     return row[0] if row else None
 
 
+def cache_key(name: str, *parts) -> str:
+    """A short cache key for ``parts`` (anything with a stable ``repr``) in this language."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return f"kcdir:{name}:{get_language()}:{digest}"
+
+
 def version_for(request) -> int | None:
     """``current_version()``, read once per request (a page that writes redirects)."""
     if not hasattr(request, "_kcdir_directory_version"):
@@ -53,8 +59,7 @@ def cached(request, name: str, parts: tuple, render: Callable[[], object]):
     version = version_for(request) if seconds else None
     if version is None:
         return render()
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
-    key = f"kcdir:{name}:{version}:{get_language()}:{digest}"
+    key = cache_key(name, version, parts)
     pages = caches["pages"]
     value = pages.get(key)
     if value is None:

@@ -626,12 +626,9 @@ class Command(BaseCommand):
 
         def write():
             try:
+                actions = (services.join_community, services.leave_community)
                 while not stop.wait(1 / per_second):
-                    action = services.join_community if writes.count % 2 == 0 else None
-                    if action:
-                        action(community=self.community, member=member)
-                    else:
-                        services.leave_community(community=self.community, member=member)
+                    actions[writes.count % 2](community=self.community, member=member)
                     writes.count += 1
             finally:
                 connection.close()
