@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count, Exists, F, OuterRef, Q
 
-from communities.enterprise import BENCH_COMMUNITY_SLUG
 from communities.models import (
     Community,
     DirectoryVersion,
@@ -21,6 +20,7 @@ from communities.models import (
     MembershipEvent,
     Purpose,
 )
+from devtools.enterprise import BENCH_COMMUNITY_SLUG
 from members.models import Department, Member
 
 from .conftest import directory_admins_group
@@ -130,7 +130,7 @@ def test_bench_smoke_run_prints_every_row_of_the_report():
 @pytest.mark.django_db(transaction=True)
 def test_bench_joins_and_leaves_beside_the_throughput_run_and_leaves_no_membership():
     """The writer thread behind "directory, N joins/leaves a second" (it commits)."""
-    from communities.management.commands.bench import Command
+    from devtools.management.commands.bench import Command
 
     directory_admins_group()  # migration data an earlier flush may have removed
     seed_tiny()

@@ -1608,7 +1608,7 @@ def test_export_command_wants_one_community_or_all_of_them(open_kc, args):
 
 
 def test_bench_times_the_products_own_membership_export(tricky, monkeypatch):
-    from communities.management.commands import bench
+    from devtools.management.commands import bench
 
     calls = []
     real_export = roster_csv.export_memberships

@@ -16,10 +16,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
+from communities.access import DIRECTORY_ADMINS_GROUP
+from communities.models import Community, Membership, MembershipEvent, Purpose, StageChange
 from members.models import Department, Member
-
-from .access import DIRECTORY_ADMINS_GROUP
-from .models import Community, Membership, MembershipEvent, Purpose, StageChange
 
 DEPARTMENTS = {
     "Claims Operations": ["Claims handler", "Senior claims handler", "Claims team lead"],

@@ -49,8 +49,8 @@ from django.test.utils import CaptureQueriesContext
 
 from communities import roster_csv, services
 from communities.access import DIRECTORY_ADMINS_GROUP
-from communities.enterprise import BENCH_COMMUNITY_SLUG, EnterpriseBuilder, enterprise_present
 from communities.models import Community, Membership, Purpose
+from devtools.enterprise import BENCH_COMMUNITY_SLUG, EnterpriseBuilder, enterprise_present
 from members.models import Department, Member
 
 PAGE_P95_MS = 20.0
@@ -564,7 +564,7 @@ class Command(BaseCommand):
             f"directory: search “{COMMUNITY_TERM}”": f"/?q={COMMUNITY_TERM}",
             "hello, signed in (production middleware)": "/bench/hello/",
         }
-        signed_in_env = {**env, "DJANGO_SETTINGS_MODULE": "kcdir.bench_settings"}
+        signed_in_env = {**env, "DJANGO_SETTINGS_MODULE": "devtools.bench_settings"}
         with self.gunicorn("kcdir.wsgi", signed_in_env) as port:
             for path in urls.values():
                 self.check_signed_in(port, path, cookie)
@@ -574,7 +574,7 @@ class Command(BaseCommand):
             # someone joins or leaves the big community WRITES_PER_SECOND times a second.
             with self.joining_and_leaving(WRITES_PER_SECOND) as writes:
                 churn = self.load(port, "/", cookie)
-        with self.gunicorn("kcdir.bench_wsgi", env) as port:
+        with self.gunicorn("devtools.bench_wsgi", env) as port:
             rates["hello, no middleware"] = self.load(port, "/bench/hello/", cookie)
         SessionStore(session_key=cookie.partition("=")[2]).delete()
         hello = rates["hello, signed in (production middleware)"]

@@ -32,10 +32,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from communities.models import Community, Membership, MembershipEvent, Purpose
 from members.models import Department
 
 from .demo import DEPARTMENTS, EXPERTISE, FIRST_NAMES, LAST_NAMES, LOCATIONS
-from .models import Community, Membership, MembershipEvent, Purpose
 
 # The marker: present only after a complete load (it is written in the same transaction).
 BENCH_COMMUNITY_SLUG = "one-customer-promise"

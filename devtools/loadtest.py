@@ -7,12 +7,12 @@ requests per second, overall and per kind of page. Only a server on this machine
 
 Each virtual person signs in as their own account: create them once with
 
-    DATABASE_URL=… .venv/bin/python scripts/loadtest.py prepare-users --users 50
+    DATABASE_URL=… .venv/bin/python -m devtools.loadtest prepare-users --users 50
 
 (``loadtest-01`` … ``loadtest-50``, the demo password, spread over the departments
 that ``seed_demo`` made), then run against a server on this machine:
 
-    .venv/bin/python scripts/loadtest.py run --host http://127.0.0.1:8000 \
+    .venv/bin/python -m devtools.loadtest run --host http://127.0.0.1:8000 \
         --users 50 --duration 5m
 
 The mix, per task picked: 80 % browsing (directory pages, community pages, people,
@@ -97,7 +97,7 @@ def demo_password() -> str:
 
 def prepare_users(count: int, password: str) -> None:
     sys.path.insert(0, str(BASE_DIR))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcdir.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devtools.settings")
     import django
 
     django.setup()
