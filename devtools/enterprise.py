@@ -35,7 +35,7 @@ from django.utils.text import slugify
 from communities.models import Community, Membership, MembershipEvent, Purpose
 from members.models import Department
 
-from .demo import DEPARTMENTS, EXPERTISE, FIRST_NAMES, LAST_NAMES, LOCATIONS
+from .demo.data import DEPARTMENTS, EXPERTISE, FIRST_NAMES, LAST_NAMES, LOCATIONS
 
 # The marker: present only after a complete load (it is written in the same transaction).
 BENCH_COMMUNITY_SLUG = "one-customer-promise"
