@@ -137,3 +137,14 @@ def test_bench_settings_serve_the_hello_behind_the_production_middleware():
     bench = probe("devtools.bench_settings")
 
     assert bench["installed"] and bench["hello"]
+
+
+def test_no_page_sends_people_to_the_development_tooling():
+    templates = sorted((BASE_DIR / "templates").rglob("*.html"))
+    mentions = [
+        template.relative_to(BASE_DIR)
+        for template in templates
+        if re.search(r"make run|seed_demo|demo data", template.read_text(), re.IGNORECASE)
+    ]
+
+    assert templates and mentions == []
