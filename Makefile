@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Development, the tests and the benchmark add the tooling (demo data, seed_demo, bench)
+# to production's settings; manage.py and deployments keep kcdir.settings, without it.
+DEV_SETTINGS := devtools.settings
 
 .PHONY: run test bench lint format setup setup-dev assets migrate clean help
 
@@ -35,6 +38,7 @@ setup: $(VENV)/.runtime assets
 setup-dev: $(VENV)/.dev assets
 
 run: export DEBUG ?= 1
+run: export DJANGO_SETTINGS_MODULE = $(DEV_SETTINGS)
 run: setup
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo --if-empty
@@ -45,6 +49,7 @@ run: setup
 	@echo ""
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+test: export DJANGO_SETTINGS_MODULE = $(DEV_SETTINGS)
 test: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -54,6 +59,7 @@ test: setup-dev
 # The scale benchmark (docs/PERFORMANCE.md): PostgreSQL from DATABASE_URL, by default a
 # local kcdir_bench database (createdb kcdir_bench); loads the enterprise data if absent.
 bench: export DEBUG = 0
+bench: export DJANGO_SETTINGS_MODULE = $(DEV_SETTINGS)
 bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kcdir_bench
 # Production shares one cache (Redis) between processes: use the local Redis if it answers.
 bench: export REDIS_URL ?= $(shell $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1); print('redis://127.0.0.1:6379/1')" 2>/dev/null)

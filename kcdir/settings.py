@@ -268,9 +268,6 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "kcdir <kcdir@localhos
 # The address people reach kcdir at, for links in emails.
 KCDIR_BASE_URL = os.environ.get("KCDIR_BASE_URL", "http://127.0.0.1:8000")
 
-# The demo accounts' password (seed_demo); never used outside demo data.
-KCDIR_DEMO_PASSWORD = os.environ.get("KCDIR_DEMO_PASSWORD", "kcdir-demo")
-
 PAGE_SIZE = 24
 
 # How long a page may keep what it drew for everyone (communities/directory_cache.py):

@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count, Exists, F, OuterRef, Q
 
-from communities.enterprise import BENCH_COMMUNITY_SLUG
 from communities.models import (
     Community,
     DirectoryVersion,
@@ -21,6 +20,7 @@ from communities.models import (
     MembershipEvent,
     Purpose,
 )
+from devtools.enterprise import BENCH_COMMUNITY_SLUG
 from members.models import Department, Member
 
 from .conftest import directory_admins_group
@@ -130,20 +130,20 @@ def test_bench_smoke_run_prints_every_row_of_the_report():
 @pytest.mark.django_db(transaction=True)
 def test_bench_joins_and_leaves_beside_the_throughput_run_and_leaves_no_membership():
     """The writer thread behind "directory, N joins/leaves a second" (it commits)."""
-    from communities.management.commands.bench import Command
+    from devtools.bench.people import prepare_people
+    from devtools.bench.throughput import joining_and_leaving
 
     directory_admins_group()  # migration data an earlier flush may have removed
     seed_tiny()
-    command = Command(stdout=StringIO())
-    command.prepare_people()
-    with command.joining_and_leaving(100) as writes:
+    people = prepare_people()
+    with joining_and_leaving(people, 100) as writes:
         time.sleep(0.3)
 
     assert writes.count >= 2 and writes.per_second > 0
     joined = MembershipEvent.objects.filter(
-        community=command.community, target__user=command.staff
+        community=people.community, target__user=people.staff
     ).count()
     assert joined >= 2
-    assert not command.community.memberships.filter(
-        member__user=command.staff, state="active"
+    assert not people.community.memberships.filter(
+        member__user=people.staff, state="active"
     ).exists()

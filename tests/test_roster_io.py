@@ -1608,7 +1608,8 @@ def test_export_command_wants_one_community_or_all_of_them(open_kc, args):
 
 
 def test_bench_times_the_products_own_membership_export(tricky, monkeypatch):
-    from communities.management.commands import bench
+    from devtools.bench.bulk import time_export
+    from devtools.bench.report import Report
 
     calls = []
     real_export = roster_csv.export_memberships
@@ -1618,14 +1619,14 @@ def test_bench_times_the_products_own_membership_export(tricky, monkeypatch):
         return real_export(**kwargs)
 
     monkeypatch.setattr(roster_csv, "export_memberships", export_memberships)
-    command = bench.Command(stdout=io.StringIO())
-    command.quick, command.export_seconds, command.targets = True, 60.0, []
-    command.widths = [42, 9, 7, 9, 12, 19, 7]
+    out = io.StringIO()
+    bench_report = Report(out)
+    bench_report.widths = [42, 9, 7, 9, 12, 19, 7]
 
-    command.time_export()
+    time_export(bench_report, quick=True, export_seconds=60.0)
 
     assert len(calls) == 1
-    report = command.stdout._out.getvalue()
+    report = out.getvalue()
     assert re.search(rf"membership export \(0 MB CSV\)\s+{len(tricky.rows)}\s", report)
 
 

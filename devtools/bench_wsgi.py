@@ -1,6 +1,6 @@
 """The benchmark's middleware-free "hello": Django with ``MIDDLEWARE = []``.
 
-``gunicorn kcdir.bench_wsgi`` (started by `manage.py bench`); the same URLconf and
+``gunicorn devtools.bench_wsgi`` (started by `manage.py bench`); the same URLconf and
 view as the signed-in hello, so the difference between the two is the middleware.
 """
 
@@ -8,6 +8,6 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ["DJANGO_SETTINGS_MODULE"] = "kcdir.bench_bare_settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "devtools.bench_bare_settings"
 
 application = get_wsgi_application()

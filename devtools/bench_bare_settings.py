@@ -1,5 +1,5 @@
 """Settings for the benchmark's middleware-free "hello": no middleware at all."""
 
-from kcdir.bench_settings import *  # noqa: F403
+from devtools.bench_settings import *  # noqa: F403
 
 MIDDLEWARE = []

@@ -4,9 +4,9 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from communities.demo import DemoBuilder
-from communities.enterprise import EnterpriseBuilder, Sizes
 from communities.models import Community
+from devtools.demo import DemoBuilder
+from devtools.enterprise import EnterpriseBuilder, Sizes
 
 
 class Command(BaseCommand):

@@ -5,15 +5,11 @@ The hello view returns a constant string: measured through the production middle
 before a page does any work of its own.
 """
 
-from django.http import HttpResponse
 from django.urls import path
 
 from kcdir.urls import handler403  # noqa: F401 (the root URLconf names the 403 page)
 from kcdir.urls import urlpatterns as app_urlpatterns
 
-
-def hello(request):
-    return HttpResponse("hello\n", content_type="text/plain")
-
+from .views import hello
 
 urlpatterns = [path("bench/hello/", hello, name="bench_hello"), *app_urlpatterns]
