@@ -76,7 +76,10 @@ ROSTER_HEADER = ["name", "email", "username", "department", "role", "state", "jo
 MEMBERSHIPS_HEADER = ["community", *ROSTER_HEADER]
 
 
-def roster_rows(community: Community, *, states=(Membership.State.ACTIVE,)) -> Iterator[list]:
+def roster_export_rows(
+    community: Community, *, states=(Membership.State.ACTIVE,)
+) -> Iterator[list]:
+    """The community's memberships in ``states``, by name: ``ROSTER_HEADER``."""
     memberships = (
         community.memberships.filter(state__in=states)
         .select_related("member__user", "member__department", "decided_by")
@@ -167,7 +170,7 @@ def export_roster(
 ) -> Chunks:
     """A community's roster (``ROSTER_HEADER``), by name: what Export CSV downloads."""
     if not _copying(use_copy):
-        return _encoded(ROSTER_HEADER, roster_rows(community, states=states), on_rows)
+        return _encoded(ROSTER_HEADER, roster_export_rows(community, states=states), on_rows)
     # The decider looked up row by row: cheaper, for one roster, than joining every member.
     decider = (
         f"(SELECT dp.display_name FROM {_tables()['member']} dp "  # noqa: S608 (_meta name)

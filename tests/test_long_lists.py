@@ -5,8 +5,9 @@
 - The requests waiting have page links of their own (``requests_page``).
 - The people directory counts at most ``PEOPLE_COUNT_CAP`` matches and says "more
   than" beyond it.
-- Rows drawn in Python escape whatever people typed, and show the same dates and
-  waiting times as Django's ``date`` and ``timesince`` filters.
+- The row templates escape whatever people typed, and show the same dates and
+  waiting times as Django's ``date`` and ``timesince`` filters; the filter fields are
+  drawn as crispy-forms draws them.
 """
 
 import html
@@ -280,9 +281,13 @@ def test_people_filter_fields_show_help_and_errors_like_crispy(client, staff):
     assert [str(p) for p in response.context["page_obj"]] == ["Sam Staff"]  # filter ignored
 
 
-# -- rows drawn in Python --------------------------------------------------------------
+# -- rows and fields, drawn by the tags' templates -------------------------------------
 
 NASTY = '<b onclick="x()">Bo</b> & "Co"'
+
+
+def draw(source: str, **context) -> str:
+    return Template(source).render(Context(context))
 
 
 def test_rows_escape_what_people_typed(client, big_kc, directory_admin):
@@ -323,7 +328,7 @@ def test_history_dates_read_as_the_date_filter_writes_them(settings):
     expected = Template('<time datetime="{{ d|date:\'c\' }}">{{ d|date:"j M Y H:i" }}</time>')
 
     with timezone.override("Europe/Paris"):
-        drawn = str(kcdir_rows.event_rows([event]))
+        drawn = draw("{% load kcdir_rows %}{% event_rows events %}", events=[event])
         reference = expected.render(Context({"d": when}))
 
     assert reference in drawn
@@ -346,7 +351,7 @@ def test_waiting_times_read_as_timesince_writes_them(big_kc):
     )
     entries = [community_views.manage_rows.waiting_entry(row) for row in entries]
 
-    drawn = html.unescape(str(kcdir_rows.waiting_rows(entries)))
+    drawn = html.unescape(draw("{% load kcdir_rows %}{% waiting_rows entries %}", entries=entries))
 
     for entry in entries:
         assert f'<td class="small text-nowrap">{timesince(entry.updated_at)}</td>' in drawn
@@ -405,7 +410,7 @@ def test_filter_fields_are_drawn_as_crispy_forms_draws_them(make, data, field):
     form.is_valid()
     crispy = Template("{% load crispy_forms_tags %}{{ field|as_crispy_field }}")
 
-    ours = str(kcdir_rows.plain_field(form[field]))
+    ours = draw("{% load kcdir_tags %}{% filter_field field %}", field=form[field])
     theirs = crispy.render(Context({"field": form[field]}))
 
     assert controls(ours) == controls(theirs)

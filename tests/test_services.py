@@ -120,7 +120,7 @@ def assert_event(
     assert actual == expected
 
 
-def roster_rows(community: Community) -> list[dict]:
+def membership_snapshot(community: Community) -> list[dict]:
     """Every column of every membership row (``updated_at`` shows any save)."""
     return list(Membership.objects.filter(community=community).order_by("pk").values())
 
@@ -128,11 +128,11 @@ def roster_rows(community: Community) -> list[dict]:
 @contextmanager
 def refused(community: Community, match: str):
     """The block must raise ``MembershipError`` matching ``match`` and change nothing."""
-    rows_before = roster_rows(community)
+    rows_before = membership_snapshot(community)
     events_before = MembershipEvent.objects.count()
     with pytest.raises(MembershipError, match=match):
         yield
-    assert roster_rows(community) == rows_before
+    assert membership_snapshot(community) == rows_before
     assert MembershipEvent.objects.count() == events_before
 
 
@@ -694,12 +694,12 @@ def test_approving_in_an_archived_community_is_refused_and_the_request_waits():
 )
 def test_acting_on_a_membership_of_another_community_is_refused(open_kc, request_kc, act):
     elsewhere = membership_of(request_kc, person_in(request_kc, State.REQUESTED))
-    rows_elsewhere = roster_rows(request_kc)
+    rows_elsewhere = membership_snapshot(request_kc)
 
     with refused(open_kc, "not on this community's list"):
         act(open_kc, elsewhere, steward_of(open_kc).member)
 
-    assert roster_rows(request_kc) == rows_elsewhere
+    assert membership_snapshot(request_kc) == rows_elsewhere
 
 
 # -- the same row, again ---------------------------------------------------------------
@@ -1361,7 +1361,7 @@ def test_history_replays_to_the_roster_after_200_random_actions(admin):
     for _step in range(200):
         name = rng.choice(list(RANDOM_ACTIONS))
         community, membership, call = _random_action(rng, name, communities, people, admin)
-        rows_before = roster_rows(community)
+        rows_before = membership_snapshot(community)
         since = last_event_pk()
         other_sponsors = (
             community.memberships.filter(state=State.ACTIVE, role=Role.SPONSOR)
@@ -1372,7 +1372,7 @@ def test_history_replays_to_the_roster_after_200_random_actions(admin):
             result = call()
         except MembershipError:
             outcomes[name, "refused"] += 1
-            assert roster_rows(community) == rows_before, name
+            assert membership_snapshot(community) == rows_before, name
             assert last_event_pk() == since, name
         else:
             outcomes[name, "done"] += 1
