@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from communities import access, directory_cache, insights
@@ -71,9 +71,7 @@ def member_list(request):
 
 def member_detail(request, username):
     viewer_pk = request.member.pk  # creates the viewer's Member first: their own profile exists
-    member = get_object_or_404(
-        Member.objects.select_related("user", "department"), user__username=username
-    )
+    member = access.member_for_viewer(request.user, username)
     memberships = (
         member.memberships.active()
         .exclude(community__status="proposed")
@@ -93,7 +91,7 @@ def member_detail(request, username):
                 lambda: insights.connected_communities(member),
                 CONNECTED_CACHE_SECONDS,
             ),
-            "can_see_history": member.pk == viewer_pk or access.is_directory_admin(request.user),
+            "can_see_history": access.may_see_history(request.user, member),
         },
     )
 
@@ -117,7 +115,7 @@ def my_communities(request):
         request,
         "members/my_communities.html",
         {
-            "waiting_for_me": Membership.objects.waiting_for(request.user).select_related(
+            "waiting_for_me": access.requests_decidable_by(request.user).select_related(
                 "community", "member"
             )[:50],
             "proposals": Community.objects.filter(proposed_by=request.member).order_by(
