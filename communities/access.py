@@ -1,64 +1,192 @@
-"""Who may see or touch what. Views ask here; nothing else decides access.
+"""Who may see or touch what: every "may this person ...?" is answered here.
 
-Each helper returns the object or raises ``Http404``/``PermissionDenied``:
-404 when the object does not exist (or may not be known to exist),
-403 when it exists but this person may not act on it.
+Views, the context templates get and the admin ask here; nothing else decides access.
+
+- ``is_directory_admin`` and the ``may_*`` functions answer yes or no.
+- The ``*_for_*`` functions return the object a page works on, or raise
+  ``Http404``/``PermissionDenied``: 404 when the object does not exist (or may not be
+  known to exist), 403 when it exists but this person may not act on it.
+- ``membership_actions`` and ``stewardship_links`` say what a community's page offers
+  this person, so its templates only show the answers.
 """
 
-from django.contrib.auth.models import Permission
+from dataclasses import dataclass
+from functools import cache
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db import connections, router
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from members.models import Member
 
-from .models import Community, Membership
+from .models import Community, Membership, RosterImport
 
 DIRECTORY_ADMINS_GROUP = "Directory admins"
 MANAGE_DIRECTORY_PERMISSION = "communities.manage_directory"
+
+State = Membership.State
+Status = Community.Status
+
+# -- directory admins --------------------------------------------------------------------
+
+# Where ``is_directory_admin`` keeps its answer on the user object for the request.
+_DIRECTORY_ADMIN_FLAG = "_kcdir_directory_admin"
+
+
+def directory_admin_sql(connection, user_id_column: str) -> tuple[str, list]:
+    """The directory-admin rule as SQL: an ``EXISTS`` expression, true when the user
+    whose id is ``user_id_column`` (a column of the enclosing query) holds
+    ``manage_directory`` directly or through a group, and its parameters.
+
+    Superusers are not asked here (``is_directory_admin`` answers for them). Table and
+    column names come from the models, quoted for ``connection``; the only values are
+    the parameters. ``MemberBackend`` puts this in the query that loads the user.
+    """
+    quote = connection.ops.quote_name
+    groups = get_user_model()._meta.get_field("groups")
+    direct = get_user_model()._meta.get_field("user_permissions")
+    granted = Group._meta.get_field("permissions")
+    permission = {
+        "table": quote(Permission._meta.db_table),
+        "pk": quote(Permission._meta.pk.column),
+        "content_type": quote(Permission._meta.get_field("content_type").column),
+        "codename": quote(Permission._meta.get_field("codename").column),
+    }
+    content_type = {
+        "table": quote(ContentType._meta.db_table),
+        "pk": quote(ContentType._meta.pk.column),
+        "app_label": quote(ContentType._meta.get_field("app_label").column),
+    }
+    sql = f"""EXISTS (
+        SELECT 1 FROM {permission["table"]} p
+        JOIN {content_type["table"]} ct ON ct.{content_type["pk"]} = p.{permission["content_type"]}
+        WHERE ct.{content_type["app_label"]} = %s AND p.{permission["codename"]} = %s AND (
+            p.{permission["pk"]} IN (
+                SELECT gp.{quote(granted.m2m_reverse_name())}
+                FROM {quote(granted.m2m_db_table())} gp
+                JOIN {quote(groups.m2m_db_table())} ug
+                    ON ug.{quote(groups.m2m_reverse_name())} = gp.{quote(granted.m2m_column_name())}
+                WHERE ug.{quote(groups.m2m_column_name())} = {user_id_column})
+            OR p.{permission["pk"]} IN (
+                SELECT up.{quote(direct.m2m_reverse_name())}
+                FROM {quote(direct.m2m_db_table())} up
+                WHERE up.{quote(direct.m2m_column_name())} = {user_id_column})
+        )
+    )"""  # noqa: S608
+    return sql, MANAGE_DIRECTORY_PERMISSION.split(".")
+
+
+@cache
+def _directory_admin_query(database: str) -> tuple[str, list]:
+    """``directory_admin_sql`` about one user, whose id is the last parameter."""
+    User = get_user_model()
+    quote = connections[database].ops.quote_name
+    user_table = quote(User._meta.db_table)
+    user_pk = f"{user_table}.{quote(User._meta.pk.column)}"
+    exists, params = directory_admin_sql(connections[database], user_pk)
+    return f"SELECT {exists} FROM {user_table} WHERE {user_pk} = %s", params  # noqa: S608
+
+
+def remember_directory_admin(user, flag: bool) -> None:
+    """Keep ``is_directory_admin``'s answer on ``user`` for the rest of the request
+    (``MemberBackend`` learns it with the user)."""
+    setattr(user, _DIRECTORY_ADMIN_FLAG, flag)
 
 
 def is_directory_admin(user) -> bool:
     """Superuser, or holds ``manage_directory`` directly or through a group.
 
-    One query, remembered on the user object for the rest of the request (Django's
-    ``has_perm`` would load every permission in two).
+    At most one query, remembered on the user object for the rest of the request
+    (Django's ``has_perm`` would load every permission in two); none when
+    ``MemberBackend`` loaded the user.
     """
     if not (user.is_authenticated and user.is_active):
         return False
     if user.is_superuser:
         return True
-    cached = getattr(user, "_kcdir_directory_admin", None)
-    if cached is None:
-        app_label, codename = MANAGE_DIRECTORY_PERMISSION.split(".")
-        cached = (
-            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
-            .filter(Q(group__user=user) | Q(user=user))
-            .exists()
-        )
-        user._kcdir_directory_admin = cached
-    return cached
+    flag = getattr(user, _DIRECTORY_ADMIN_FLAG, None)
+    if flag is None:
+        database = router.db_for_read(get_user_model())
+        sql, params = _directory_admin_query(database)
+        with connections[database].cursor() as cursor:
+            cursor.execute(sql, [*params, user.pk])
+            row = cursor.fetchone()
+        flag = bool(row and row[0])
+        remember_directory_admin(user, flag)
+    return flag
 
 
-def is_steward(user, community: Community) -> bool:
-    """Active steward of this community (a directory admin counts everywhere)."""
-    if is_directory_admin(user):
-        return True
-    return Membership.objects.filter(
-        community=community,
-        member__user=user,
-        state=Membership.State.ACTIVE,
-        role=Membership.Role.STEWARD,
-    ).exists()
+def require_directory_admin(user) -> None:
+    if not is_directory_admin(user):
+        raise PermissionDenied("Only directory admins can do that.")
 
 
-def is_active_steward(membership: Membership | None) -> bool:
+# -- yes-or-no questions -----------------------------------------------------------------
+
+# ``membership`` not given: the functions below read it themselves.
+_NOT_READ = object()
+
+
+def _is_active_steward(membership: Membership | None) -> bool:
     return (
         membership is not None
-        and membership.state == Membership.State.ACTIVE
+        and membership.state == State.ACTIVE
         and membership.role == Membership.Role.STEWARD
     )
+
+
+def may_curate(user, community: Community, *, membership=_NOT_READ) -> bool:
+    """Whether ``user`` curates this community: directory admins, and its active
+    stewards. ``membership``, the user's own membership of it (``None``: they have
+    none) when the caller has read it already, spares a query."""
+    if is_directory_admin(user):
+        return True
+    if membership is _NOT_READ:
+        return communities_stewarded_by(user).filter(community=community).exists()
+    return _is_active_steward(membership)
+
+
+def may_formalise(user, community: Community, *, membership=_NOT_READ) -> bool:
+    """A community of practice's curators may formalise it: directory admins at once,
+    its coordinators by proposing it to them."""
+    return community.is_cop and may_curate(user, community, membership=membership)
+
+
+def may_merge(user) -> bool:
+    """Only directory admins merge a duplicate community into another."""
+    return is_directory_admin(user)
+
+
+def may_decide_proposals(user) -> bool:
+    """Only directory admins approve or decline a proposed knowledge community."""
+    return is_directory_admin(user)
+
+
+def may_see_history(user, member: Member) -> bool:
+    """A person's roster history: theirs to see, and directory admins'."""
+    return member.user_id == user.pk or is_directory_admin(user)
+
+
+def communities_stewarded_by(user):
+    """The ids of the communities ``user`` is an active steward of (a subquery)."""
+    return Membership.objects.filter(
+        member__user=user, state=State.ACTIVE, role=Membership.Role.STEWARD
+    ).values("community_id")
+
+
+def requests_decidable_by(user):
+    """Requests to join that ``user`` may approve or deny (``Membership.objects.waiting_in``):
+    in every community for directory admins, else in those they steward."""
+    if is_directory_admin(user):
+        return Membership.objects.waiting_in()
+    return Membership.objects.waiting_in(communities_stewarded_by(user))
+
+
+# -- the object a page works on ----------------------------------------------------------
 
 
 def community_for_viewer(user, slug: str, queryset=None) -> Community:
@@ -67,7 +195,7 @@ def community_for_viewer(user, slug: str, queryset=None) -> Community:
     queryset = Community.objects.all() if queryset is None else queryset
     community = get_object_or_404(queryset.select_related("proposed_by"), slug=slug)
     if (
-        community.status == Community.Status.PROPOSED
+        community.status == Status.PROPOSED
         and not is_directory_admin(user)
         and not (community.proposed_by and community.proposed_by.user_id == user.pk)
     ):
@@ -78,7 +206,7 @@ def community_for_viewer(user, slug: str, queryset=None) -> Community:
 def community_for_steward(user, slug: str) -> Community:
     """A community this user may curate: its stewards and directory admins."""
     community = community_for_viewer(user, slug)
-    if not is_steward(user, community):
+    if not may_curate(user, community):
         raise PermissionDenied("Only this community's stewards and directory admins can do that.")
     return community
 
@@ -92,14 +220,123 @@ def membership_for_steward(user, slug: str, pk: int) -> tuple[Community, Members
     return community, membership
 
 
+def roster_import_for_steward(user, slug: str, pk: int) -> tuple[Community, RosterImport]:
+    """An uploaded roster of a community this user curates; never another's."""
+    community = community_for_steward(user, slug)
+    return community, get_object_or_404(RosterImport, pk=pk, community=community)
+
+
+def cop_for_formalising(user, slug: str) -> Community:
+    """A community of practice this user may formalise (``may_formalise``)."""
+    community = community_for_viewer(user, slug)
+    if not may_formalise(user, community):
+        raise PermissionDenied(
+            "Only directory admins and a community of practice's coordinators can do that."
+        )
+    return community
+
+
+def community_for_merging(user, slug: str) -> Community:
+    """A community a directory admin may merge into another."""
+    if not may_merge(user):
+        raise PermissionDenied("Only directory admins can do that.")
+    return community_for_viewer(user, slug)
+
+
+def proposal_for_deciding(user, slug: str) -> Community:
+    """A proposed knowledge community still waiting for a directory admin's decision."""
+    if not may_decide_proposals(user):
+        raise PermissionDenied("Only directory admins can do that.")
+    return get_object_or_404(Community, slug=slug, status=Status.PROPOSED, declined_at=None)
+
+
+def member_for_viewer(user, username: str) -> Member:
+    """Anyone's profile, for every signed-in person."""
+    return get_object_or_404(
+        Member.objects.select_related("user", "department"), user__username=username
+    )
+
+
 def member_history_for_viewer(user, username: str) -> Member:
-    """A person's roster history: visible to that person and to directory admins."""
+    """A person's roster history (``may_see_history``)."""
     member = get_object_or_404(Member.objects.select_related("user"), user__username=username)
-    if member.user_id != user.pk and not is_directory_admin(user):
+    if not may_see_history(user, member):
         raise PermissionDenied("Only this person and directory admins can see their history.")
     return member
 
 
-def require_directory_admin(user) -> None:
-    if not is_directory_admin(user):
-        raise PermissionDenied("Only directory admins can do that.")
+# -- what a community's page offers ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MembershipActions:
+    """What a community's page offers a person about their own membership: the
+    actions the services accept from them now, or why there are none (at most one
+    reason, and never with an action)."""
+
+    leave: bool = False
+    cancel: bool = False
+    accept: bool = False
+    decline: bool = False
+    join: bool = False
+    request: bool = False
+    denied_before: bool = False  # with ``request``: their last request was denied
+    archived: bool = False
+    proposed: bool = False
+    removed: bool = False
+    invite_only: bool = False
+
+
+def membership_actions(community: Community, membership: Membership | None) -> MembershipActions:
+    """The person's own actions on ``community``, given their ``membership`` of it.
+
+    Mirrors the state machine in ``communities.services``: leaving and cancelling a
+    request work in any community; accepting, joining and requesting need one that
+    takes members (not archived or proposed); a removed person asks again only where
+    the community takes requests; an invitation is declined where it can be accepted.
+    """
+    state = membership.state if membership is not None else None
+    if state == State.ACTIVE:
+        return MembershipActions(leave=True)
+    if state == State.REQUESTED:
+        return MembershipActions(cancel=True)
+    if community.status == Status.ARCHIVED:
+        return MembershipActions(archived=True)
+    if community.status == Status.PROPOSED:
+        return MembershipActions(proposed=True)
+    if state == State.INVITED:
+        return MembershipActions(accept=True, decline=True)
+    takes_requests = community.is_kc and community.join_policy == Community.JoinPolicy.REQUEST
+    if state == State.REMOVED and not takes_requests:
+        return MembershipActions(removed=True)
+    if community.is_cop or community.join_policy == Community.JoinPolicy.OPEN:
+        return MembershipActions(join=True)
+    if takes_requests:
+        return MembershipActions(request=True, denied_before=state == State.DENIED)
+    return MembershipActions(invite_only=True)
+
+
+@dataclass(frozen=True)
+class StewardshipLinks:
+    """The curating links a community's page shows this person."""
+
+    manage: bool  # Manage membership, History, and moving the community up the ladder
+    formalise: bool
+    merge: bool
+    decide_proposal: bool
+
+
+def stewardship_links(
+    user, community: Community, membership: Membership | None
+) -> StewardshipLinks:
+    """What ``user`` (whose own membership of ``community`` is ``membership``) may do
+    to it from its page. Formalising is offered only while the community of practice
+    is not archived (the service refuses it then); merging only for a community in
+    the directory (not archived, as a merged duplicate is, nor proposed)."""
+    return StewardshipLinks(
+        manage=may_curate(user, community, membership=membership),
+        formalise=community.status != Status.ARCHIVED
+        and may_formalise(user, community, membership=membership),
+        merge=community.status not in (Status.ARCHIVED, Status.PROPOSED) and may_merge(user),
+        decide_proposal=may_decide_proposals(user),
+    )

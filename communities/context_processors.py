@@ -1,8 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from . import directory_cache
-from .access import is_directory_admin
-from .models import Membership
+from .access import is_directory_admin, requests_decidable_by
 
 
 def waiting_requests(request):
@@ -19,7 +18,7 @@ def waiting_requests(request):
             request,
             "waiting",
             (user.pk, is_directory_admin(user)),
-            lambda: Membership.objects.waiting_for(user).count(),
+            lambda: requests_decidable_by(user).count(),
         )
 
     return {"waiting_requests_count": SimpleLazyObject(count)}

@@ -5,26 +5,11 @@ from django.core.cache import cache
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from members.forms import SearchField
 from members.models import Department, Member
 
 from .models import Community, Membership, MembershipEvent, Purpose
 from .roster_csv import people_by_key
-
-
-def clean_search_text(value: str) -> str:
-    """Search text safe for every database: trimmed, bounded, no NUL bytes."""
-    return (value or "").replace("\x00", "").strip()[:200]
-
-
-class SearchField(forms.CharField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("label", _("Search"))
-        super().__init__(strip=False, **kwargs)
-
-    def to_python(self, value):
-        return clean_search_text(super().to_python(value))
-
 
 PURPOSE_MENU_SIZE = 100
 PURPOSE_MENU_CACHE_SECONDS = 300

@@ -302,19 +302,16 @@ class MembershipQuerySet(models.QuerySet):
     def active(self):
         return self.filter(state=Membership.State.ACTIVE)
 
-    def waiting_for(self, user):
-        """Requests this user can decide: in communities they steward (all, for
-        directory admins), oldest first."""
-        from .access import is_directory_admin
-
+    def waiting_in(self, community_ids=None):
+        """Requests waiting for a decision, oldest first: in the communities whose ids
+        are ``community_ids`` (a list or a subquery; every community when ``None``),
+        never in archived or proposed ones (``access.requests_decidable_by`` asks
+        this for a steward or a directory admin)."""
         waiting = self.filter(state=Membership.State.REQUESTED).exclude(
-            community__status__in=["archived", "proposed"]
+            community__status__in=[Community.Status.ARCHIVED, Community.Status.PROPOSED]
         )
-        if not is_directory_admin(user):
-            stewarded = Membership.objects.filter(
-                member__user=user, state=Membership.State.ACTIVE, role=Membership.Role.STEWARD
-            ).values("community_id")
-            waiting = waiting.filter(community_id__in=stewarded)
+        if community_ids is not None:
+            waiting = waiting.filter(community_id__in=community_ids)
         return waiting.order_by("updated_at", "pk")
 
     def roster(self):

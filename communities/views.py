@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
@@ -34,7 +33,7 @@ from .forms import (
     SearchForm,
     StageForm,
 )
-from .models import Community, Membership, Purpose, RosterImport, count_members
+from .models import Community, Membership, Purpose, count_members
 from .paging import CountedPaginator, NameKeysetPage, known_page
 
 
@@ -86,8 +85,7 @@ def community_detail(request, slug):
         request, "roster", (community.pk, *sorted(request.GET.lists())), render_roster
     )
     viewer_membership = community.memberships.filter(member=request.member).first()
-    is_admin = access.is_directory_admin(request.user)
-    can_manage = is_admin or access.is_active_steward(viewer_membership)
+    stewardship = access.stewardship_links(request.user, community, viewer_membership)
     return render(
         request,
         "communities/community_detail.html",
@@ -95,12 +93,11 @@ def community_detail(request, slug):
             "community": community,
             "roster_section": roster_section,
             "viewer_membership": viewer_membership,
-            "can_manage": can_manage,
-            "is_admin": is_admin,
-            "can_formalise": community.is_cop
-            and community.status != Community.Status.ARCHIVED
-            and can_manage,
-            "stage_form": StageForm(initial={"stage": community.stage}) if can_manage else None,
+            "actions": access.membership_actions(community, viewer_membership),
+            "stewardship": stewardship,
+            "stage_form": StageForm(initial={"stage": community.stage})
+            if stewardship.manage
+            else None,
             "stage_changes": community.stage_changes.all()[:10],
             "formalised_as": community.formalised_as.listed() if community.is_cop else [],
         },
@@ -479,8 +476,7 @@ def roster_import(request, slug):
 
 def roster_import_preview(request, slug, pk):
     """GET shows what the import will do; POST (Confirm) applies it."""
-    community = access.community_for_steward(request.user, slug)
-    pending = get_object_or_404(RosterImport, pk=pk, community=community)
+    community, pending = access.roster_import_for_steward(request.user, slug, pk)
     if request.method == "POST":
         try:
             totals = services.apply_roster_import(roster_import=pending, actor=request.member)
@@ -583,10 +579,7 @@ def kc_propose(request):
 
 
 def proposal_decide(request, slug):
-    access.require_directory_admin(request.user)
-    community = get_object_or_404(
-        Community, slug=slug, status=Community.Status.PROPOSED, declined_at=None
-    )
+    community = access.proposal_for_deciding(request.user, slug)
     initial = {}
     if community.suggested_sponsor:
         initial["sponsor"] = community.suggested_sponsor.user.get_username()
@@ -621,10 +614,8 @@ def proposal_decide(request, slug):
 
 def community_formalise(request, slug):
     """Directory admins formalise a CoP into a KC; its coordinators propose it."""
-    cop = access.community_for_viewer(request.user, slug)
+    cop = access.cop_for_formalising(request.user, slug)
     is_admin = access.is_directory_admin(request.user)
-    if not cop.is_cop or not (is_admin or access.is_steward(request.user, cop)):
-        raise PermissionDenied
     form = FormaliseForm(request.POST or None, initial={"name": cop.name})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -693,8 +684,7 @@ def stage_set(request, slug):
 
 
 def community_merge(request, slug):
-    access.require_directory_admin(request.user)
-    source = access.community_for_viewer(request.user, slug)
+    source = access.community_for_merging(request.user, slug)
     form = MergeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         target = Community.objects.listed().filter(slug=form.cleaned_data["target"]).first()

@@ -77,7 +77,7 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     # First: refuses sign-in while a username+address pair is locked out.
     "axes.backends.AxesStandaloneBackend",
-    "members.backends.MemberBackend",
+    "communities.backends.MemberBackend",
 ]
 
 ROOT_URLCONF = "kcdir.urls"

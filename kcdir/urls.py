@@ -11,7 +11,7 @@ handler403 = "kcdir.views.permission_denied"
 urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("", include("communities.urls")),
-    path("", include("members.urls")),
+    path("", include("communities.people_urls")),
     # Before the auth URLs, so this rate-limited view answers for "password_reset".
     path("accounts/password_reset/", ratelimit.password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -1,9 +1,24 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from communities.forms import SearchField
-
 from .models import Member
+
+
+def clean_search_text(value: str) -> str:
+    """Search text safe for every database: trimmed, bounded, no NUL bytes."""
+    return (value or "").replace("\x00", "").strip()[:200]
+
+
+class SearchField(forms.CharField):
+    """The search box of every list: optional, labelled "Search", trimmed and bounded."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Search"))
+        super().__init__(strip=False, **kwargs)
+
+    def to_python(self, value):
+        return clean_search_text(super().to_python(value))
 
 
 class PeopleFilterForm(forms.Form):

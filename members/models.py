@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -56,15 +56,6 @@ class MemberQuerySet(models.QuerySet):
             | Q(job_title__icontains=text)
             | Q(expertise__icontains=text)
             | Q(department_id__in=departments)
-        )
-
-    def with_community_counts(self):
-        from communities.models import Membership
-
-        return self.annotate(
-            community_count=Count(
-                "memberships", filter=Q(memberships__state=Membership.State.ACTIVE)
-            )
         )
 
 

@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from communities import directory_cache, services
+from communities import access, directory_cache, services
+from communities.backends import MemberBackend
 from communities.models import Community, DirectoryVersion, Membership, Purpose
-from members.backends import MemberBackend
 from members.models import Department, Member
 
 from .conftest import directory_admins_group
@@ -188,7 +188,7 @@ def test_directory_admin_buttons_are_not_cached_for_others(kc, reader, client):
     assert "Export CSV" not in client.get("/").content.decode()
 
 
-# -- the user, member and admin flag in one query (members/backends.py) -------------------
+# -- the user, member and admin flag in one query (communities/backends.py) ---------------
 
 
 def test_backend_loads_user_member_and_admin_flag_in_one_query(kc):
@@ -198,7 +198,7 @@ def test_backend_loads_user_member_and_admin_flag_in_one_query(kc):
         user = MemberBackend().get_user(admin.pk)
         assert user.member.display_name == "Dana Admin"
         assert user.member.user is user
-        assert user._kcdir_directory_admin is True
+        assert access.is_directory_admin(user) is True
         assert user.date_joined.tzinfo is not None
         assert user.member.created_at.tzinfo is not None
     assert len(queries) == 1
@@ -207,7 +207,9 @@ def test_backend_loads_user_member_and_admin_flag_in_one_query(kc):
 
 def test_backend_flags_and_refusals(kc, reader):
     user = MemberBackend().get_user(reader.user.pk)
-    assert user._kcdir_directory_admin is False
+    with CaptureQueriesContext(connection) as queries:
+        assert access.is_directory_admin(user) is False
+    assert len(queries) == 0
     assert MemberBackend().get_user(999_999) is None
     assert MemberBackend().get_user("not a number") is None
     get_user_model().objects.filter(pk=reader.user.pk).update(is_active=False)

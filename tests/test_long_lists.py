@@ -21,11 +21,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from communities import people_views
 from communities import views as community_views
 from communities.forms import HistoryFilterForm, RosterFilterForm
 from communities.models import Community, Membership, MembershipEvent
 from communities.templatetags import kcdir_rows
-from members import views as member_views
 from members.forms import PeopleFilterForm
 
 from .factories import DepartmentFactory, MembershipFactory, led_kc, member_named
@@ -232,7 +232,7 @@ def seven_people(db):
 def test_people_count_stops_at_the_cap_and_says_so(
     client, staff, seven_people, monkeypatch, settings
 ):
-    monkeypatch.setattr(member_views, "PEOPLE_COUNT_CAP", 5)
+    monkeypatch.setattr(people_views, "PEOPLE_COUNT_CAP", 5)
     settings.PAGE_SIZE = 2
     client.force_login(staff)
 
@@ -250,7 +250,7 @@ def test_people_count_stops_at_the_cap_and_says_so(
 
 
 def test_people_count_under_the_cap_is_exact(client, staff, seven_people, monkeypatch, settings):
-    monkeypatch.setattr(member_views, "PEOPLE_COUNT_CAP", 7)
+    monkeypatch.setattr(people_views, "PEOPLE_COUNT_CAP", 7)
     settings.PAGE_SIZE = 2
     client.force_login(staff)
 

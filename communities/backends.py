@@ -4,17 +4,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db import connections, router
 
-from .models import Member
+from members.models import Member
 
-# What ``communities.access.is_directory_admin`` asks: the permission, held directly or
-# through a group. Answered here, in the query that loads the user.
-DIRECTORY_PERMISSION = ("communities", "manage_directory")
+from . import access
 
 
 class MemberBackend(ModelBackend):
     """Django's model backend, loading with the user (every request does this) their
-    Member and whether they may manage the directory: one query serves all three
-    (``request.member`` reads ``user.member``; ``is_directory_admin`` reads the flag).
+    Member and whether they are a directory admin: one query serves all three
+    (``request.member`` reads ``user.member``; ``access.is_directory_admin`` the answer
+    that ``access.remember_directory_admin`` keeps; the rule is ``access``'s own SQL).
 
     The query is written once, from the models' own columns, and reused: building it
     with the ORM on every request cost more than running it.
@@ -23,13 +22,13 @@ class MemberBackend(ModelBackend):
     def get_user(self, user_id):
         User = get_user_model()
         database = router.db_for_read(User)
-        user_fields, member_fields, sql = _user_query(database)
+        user_fields, member_fields, sql, admin_params = _user_query(database)
         try:
             user_id = User._meta.pk.to_python(user_id)
         except Exception:
             return None
         with connections[database].cursor() as cursor:
-            cursor.execute(sql, [*DIRECTORY_PERMISSION, user_id, user_id, user_id])
+            cursor.execute(sql, [*admin_params, user_id])
             row = cursor.fetchone()
         if row is None:
             return None
@@ -40,7 +39,7 @@ class MemberBackend(ModelBackend):
         if member_row[0] is not None:
             member = Member.from_db(database, [f.attname for f in member_fields], member_row)
             _set_related(user, member)
-        user._kcdir_directory_admin = bool(row[-1])
+        access.remember_directory_admin(user, bool(row[-1]))
         return user if self.user_can_authenticate(user) else None
 
 
@@ -73,35 +72,24 @@ def _set_related(user, member) -> None:
 
 @cache
 def _user_query(database: str):
-    """The user's and member's columns (in model order) and the SQL that loads them."""
+    """The user's and member's columns (in model order), the SQL that loads them with
+    the directory-admin answer, and that answer's parameters (the user's id follows)."""
     User = get_user_model()
-    quote = connections[database].ops.quote_name
+    connection = connections[database]
+    quote = connection.ops.quote_name
     user_fields = User._meta.concrete_fields
     member_fields = Member._meta.concrete_fields
     user_table, member_table = quote(User._meta.db_table), quote(Member._meta.db_table)
-    user_pk = quote(User._meta.pk.column)
+    user_pk = f"{user_table}.{quote(User._meta.pk.column)}"
     columns = [f"{user_table}.{quote(f.column)}" for f in user_fields]
     columns += [f"{member_table}.{quote(f.column)}" for f in member_fields]
     member_user = quote(Member._meta.get_field("user").column)
-    groups = User._meta.get_field("groups").remote_field.through._meta.db_table
-    direct = User._meta.get_field("user_permissions").remote_field.through._meta.db_table
+    directory_admin, admin_params = access.directory_admin_sql(connection, user_pk)
     # Identifiers come from the models; the only values are parameters.
     sql = f"""
-        SELECT {", ".join(columns)},
-            EXISTS (
-                SELECT 1 FROM auth_permission p
-                JOIN django_content_type ct ON ct.id = p.content_type_id
-                WHERE ct.app_label = %s AND p.codename = %s AND (
-                    p.id IN (
-                        SELECT gp.permission_id FROM auth_group_permissions gp
-                        JOIN {quote(groups)} ug ON ug.group_id = gp.group_id
-                        WHERE ug.user_id = %s)
-                    OR p.id IN (
-                        SELECT up.permission_id FROM {quote(direct)} up WHERE up.user_id = %s)
-                )
-            )
+        SELECT {", ".join(columns)}, {directory_admin}
         FROM {user_table}
-        LEFT OUTER JOIN {member_table} ON {member_table}.{member_user} = {user_table}.{user_pk}
-        WHERE {user_table}.{user_pk} = %s
+        LEFT OUTER JOIN {member_table} ON {member_table}.{member_user} = {user_pk}
+        WHERE {user_pk} = %s
     """  # noqa: S608
-    return user_fields, member_fields, sql
+    return user_fields, member_fields, sql, admin_params
