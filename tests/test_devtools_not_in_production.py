@@ -17,7 +17,8 @@ import pytest
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Set up Django and import the root URLconf; with "walk", also every module of kcdir's
-# own packages (the installed apps in this repository, and kcdir itself) but scripts'
+# own packages (the installed apps at the top of this repository, not those in a virtual
+# environment inside it, and kcdir itself) but scripts'
 # entry points (__main__); then say what is loaded.
 PROBE = """
 import importlib, json, pkgutil, sys
@@ -34,7 +35,7 @@ from django.urls import Resolver404, resolve
 base = Path(settings.BASE_DIR).resolve()
 importlib.import_module(settings.ROOT_URLCONF)
 packages = ["kcdir"] + [
-    config.name for config in apps.get_app_configs() if base in Path(config.path).parents
+    config.name for config in apps.get_app_configs() if Path(config.path).resolve().parent == base
 ]
 if sys.argv[1:] != ["walk"]:
     packages = []
