@@ -9,7 +9,6 @@ directory admin. Every refusal also checks that nothing changed.
 import html
 import re
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -27,6 +26,7 @@ from .factories import (
     led_kc,
     member_named,
 )
+from .pages import assert_sent_to_sign_in, page_text, section_text, visible_text
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,6 @@ Stage = Community.Stage
 Kind = Community.Kind
 SHAPE_FUTURE = Purpose.Orientation.SHAPE_FUTURE
 SPREAD_PRACTICE = Purpose.Orientation.SPREAD_PRACTICE
-LOGIN = reverse("login")
 MY_COMMUNITIES = reverse("members:my_communities")
 DASHBOARD = reverse("communities:dashboard")
 LADDER = reverse("communities:ladder")
@@ -51,38 +50,10 @@ def url(name: str, *args) -> str:
     return reverse(f"communities:{name}", args=args)
 
 
-def text_of(response) -> str:
-    """The page's HTML, unescaped, white space collapsed."""
-    return re.sub(r"\s+", " ", html.unescape(response.content.decode()))
-
-
-def visible_text(response) -> str:
-    """Roughly what a reader sees: tags dropped, white space collapsed."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
-
-
-def section(response, heading_id: str) -> str:
-    """The <section> labelled by ``heading_id``, as visible text."""
-    match = re.search(
-        rf'<section[^>]*aria-labelledby="{heading_id}"[^>]*>(.*?)</section>',
-        response.content.decode(),
-        re.S,
-    )
-    assert match, f"no section labelled {heading_id}"
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", match.group(1)))).strip()
-
-
 def sign_in(client, user):
     if user is not None:
         client.force_login(user)
     return client
-
-
-def assert_sent_to_sign_in(response, path: str):
-    assert response.status_code == 302
-    target = urlsplit(response.url)
-    assert target.path == LOGIN
-    assert parse_qs(target.query)["next"] == [path]
 
 
 def snapshot():
@@ -870,7 +841,7 @@ def test_record_cop_asks_about_similar_communities_then_saves_when_confirmed(cli
     first = client.post(url("cop_record"), data)
 
     assert first.status_code == 200
-    similar = section(first, "similar-heading")
+    similar = section_text(first, "similar-heading")
     assert similar.startswith("Is it one of these?")
     assert "SQL Clinic" in similar
     assert f'href="{cop.get_absolute_url()}"' in first.content.decode()
@@ -943,7 +914,7 @@ def test_staff_proposal_shows_on_the_dashboard_and_my_communities_not_the_direct
     assert kc.purposes.get().orientation == SHAPE_FUTURE
     mine = client.get(MY_COMMUNITIES)
     assert "directory admins will look at your proposal" in visible_text(mine)
-    assert "Faster Claims Answers Waiting for a directory admin" in section(
+    assert "Faster Claims Answers Waiting for a directory admin" in section_text(
         mine, "proposals-heading"
     )
     assert "Faster Claims Answers" not in visible_text(client.get(url("community_list")))
@@ -953,7 +924,7 @@ def test_staff_proposal_shows_on_the_dashboard_and_my_communities_not_the_direct
     assert client.get(kc.get_absolute_url()).status_code == 404
 
     sign_in(client, directory_admin)
-    proposals = section(client.get(DASHBOARD), "proposals-heading")
+    proposals = section_text(client.get(DASHBOARD), "proposals-heading")
     assert proposals.startswith("Proposed knowledge communities 1")
     assert "Faster Claims Answers by Sam Staff" in proposals
 
@@ -1097,7 +1068,7 @@ def test_admin_declines_a_proposal_with_a_reason_the_proposer_sees(
     assert "Claims Turnaround does this already." in mailoutbox[0].body
 
     sign_in(client, staff)
-    assert "Declined: Claims Turnaround does this already." in section(
+    assert "Declined: Claims Turnaround does this already." in section_text(
         client.get(MY_COMMUNITIES), "proposals-heading"
     )
 
@@ -1175,13 +1146,13 @@ def test_admin_formalises_a_cop_at_once_and_both_pages_show_the_lineage(
     assert "Query Performance Board is formed from SQL Clinic." in visible_text(kc_page)
     assert re.search(
         rf'<dt>Formed from</dt><dd><a href="{cop.get_absolute_url()}">SQL Clinic</a>',
-        text_of(kc_page),
+        page_text(kc_page),
     )
     cop_page = client.get(cop.get_absolute_url())
     assert re.search(
         rf'<dt>Formalised as</dt>\s*<dd><a href="{kc.get_absolute_url()}">Query Performance '
         "Board</a>",
-        text_of(cop_page),
+        page_text(cop_page),
     )
     cop.refresh_from_db()
     assert cop.status == Status.ACTIVE
@@ -1230,7 +1201,7 @@ def test_coordinator_formalising_makes_a_proposal_for_admins(
     assert "Proposed: directory admins will decide." in visible_text(client.get(response.url))
 
     sign_in(client, directory_admin)
-    proposals = section(client.get(DASHBOARD), "proposals-heading")
+    proposals = section_text(client.get(DASHBOARD), "proposals-heading")
     assert "Query Performance Board by Cora Coordinator · from SQL Clinic" in proposals
 
 
@@ -1393,7 +1364,7 @@ def test_admin_merges_a_duplicate_into_the_survivor(client, directory_admin, cop
     assert (duplicate.status, duplicate.merged_into) == (Status.ARCHIVED, cop)
     assert "Dan Duplicate" in memberships_of(cop)
     assert "SQL Surgery is merged into SQL Clinic." in visible_text(client.get(response.url))
-    old_page = text_of(client.get(duplicate.get_absolute_url()))
+    old_page = page_text(client.get(duplicate.get_absolute_url()))
     assert (
         f'This community was merged into <a class="alert-link" href="{cop.get_absolute_url()}">'
         "SQL Clinic</a>."

@@ -4,8 +4,6 @@ These tests commit (``transactional_db``): the version is bumped at commit, and
 nothing is cached inside a transaction, which is where ordinary tests run.
 """
 
-import re
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -18,13 +16,9 @@ from members.models import Department, Member
 
 from .conftest import directory_admins_group
 from .factories import CommunityFactory, PurposeFactory, led_kc, member_named
+from .pages import unmasked
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def unmasked(page: str) -> str:
-    """The page without its CSRF tokens, which are masked afresh for every response."""
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", page)
 
 
 def version() -> int:

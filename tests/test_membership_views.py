@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -21,13 +20,13 @@ from communities import services
 from communities.models import Community, Membership, MembershipEvent, Purpose
 
 from .factories import MemberFactory, MembershipFactory, PurposeFactory, led_kc, member_named
+from .pages import alerts, assert_sent_to_sign_in, inline_text, page_text, visible_text
 
 pytestmark = pytest.mark.django_db
 
 State = Membership.State
 Role = Membership.Role
 Action = MembershipEvent.Action
-LOGIN = reverse("login")
 DIRECTORY = reverse("communities:community_list")
 MY_COMMUNITIES = reverse("members:my_communities")
 
@@ -37,26 +36,6 @@ MY_COMMUNITIES = reverse("members:my_communities")
 
 def url(name: str, *args) -> str:
     return reverse(f"communities:{name}", args=args)
-
-
-def page_text(response) -> str:
-    """The page's HTML, unescaped, with runs of white space made one space."""
-    return re.sub(r"\s+", " ", html.unescape(response.content.decode()))
-
-
-def visible_text(response) -> str:
-    """Roughly what a reader sees: tags dropped, white space collapsed."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
-
-
-def alerts(response) -> list[str]:
-    """The flash messages shown on a page, as plain text."""
-    return [
-        re.sub(r"\s+", " ", html.unescape(text)).strip()
-        for text in re.findall(
-            r'<div class="alert alert-\w+">(.*?)</div>', response.content.decode()
-        )
-    ]
 
 
 def roster_snapshot():
@@ -76,13 +55,6 @@ def sign_in(client, user):
     return client
 
 
-def assert_sent_to_sign_in(response, path: str):
-    assert response.status_code == 302
-    target = urlsplit(response.url)
-    assert target.path == LOGIN
-    assert parse_qs(target.query)["next"] == [path]
-
-
 def state_of(member, community) -> tuple[str, str] | None:
     membership = Membership.objects.filter(member=member, community=community).first()
     return (membership.state, membership.role) if membership else None
@@ -100,10 +72,7 @@ def membership_section(response) -> str:
 
 
 def labels(pattern: str, fragment: str) -> list[str]:
-    return [
-        re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", label))).strip()
-        for label in re.findall(pattern, fragment, re.S)
-    ]
+    return [inline_text(label) for label in re.findall(pattern, fragment, re.S)]
 
 
 def buttons_in(fragment: str) -> list[str]:

@@ -9,13 +9,11 @@ exactly as they were.
 import codecs
 import csv
 import datetime
-import html
 import io
 import re
 import threading
 import time
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -40,13 +38,13 @@ from .factories import (
     PurposeFactory,
     member_named,
 )
+from .pages import alerts, assert_sent_to_sign_in, inline_text, page_text
 
 pytestmark = pytest.mark.django_db
 
 State = Membership.State
 Role = Membership.Role
 Action = MembershipEvent.Action
-LOGIN = reverse("login")
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -80,14 +78,6 @@ def preview_url(pending: RosterImport) -> str:
     return url("roster_import_preview", pending.community.slug, pending.pk)
 
 
-def page_text(response) -> str:
-    return html.unescape(response.content.decode())
-
-
-def cell_text(fragment: str) -> str:
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", fragment))).strip()
-
-
 def preview_table(response) -> list[dict[str, str]]:
     """The preview's rows as the page shows them (line, key, person, action, role, details)."""
     body = re.search(r"<tbody>(.*?)</tbody>", response.content.decode(), re.S).group(1)
@@ -95,19 +85,12 @@ def preview_table(response) -> list[dict[str, str]]:
     return [
         dict(
             zip(
-                names, (cell_text(c) for c in re.findall(r"<td>(.*?)</td>", row, re.S)), strict=True
+                names,
+                (inline_text(c) for c in re.findall(r"<td>(.*?)</td>", row, re.S)),
+                strict=True,
             )
         )
         for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
-    ]
-
-
-def alerts(response) -> list[str]:
-    return [
-        cell_text(text)
-        for text in re.findall(
-            r'<div class="alert alert-[\w-]+">(.*?)</div>', response.content.decode(), re.S
-        )
     ]
 
 
@@ -141,13 +124,6 @@ def streamed_bytes(response) -> bytes:
 def read_csv(data: bytes) -> list[dict[str, str]]:
     assert data.startswith(b"\xef\xbb\xbf"), "exports start with a UTF-8 BOM for spreadsheets"
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-
-
-def assert_sent_to_sign_in(response, path: str):
-    assert response.status_code == 302
-    target = urlsplit(response.url)
-    assert target.path == LOGIN
-    assert parse_qs(target.query)["next"] == [path]
 
 
 # -- people ---------------------------------------------------------------------------
