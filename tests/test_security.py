@@ -23,7 +23,6 @@ from axes.models import AccessAttempt
 from django.conf import settings as django_settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.template import engines
@@ -38,7 +37,7 @@ from members.models import Member
 
 from .factories import PASSWORD, CommunityFactory, MembershipFactory, member_named
 from .pages import page_html
-from .test_authz_matrix import MATRIX, db_snapshot, make_world, path_for
+from .test_authz_matrix import MATRIX, db_snapshot, path_for
 
 pytestmark = pytest.mark.django_db
 
@@ -71,19 +70,7 @@ urlpatterns = [
 handler403 = project_urls.handler403
 
 
-# -- fixtures -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def world(db):
-    return make_world()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()  # rate-limit counters live in the cache
-    yield
-    cache.clear()
+# -- helpers --------------------------------------------------------------------------
 
 
 def signed_in(client, user):
