@@ -191,8 +191,6 @@ def test_knowledge_communities_missing_a_sponsor_steward_or_future_purpose_are_f
     )
 
     led_kc(
-        sponsor=MemberFactory(),
-        steward=MemberFactory(),
         name="Practice Only KC",
         purposes=[practice],
     )
@@ -339,8 +337,6 @@ def _needs_attention(size: int):
     practice = PurposeFactory(orientation=Purpose.Orientation.SPREAD_PRACTICE)
     for n in range(size):
         community = led_kc(
-            sponsor=MemberFactory(),
-            steward=MemberFactory(),
             name=f"Needy {n:03d}",
             created_at=ago(days=365),
             purposes=[practice],

@@ -96,13 +96,15 @@ CURATORS = ["steward", "directory_admin"]
 
 
 @pytest.fixture
-def cast(open_kc, steward, request_kc, outsider, directory_admin):
-    """``open_kc`` with an active member (Mo) and a waiting request (Rhea), made through
-    the services so their history exists; and one person for each role."""
-    mo = member_named("Mo Member", username="mo")
-    services.join_community(community=open_kc, member=mo)
-    rhea = member_named("Rhea Requester", username="rhea")
-    pending = MembershipFactory(member=rhea, community=open_kc, state=State.REQUESTED)
+def cast(open_kc, request_kc, member, users_by_role):
+    """``open_kc`` with an active member (Mo, the shared ``member``) and a waiting request
+    (Rhea); a request waiting in ``request_kc`` too; and one person for each role."""
+    mo = member.member
+    pending = MembershipFactory(
+        member=member_named("Rhea Requester", username="rhea"),
+        community=open_kc,
+        state=State.REQUESTED,
+    )
     other_pending = MembershipFactory(
         member=member_named("Otto Other"), community=request_kc, state=State.REQUESTED
     )
@@ -113,26 +115,7 @@ def cast(open_kc, steward, request_kc, outsider, directory_admin):
         mo_membership=Membership.objects.get(member=mo, community=open_kc),
         pending=pending,
         other_pending=other_pending,
-        users={
-            "anonymous": None,
-            "outsider": outsider,
-            "member": mo.user,
-            "other_steward": request_kc.memberships.get(role=Role.STEWARD).member.user,
-            "steward": steward,
-            "directory_admin": directory_admin,
-        },
-    )
-
-
-@pytest.fixture
-def invite_kc(db):
-    """An active knowledge community people join only by invitation."""
-    return led_kc(
-        sponsor=member_named("Ivy Sponsor"),
-        steward=member_named("Ian Steward", username="ian"),
-        name="Pricing Council",
-        slug="pricing-council",
-        join_policy=Community.JoinPolicy.INVITE,
+        users=users_by_role,
     )
 
 
@@ -422,8 +405,6 @@ def targets(cast):
     communities = {}
     for policy in ("open", "request", "invite"):
         communities[policy] = led_kc(
-            sponsor=MemberFactory(),
-            steward=MemberFactory(),
             name=f"Target {policy}",
             slug=f"target-{policy}",
             join_policy=policy,
@@ -743,9 +724,7 @@ def test_joining_an_archived_community_shows_a_message_and_changes_nothing(clien
 
 
 def test_joining_a_proposed_community_is_not_found_for_staff(client, staff):
-    proposed = led_kc(
-        sponsor=MemberFactory(), steward=MemberFactory(), status="proposed", join_policy="open"
-    )
+    proposed = led_kc(status="proposed", join_policy="open")
     sign_in(client, staff)
     before = roster_snapshot()
 
@@ -860,8 +839,9 @@ def requesters(request_kc):
 
 
 @pytest.fixture
-def rex(request_kc):
-    return request_kc.memberships.get(role=Role.STEWARD).member.user
+def rex(other_steward):
+    """Rex Steward, who stewards ``request_kc``."""
+    return other_steward
 
 
 def test_bulk_approve_approves_all_three_selected_requests(
