@@ -160,10 +160,10 @@ def cop(db):
 
 @pytest.fixture
 def member(open_kc):
-    """Mo Member, an active member of ``open_kc`` with no role, who joined through the
-    service (so his history exists)."""
+    """Mo Member, an active member of ``open_kc`` with no role (and, like the leaders of
+    these communities, no history: a module that needs one overrides this fixture)."""
     mo = member_named("Mo Member", username="mo")
-    services.join_community(community=open_kc, member=mo)
+    MembershipFactory(member=mo, community=open_kc)
     return mo.user
 
 

@@ -96,9 +96,18 @@ CURATORS = ["steward", "directory_admin"]
 
 
 @pytest.fixture
+def member(open_kc):
+    """Mo Member, an active member of ``open_kc`` who joined through the service, so his
+    history exists (the shared ``member``, with a history)."""
+    mo = member_named("Mo Member", username="mo")
+    services.join_community(community=open_kc, member=mo)
+    return mo.user
+
+
+@pytest.fixture
 def cast(open_kc, request_kc, member, users_by_role):
-    """``open_kc`` with an active member (Mo, the shared ``member``) and a waiting request
-    (Rhea); a request waiting in ``request_kc`` too; and one person for each role."""
+    """``open_kc`` with an active member (Mo, ``member``) and a waiting request (Rhea); a
+    request waiting in ``request_kc`` too; and one person for each role."""
     mo = member.member
     pending = MembershipFactory(
         member=member_named("Rhea Requester", username="rhea"),
