@@ -165,11 +165,10 @@ def person_in(
 def bulk_members(count: int, *, prefix: str = "bulk") -> list[Member]:
     """``count`` people made with one insert per table (users, then members), for data
     sets too big to make one row at a time; they share one password hash."""
+    password = make_password(PASSWORD)
     users = get_user_model().objects.bulk_create(
         get_user_model()(
-            username=f"{prefix}{n:06d}",
-            email=f"{prefix}{n:06d}@example.org",
-            password=make_password(PASSWORD),
+            username=f"{prefix}{n:06d}", email=f"{prefix}{n:06d}@example.org", password=password
         )
         for n in range(count)
     )

@@ -8,7 +8,6 @@ directory admin. Every refusal also checks that nothing changed.
 
 import html
 import re
-from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
@@ -114,7 +113,7 @@ def coordinator(cop) -> Member:
 
 @pytest.fixture
 def practising(cop, staff):
-    """``cop`` with two active participants (one of them ``staff``) and one who left,
+    """``cop``, with two active participants (one of them ``staff``) and one who left,
     each through the services, so their history exists."""
     pia = member_named("Pia Participant", username="pia")
     for member in (staff.member, pia):
@@ -122,7 +121,7 @@ def practising(cop, staff):
     lenny = member_named("Lenny Left", username="lenny")
     services.join_community(community=cop, member=lenny)
     services.leave_community(community=cop, member=lenny)
-    return SimpleNamespace(cop=cop, staff=staff.member, pia=pia, lenny=lenny)
+    return cop
 
 
 @pytest.fixture
@@ -141,12 +140,12 @@ ROLES = ["anonymous", "staff", "outsider", "coordinator", "other_steward", "admi
 
 
 @pytest.fixture
-def people(practising, coordinator, outsider, steward, directory_admin):
+def people(practising, staff, coordinator, outsider, steward, directory_admin):
     """A user per role: ``staff`` practises in ``cop``, ``coordinator`` is its steward,
     ``other_steward`` stewards ``open_kc``."""
     return {
         "anonymous": None,
-        "staff": practising.staff.user,
+        "staff": staff,
         "outsider": outsider,
         "coordinator": coordinator.user,
         "other_steward": steward,
@@ -545,7 +544,7 @@ def test_approving_a_proposal_formed_from_a_cop_invites_its_participants(
         actor=coordinator,
         name="Query Performance Board",
         purpose_statement="No report slower than a second",
-        formed_from=practising.cop,
+        formed_from=practising,
     )
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -642,7 +641,7 @@ def formalise(cop, admin, boss, stewards, **kwargs):
 def test_formalising_makes_an_active_kc_formed_from_the_cop_and_invites_participants(
     practising, coordinator, boss, directory_admin, mailoutbox, django_capture_on_commit_callbacks
 ):
-    cop = practising.cop
+    cop = practising
     cop.cadence, cop.description = "Tuesdays", "We look at slow queries."
     cop.save()
     purposes = [future(), future("No report slower than a second")]
@@ -676,7 +675,7 @@ def test_formalising_with_add_makes_the_participants_members(
     practising, coordinator, boss, directory_admin
 ):
     kc = formalise(
-        practising.cop, directory_admin.member, boss, [coordinator], invite_participants=False
+        practising, directory_admin.member, boss, [coordinator], invite_participants=False
     )
 
     assert memberships_of(kc)["Sam Staff"] == (Role.MEMBER, State.ACTIVE)
@@ -731,7 +730,7 @@ def test_formalising_settles_open_proposals_from_the_cop(
 def test_formalising_is_refused_and_creates_nothing(
     practising, open_kc, boss, stu, directory_admin, case, message
 ):
-    source, sponsor, stewards, purposes = practising.cop, boss, [stu], [future()]
+    source, sponsor, stewards, purposes = practising, boss, [stu], [future()]
     if case == "a knowledge community":
         source = open_kc
     elif case == "an archived cop":
@@ -1130,7 +1129,7 @@ def test_formalise_form_for_an_admin_offers_participants_and_archiving(
 def test_admin_formalises_a_cop_at_once_and_both_pages_show_the_lineage(
     client, directory_admin, practising, boss
 ):
-    cop = practising.cop
+    cop = practising
     sign_in(client, directory_admin)
 
     response = client.post(url("community_formalise", cop.slug), formalise_data())
@@ -1165,21 +1164,21 @@ def test_admin_can_formalise_adding_participants_and_archiving_the_cop(
     purpose = future()
 
     client.post(
-        url("community_formalise", practising.cop.slug),
+        url("community_formalise", practising.slug),
         formalise_data(new_purpose="", purposes=[purpose.pk], participants="add", archive_cop="on"),
     )
 
     kc = Community.objects.get(name="Query Performance Board")
     assert list(kc.purposes.all()) == [purpose]
     assert memberships_of(kc)["Pia Participant"] == (Role.MEMBER, State.ACTIVE)
-    practising.cop.refresh_from_db()
-    assert practising.cop.status == Status.ARCHIVED
+    practising.refresh_from_db()
+    assert practising.status == Status.ARCHIVED
 
 
 def test_coordinator_formalising_makes_a_proposal_for_admins(
     client, coordinator, practising, boss, directory_admin
 ):
-    cop = practising.cop
+    cop = practising
     sign_in(client, coordinator.user)
 
     form = client.get(url("community_formalise", cop.slug))
@@ -1256,7 +1255,7 @@ def test_formalise_button_shows_for_coordinators_and_admins_only(client, people,
     page_for = {}
     for role in ("staff", "coordinator", "admin"):
         sign_in(client, people[role])
-        page_for[role] = visible_text(client.get(practising.cop.get_absolute_url()))
+        page_for[role] = visible_text(client.get(practising.get_absolute_url()))
 
     assert "Formalise as knowledge community" not in page_for["staff"]
     assert "You practise here." in page_for["staff"]
@@ -1425,12 +1424,11 @@ def ladder_steps(response) -> dict[str, tuple[int, list[str]]]:
 def ladder_world(cop, open_kc, request_kc, staff):
     """cop (cooperation), request_kc (cooperation), open_kc (community), a dormant CoP at
     sharing, and neither a proposal nor an archived community."""
-    dormant = CommunityFactory(
+    CommunityFactory(
         kind=Kind.COP, name="Actuarial Tea", status=Status.DORMANT, stage=Stage.SHARING
     )
     CommunityFactory(name="Old Archive", status=Status.ARCHIVED, stage=Stage.SHARING)
     services.propose_kc(actor=staff.member, name="Proposed Thing", purpose_statement="Soon")
-    return SimpleNamespace(dormant=dormant)
 
 
 def test_ladder_needs_sign_in(client):
