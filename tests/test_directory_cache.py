@@ -14,7 +14,6 @@ from communities.models import Community, DirectoryVersion, Membership, Purpose
 from members.backends import MemberBackend
 from members.models import Department, Member
 
-from .conftest import directory_admins_group
 from .factories import CommunityFactory, PurposeFactory, led_kc, member_named
 from .pages import unmasked
 
@@ -173,10 +172,8 @@ def test_the_navbar_count_follows_new_requests(reader, client):
     )
 
 
-def test_directory_admin_buttons_are_not_cached_for_others(kc, reader, client):
-    admin = member_named("Dana Admin", username="dana").user
-    admin.groups.add(directory_admins_group())
-    client.force_login(admin)
+def test_directory_admin_buttons_are_not_cached_for_others(kc, reader, client, directory_admin):
+    client.force_login(directory_admin)
     assert "Export CSV" in client.get("/").content.decode()
     client.force_login(reader.user)
     assert "Export CSV" not in client.get("/").content.decode()
@@ -185,18 +182,16 @@ def test_directory_admin_buttons_are_not_cached_for_others(kc, reader, client):
 # -- the user, member and admin flag in one query (members/backends.py) -------------------
 
 
-def test_backend_loads_user_member_and_admin_flag_in_one_query(kc):
-    admin = member_named("Dana Admin", username="dana").user
-    admin.groups.add(directory_admins_group())
+def test_backend_loads_user_member_and_admin_flag_in_one_query(kc, directory_admin):
     with CaptureQueriesContext(connection) as queries:
-        user = MemberBackend().get_user(admin.pk)
+        user = MemberBackend().get_user(directory_admin.pk)
         assert user.member.display_name == "Dana Admin"
         assert user.member.user is user
         assert user._kcdir_directory_admin is True
         assert user.date_joined.tzinfo is not None
         assert user.member.created_at.tzinfo is not None
     assert len(queries) == 1
-    assert user == admin and user.member == admin.member
+    assert user == directory_admin and user.member == directory_admin.member
 
 
 def test_backend_flags_and_refusals(kc, reader):
