@@ -6,7 +6,6 @@ spells out the fields its assertion is about.
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 
@@ -160,19 +159,3 @@ def person_in(
     if state is not None:
         MembershipFactory(member=member, community=community, state=state, role=role)
     return member
-
-
-def bulk_members(count: int, *, prefix: str = "bulk") -> list[Member]:
-    """``count`` people made with one insert per table (users, then members), for data
-    sets too big to make one row at a time; they share one password hash."""
-    password = make_password(PASSWORD)
-    users = get_user_model().objects.bulk_create(
-        get_user_model()(
-            username=f"{prefix}{n:06d}", email=f"{prefix}{n:06d}@example.org", password=password
-        )
-        for n in range(count)
-    )
-    return Member.objects.bulk_create(
-        Member(user=user, display_name=f"{prefix.title()} {n:06d}", job_title="Analyst")
-        for n, user in enumerate(users)
-    )
