@@ -4,21 +4,30 @@ People fixtures return ``User`` objects (what ``client.force_login`` takes);
 each has a ``Member`` at ``user.member``.
 """
 
-import pytest
-from django.contrib.auth.models import Group, Permission
-from django.contrib.contenttypes.models import ContentType
-from django.core.cache import caches
+from types import SimpleNamespace
 
-from communities.access import DIRECTORY_ADMINS_GROUP
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.core.cache import caches
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from communities import insights, services
 from communities.models import Community, Membership, Purpose
 
 from .factories import (
-    CommunityFactory,
     MembershipFactory,
     PurposeFactory,
+    coordinated_cop,
+    directory_admin_named,
+    directory_admins_group,
     led_kc,
     member_named,
+    superuser_named,
 )
+
+__all__ = ["directory_admins_group"]  # some test modules import it from here
 
 
 def pytest_configure(config):
@@ -68,23 +77,14 @@ def outsider(db):
 
 @pytest.fixture
 def directory_admin(db):
-    user = member_named("Dana Admin", username="dana").user
-    user.groups.add(directory_admins_group())
-    return user
+    """In the "Directory admins" group: may curate every community."""
+    return directory_admin_named("Dana Admin", username="dana").user
 
 
-def directory_admins_group() -> Group:
-    """The group a migration creates; rebuilt if a browser test's flush removed it
-    (serialized_rollback does not always restore migration data)."""
-    group, _created = Group.objects.get_or_create(name=DIRECTORY_ADMINS_GROUP)
-    content_type = ContentType.objects.get_for_model(Community)
-    permission, _created = Permission.objects.get_or_create(
-        content_type=content_type,
-        codename="manage_directory",
-        defaults={"name": "Can curate every community (directory admin)"},
-    )
-    group.permissions.add(permission)
-    return group
+@pytest.fixture
+def superuser(db):
+    """A Django superuser (every permission, the admin site included)."""
+    return superuser_named("Root Superuser", username="root").user
 
 
 @pytest.fixture
@@ -129,18 +129,148 @@ def request_kc(db):
 
 
 @pytest.fixture
+def other_steward(request_kc):
+    """The steward of ``request_kc``: a steward, but not of ``open_kc``."""
+    return request_kc.memberships.get(role=Membership.Role.STEWARD).member.user
+
+
+@pytest.fixture
+def invite_kc(db):
+    """An active knowledge community people join only by invitation."""
+    return led_kc(
+        sponsor=member_named("Ivy Sponsor"),
+        steward=member_named("Ian Steward", username="ian"),
+        name="Pricing Council",
+        slug="pricing-council",
+        join_policy=Community.JoinPolicy.INVITE,
+    )
+
+
+@pytest.fixture
 def cop(db):
     """An active community of practice with one coordinator."""
-    community = CommunityFactory(
-        kind=Community.Kind.COP,
+    return coordinated_cop(
+        coordinator=member_named("Cora Coordinator"),
         name="SQL Clinic",
         slug="sql-clinic",
         summary="Bring a slow query; leave with a better one.",
         stage=Community.Stage.COOPERATION,
     )
-    MembershipFactory(
-        member=member_named("Cora Coordinator"),
-        community=community,
-        role=Membership.Role.STEWARD,
+
+
+@pytest.fixture
+def member(open_kc):
+    """Mo Member, an active member of ``open_kc`` with no role (and, like the leaders of
+    these communities, no history: a module that needs one overrides this fixture)."""
+    mo = member_named("Mo Member", username="mo")
+    MembershipFactory(member=mo, community=open_kc)
+    return mo.user
+
+
+@pytest.fixture
+def users_by_role(member, other_steward, steward, outsider, directory_admin):
+    """Who may act on ``open_kc``, one user per role (``None`` for anonymous)."""
+    return {
+        "anonymous": None,
+        "outsider": outsider,
+        "member": member,
+        "other_steward": other_steward,
+        "steward": steward,
+        "directory_admin": directory_admin,
+    }
+
+
+@pytest.fixture
+def world(db, directory_admin, superuser):
+    """One user per role around a target community, for the authorisation and security
+    tests (``test_authz_matrix``): the target KC (Claims Turnaround, by request) with a
+    steward (Stella), a member (Mo) and a waiting request (Rhea); another KC (Pricing
+    Council) with its own steward (Otto) and a member (Sam, the "staff" role); a CoP that
+    Stella coordinates and Mo practises in; Pat's proposal; a pending roster import; two
+    bystanders (Ada, Bea) to add, appoint and reset; an outsider (Olive), a directory
+    admin and a superuser. Values a URL needs are attributes, named as the matrix's
+    ``args`` name them."""
+    purpose = PurposeFactory(statement="Shape pricing for 2030", slug="shape-pricing")
+    stella = member_named("Stella Steward", username="stella")
+    mo = member_named("Mo Member", username="mo")
+    target = led_kc(
+        sponsor=member_named("Spencer Sponsor"),
+        steward=stella,
+        name="Claims Turnaround",
+        slug="claims-turnaround",
+        join_policy=Community.JoinPolicy.REQUEST,
+        stage=Community.Stage.SHARING,
+        purposes=[purpose],
     )
-    return community
+    mo_membership = MembershipFactory(member=mo, community=target)
+    pending = MembershipFactory(
+        member=member_named("Rhea Requester", username="rhea"),
+        community=target,
+        state=Membership.State.REQUESTED,
+    )
+
+    otto = member_named("Otto Steward", username="otto")
+    other = led_kc(
+        sponsor=member_named("Pia Sponsor"),
+        steward=otto,
+        name="Pricing Council",
+        slug="pricing-council",
+        purposes=[purpose],
+    )
+    sam = member_named("Sam Staff", username="sam")
+    MembershipFactory(member=sam, community=other)
+
+    cop = coordinated_cop(coordinator=stella, name="SQL Clinic", slug="sql-clinic")
+    MembershipFactory(member=mo, community=cop, role=Membership.Role.PARTICIPANT)
+
+    proposal = services.propose_kc(
+        actor=member_named("Pat Proposer", username="pat"),
+        name="Flood Models",
+        purpose_statement="Price flood risk by street",
+    )
+    ada = member_named("Ada Adder", username="ada")
+    bea = member_named("Bea Bystander", username="bea")
+    pending_import = services.preview_roster_import(
+        community=target,
+        actor=stella,
+        file_name="roster.csv",
+        text="username,role\nada,member\n",
+        remove_absent=False,
+    )
+
+    reset_uid = urlsafe_base64_encode(force_bytes(bea.user.pk))
+    return SimpleNamespace(
+        purpose=purpose,
+        purpose_slug=purpose.slug,
+        target=target,
+        target_slug=target.slug,
+        target_url=target.get_absolute_url(),
+        manage_url=reverse("communities:community_manage", args=[target.slug]),
+        other=other,
+        other_url=other.get_absolute_url(),
+        cop_slug=cop.slug,
+        cop_url=cop.get_absolute_url(),
+        proposal_slug=proposal.slug,
+        proposal_url=proposal.get_absolute_url(),
+        mo=mo,
+        mo_username=mo.user.username,
+        mo_membership_pk=mo_membership.pk,
+        pending=pending,
+        import_pk=pending_import.pk,
+        ada=ada,
+        bea=bea,
+        reset_uid=reset_uid,
+        reset_token=default_token_generator.make_token(bea.user),
+        reset_set_password_url=reverse("password_reset_confirm", args=[reset_uid, "set-password"]),
+        chart=next(iter(insights.CHARTS)),
+        users={
+            "anonymous": None,
+            "staff": sam.user,
+            "outsider": member_named("Olive Outsider", username="olive").user,
+            "member": mo.user,
+            "steward_other": otto.user,
+            "steward": stella.user,
+            "directory_admin": directory_admin,
+            "superuser": superuser,
+        },
+    )

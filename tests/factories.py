@@ -6,7 +6,10 @@ spells out the fields its assertion is about.
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 
+from communities.access import DIRECTORY_ADMINS_GROUP
 from communities.models import Community, Membership, Purpose
 from members.models import Department, Member
 
@@ -95,12 +98,64 @@ def member_named(display_name: str, *, username: str | None = None, **kwargs) ->
     return MemberFactory(user__username=username, display_name=display_name, **kwargs)
 
 
-def led_kc(*, sponsor: Member, steward: Member, **kwargs) -> Community:
+def directory_admins_group() -> Group:
+    """The group a migration creates; rebuilt if a browser test's flush removed it
+    (serialized_rollback does not always restore migration data)."""
+    group, _created = Group.objects.get_or_create(name=DIRECTORY_ADMINS_GROUP)
+    content_type = ContentType.objects.get_for_model(Community)
+    permission, _created = Permission.objects.get_or_create(
+        content_type=content_type,
+        codename="manage_directory",
+        defaults={"name": "Can curate every community (directory admin)"},
+    )
+    group.permissions.add(permission)
+    return group
+
+
+def directory_admin_named(display_name: str, *, username: str, **kwargs) -> Member:
+    """A Member in the "Directory admins" group."""
+    member = member_named(display_name, username=username, **kwargs)
+    member.user.groups.add(directory_admins_group())
+    return member
+
+
+def superuser_named(display_name: str, *, username: str, **kwargs) -> Member:
+    """A Member whose user is a Django superuser (and staff, for the admin site)."""
+    return member_named(
+        display_name, username=username, user__is_superuser=True, user__is_staff=True, **kwargs
+    )
+
+
+def led_kc(*, sponsor: Member | None = None, steward: Member | None = None, **kwargs) -> Community:
     """An active knowledge community as the invariants want it: an active
-    sponsor, an active steward and a future-shaping purpose."""
+    sponsor, an active steward and a future-shaping purpose (new people and a new
+    purpose unless given)."""
     if "purposes" not in kwargs:
         kwargs["purposes"] = [PurposeFactory()]
     community = CommunityFactory(kind=Community.Kind.KC, **kwargs)
-    MembershipFactory(member=sponsor, community=community, role=Membership.Role.SPONSOR)
-    MembershipFactory(member=steward, community=community, role=Membership.Role.STEWARD)
+    MembershipFactory(
+        member=sponsor or MemberFactory(), community=community, role=Membership.Role.SPONSOR
+    )
+    MembershipFactory(
+        member=steward or MemberFactory(), community=community, role=Membership.Role.STEWARD
+    )
     return community
+
+
+def coordinated_cop(*, coordinator: Member | None = None, **kwargs) -> Community:
+    """An active community of practice with one coordinator (its steward)."""
+    community = CommunityFactory(kind=Community.Kind.COP, **kwargs)
+    MembershipFactory(
+        member=coordinator or MemberFactory(), community=community, role=Membership.Role.STEWARD
+    )
+    return community
+
+
+def person_in(
+    community: Community, state: str | None = None, role: str = Membership.Role.MEMBER
+) -> Member:
+    """A new person; with ``state``, already on ``community``'s list in that state."""
+    member = MemberFactory()
+    if state is not None:
+        MembershipFactory(member=member, community=community, state=state, role=role)
+    return member

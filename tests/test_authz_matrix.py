@@ -3,8 +3,8 @@
 ``MATRIX`` holds, for every named URL pattern, the expected answer to GET and POST for
 each role. ``test_every_url_has_a_matrix_entry`` walks ``get_resolver()``, so a new URL
 without an entry fails until someone decides who may use it. Each cell is one test with
-fresh data; every refusal (403, 404, 405, or anonymous sent to sign in) also checks that
-the database and the outbox did not change.
+fresh data (the ``world`` fixture in ``conftest.py``); every refusal (403, 404, 405, or
+anonymous sent to sign in) also checks that the database and the outbox did not change.
 
 Roles, relative to the community a URL names (its "target"):
 
@@ -23,21 +23,14 @@ The Django admin (``admin:*``) is left out of the matrix and covered by
 
 import hashlib
 from dataclasses import dataclass
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.contrib.auth.tokens import default_token_generator
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
-from communities import services
-from communities.access import DIRECTORY_ADMINS_GROUP
 from communities.models import (
     Community,
     Membership,
@@ -48,7 +41,7 @@ from communities.models import (
 )
 from members.models import Department, Member
 
-from .factories import PASSWORD, CommunityFactory, MembershipFactory, PurposeFactory, member_named
+from .factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -436,110 +429,6 @@ def db_snapshot() -> dict:
         ),
         "imports": digest(RosterImport.objects.order_by("pk").values_list("pk", "applied_at")),
     }
-
-
-def make_world() -> SimpleNamespace:
-    """A target knowledge community with a steward, a member (Mo) and a waiting request;
-    another community with its own steward and a member (the "staff" role); a CoP that
-    the same steward coordinates and Mo practises in; a proposal; a pending roster
-    import; and two bystanders (Ada, Bea) to add, appoint and reset."""
-    purpose = PurposeFactory(statement="Shape pricing for 2030", slug="shape-pricing")
-    steward = member_named("Stella Steward", username="stella")
-    mo = member_named("Mo Member", username="mo")
-    target = CommunityFactory(
-        name="Claims Turnaround",
-        slug="claims-turnaround",
-        join_policy=Community.JoinPolicy.REQUEST,
-        stage=Community.Stage.SHARING,
-        purposes=[purpose],
-    )
-    MembershipFactory(member=member_named("Spencer Sponsor"), community=target, role="sponsor")
-    MembershipFactory(member=steward, community=target, role="steward")
-    mo_membership = MembershipFactory(member=mo, community=target, role="member")
-    pending = MembershipFactory(
-        member=member_named("Rhea Requester", username="rhea"), community=target, state="requested"
-    )
-
-    other = CommunityFactory(name="Pricing Council", slug="pricing-council", purposes=[purpose])
-    other_steward = member_named("Otto Steward", username="otto")
-    staff = member_named("Sam Staff", username="sam")
-    MembershipFactory(member=member_named("Pia Sponsor"), community=other, role="sponsor")
-    MembershipFactory(member=other_steward, community=other, role="steward")
-    MembershipFactory(member=staff, community=other, role="member")
-
-    cop = CommunityFactory(name="SQL Clinic", slug="sql-clinic", kind=Community.Kind.COP)
-    MembershipFactory(member=steward, community=cop, role="steward")
-    MembershipFactory(member=mo, community=cop, role="participant")
-
-    proposer = member_named("Pat Proposer", username="pat")
-    proposal = services.propose_kc(
-        actor=proposer, name="Flood Models", purpose_statement="Price flood risk by street"
-    )
-
-    ada = member_named("Ada Adder", username="ada")
-    bea = member_named("Bea Bystander", username="bea")
-    pending_import = services.preview_roster_import(
-        community=target,
-        actor=steward,
-        file_name="roster.csv",
-        text="username,role\nada,member\n",
-        remove_absent=False,
-    )
-
-    admin = member_named("Dana Admin", username="dana")
-    admin.user.groups.add(Group.objects.get(name=DIRECTORY_ADMINS_GROUP))
-    root = member_named("Root Superuser", username="root")
-    User.objects.filter(pk=root.user_id).update(is_superuser=True, is_staff=True)
-
-    reset_uid = urlsafe_base64_encode(force_bytes(bea.user.pk))
-    chart = ""
-    if "communities:insights_csv" in MATRIX:
-        from communities import insights
-
-        chart = next(iter(insights.CHARTS))
-    return SimpleNamespace(
-        purpose=purpose,
-        purpose_slug=purpose.slug,
-        target=target,
-        target_slug=target.slug,
-        target_url=target.get_absolute_url(),
-        manage_url=reverse("communities:community_manage", args=[target.slug]),
-        other=other,
-        other_url=other.get_absolute_url(),
-        cop_slug=cop.slug,
-        cop_url=cop.get_absolute_url(),
-        proposal_slug=proposal.slug,
-        proposal_url=proposal.get_absolute_url(),
-        mo=mo,
-        mo_username=mo.user.username,
-        mo_membership_pk=mo_membership.pk,
-        pending=pending,
-        import_pk=pending_import.pk,
-        ada=ada,
-        bea=bea,
-        reset_uid=reset_uid,
-        reset_token=default_token_generator.make_token(bea.user),
-        reset_set_password_url=reverse("password_reset_confirm", args=[reset_uid, "set-password"]),
-        chart=chart,
-        users={
-            "anonymous": None,
-            "staff": staff.user,
-            "outsider": member_named("Olive Outsider", username="olive").user,
-            "member": mo.user,
-            "steward_other": other_steward.user,
-            "steward": steward.user,
-            "directory_admin": admin.user,
-            "superuser": User.objects.get(pk=root.user_id),
-        },
-    )
-
-
-@pytest.fixture
-def world(db):
-    # The password-reset limit counts in the cache: every test starts and ends at zero.
-    cache.clear()
-    yield make_world()
-    cache.clear()
 
 
 # -- checks ---------------------------------------------------------------------------

@@ -8,8 +8,6 @@ directory admin. Every refusal also checks that nothing changed.
 
 import html
 import re
-from types import SimpleNamespace
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -27,6 +25,7 @@ from .factories import (
     led_kc,
     member_named,
 )
+from .pages import assert_sent_to_sign_in, page_text, section_text, visible_text
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +37,6 @@ Stage = Community.Stage
 Kind = Community.Kind
 SHAPE_FUTURE = Purpose.Orientation.SHAPE_FUTURE
 SPREAD_PRACTICE = Purpose.Orientation.SPREAD_PRACTICE
-LOGIN = reverse("login")
 MY_COMMUNITIES = reverse("members:my_communities")
 DASHBOARD = reverse("communities:dashboard")
 LADDER = reverse("communities:ladder")
@@ -51,38 +49,10 @@ def url(name: str, *args) -> str:
     return reverse(f"communities:{name}", args=args)
 
 
-def text_of(response) -> str:
-    """The page's HTML, unescaped, white space collapsed."""
-    return re.sub(r"\s+", " ", html.unescape(response.content.decode()))
-
-
-def visible_text(response) -> str:
-    """Roughly what a reader sees: tags dropped, white space collapsed."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
-
-
-def section(response, heading_id: str) -> str:
-    """The <section> labelled by ``heading_id``, as visible text."""
-    match = re.search(
-        rf'<section[^>]*aria-labelledby="{heading_id}"[^>]*>(.*?)</section>',
-        response.content.decode(),
-        re.S,
-    )
-    assert match, f"no section labelled {heading_id}"
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", match.group(1)))).strip()
-
-
 def sign_in(client, user):
     if user is not None:
         client.force_login(user)
     return client
-
-
-def assert_sent_to_sign_in(response, path: str):
-    assert response.status_code == 302
-    target = urlsplit(response.url)
-    assert target.path == LOGIN
-    assert parse_qs(target.query)["next"] == [path]
 
 
 def snapshot():
@@ -143,7 +113,7 @@ def coordinator(cop) -> Member:
 
 @pytest.fixture
 def practising(cop, staff):
-    """``cop`` with two active participants (one of them ``staff``) and one who left,
+    """``cop``, with two active participants (one of them ``staff``) and one who left,
     each through the services, so their history exists."""
     pia = member_named("Pia Participant", username="pia")
     for member in (staff.member, pia):
@@ -151,7 +121,7 @@ def practising(cop, staff):
     lenny = member_named("Lenny Left", username="lenny")
     services.join_community(community=cop, member=lenny)
     services.leave_community(community=cop, member=lenny)
-    return SimpleNamespace(cop=cop, staff=staff.member, pia=pia, lenny=lenny)
+    return cop
 
 
 @pytest.fixture
@@ -170,12 +140,12 @@ ROLES = ["anonymous", "staff", "outsider", "coordinator", "other_steward", "admi
 
 
 @pytest.fixture
-def people(practising, coordinator, outsider, steward, directory_admin):
+def people(practising, staff, coordinator, outsider, steward, directory_admin):
     """A user per role: ``staff`` practises in ``cop``, ``coordinator`` is its steward,
     ``other_steward`` stewards ``open_kc``."""
     return {
         "anonymous": None,
-        "staff": practising.staff.user,
+        "staff": staff,
         "outsider": outsider,
         "coordinator": coordinator.user,
         "other_steward": steward,
@@ -574,7 +544,7 @@ def test_approving_a_proposal_formed_from_a_cop_invites_its_participants(
         actor=coordinator,
         name="Query Performance Board",
         purpose_statement="No report slower than a second",
-        formed_from=practising.cop,
+        formed_from=practising,
     )
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -671,7 +641,7 @@ def formalise(cop, admin, boss, stewards, **kwargs):
 def test_formalising_makes_an_active_kc_formed_from_the_cop_and_invites_participants(
     practising, coordinator, boss, directory_admin, mailoutbox, django_capture_on_commit_callbacks
 ):
-    cop = practising.cop
+    cop = practising
     cop.cadence, cop.description = "Tuesdays", "We look at slow queries."
     cop.save()
     purposes = [future(), future("No report slower than a second")]
@@ -705,7 +675,7 @@ def test_formalising_with_add_makes_the_participants_members(
     practising, coordinator, boss, directory_admin
 ):
     kc = formalise(
-        practising.cop, directory_admin.member, boss, [coordinator], invite_participants=False
+        practising, directory_admin.member, boss, [coordinator], invite_participants=False
     )
 
     assert memberships_of(kc)["Sam Staff"] == (Role.MEMBER, State.ACTIVE)
@@ -760,7 +730,7 @@ def test_formalising_settles_open_proposals_from_the_cop(
 def test_formalising_is_refused_and_creates_nothing(
     practising, open_kc, boss, stu, directory_admin, case, message
 ):
-    source, sponsor, stewards, purposes = practising.cop, boss, [stu], [future()]
+    source, sponsor, stewards, purposes = practising, boss, [stu], [future()]
     if case == "a knowledge community":
         source = open_kc
     elif case == "an archived cop":
@@ -870,7 +840,7 @@ def test_record_cop_asks_about_similar_communities_then_saves_when_confirmed(cli
     first = client.post(url("cop_record"), data)
 
     assert first.status_code == 200
-    similar = section(first, "similar-heading")
+    similar = section_text(first, "similar-heading")
     assert similar.startswith("Is it one of these?")
     assert "SQL Clinic" in similar
     assert f'href="{cop.get_absolute_url()}"' in first.content.decode()
@@ -943,7 +913,7 @@ def test_staff_proposal_shows_on_the_dashboard_and_my_communities_not_the_direct
     assert kc.purposes.get().orientation == SHAPE_FUTURE
     mine = client.get(MY_COMMUNITIES)
     assert "directory admins will look at your proposal" in visible_text(mine)
-    assert "Faster Claims Answers Waiting for a directory admin" in section(
+    assert "Faster Claims Answers Waiting for a directory admin" in section_text(
         mine, "proposals-heading"
     )
     assert "Faster Claims Answers" not in visible_text(client.get(url("community_list")))
@@ -953,7 +923,7 @@ def test_staff_proposal_shows_on_the_dashboard_and_my_communities_not_the_direct
     assert client.get(kc.get_absolute_url()).status_code == 404
 
     sign_in(client, directory_admin)
-    proposals = section(client.get(DASHBOARD), "proposals-heading")
+    proposals = section_text(client.get(DASHBOARD), "proposals-heading")
     assert proposals.startswith("Proposed knowledge communities 1")
     assert "Faster Claims Answers by Sam Staff" in proposals
 
@@ -1097,7 +1067,7 @@ def test_admin_declines_a_proposal_with_a_reason_the_proposer_sees(
     assert "Claims Turnaround does this already." in mailoutbox[0].body
 
     sign_in(client, staff)
-    assert "Declined: Claims Turnaround does this already." in section(
+    assert "Declined: Claims Turnaround does this already." in section_text(
         client.get(MY_COMMUNITIES), "proposals-heading"
     )
 
@@ -1159,7 +1129,7 @@ def test_formalise_form_for_an_admin_offers_participants_and_archiving(
 def test_admin_formalises_a_cop_at_once_and_both_pages_show_the_lineage(
     client, directory_admin, practising, boss
 ):
-    cop = practising.cop
+    cop = practising
     sign_in(client, directory_admin)
 
     response = client.post(url("community_formalise", cop.slug), formalise_data())
@@ -1175,13 +1145,13 @@ def test_admin_formalises_a_cop_at_once_and_both_pages_show_the_lineage(
     assert "Query Performance Board is formed from SQL Clinic." in visible_text(kc_page)
     assert re.search(
         rf'<dt>Formed from</dt><dd><a href="{cop.get_absolute_url()}">SQL Clinic</a>',
-        text_of(kc_page),
+        page_text(kc_page),
     )
     cop_page = client.get(cop.get_absolute_url())
     assert re.search(
         rf'<dt>Formalised as</dt>\s*<dd><a href="{kc.get_absolute_url()}">Query Performance '
         "Board</a>",
-        text_of(cop_page),
+        page_text(cop_page),
     )
     cop.refresh_from_db()
     assert cop.status == Status.ACTIVE
@@ -1194,21 +1164,21 @@ def test_admin_can_formalise_adding_participants_and_archiving_the_cop(
     purpose = future()
 
     client.post(
-        url("community_formalise", practising.cop.slug),
+        url("community_formalise", practising.slug),
         formalise_data(new_purpose="", purposes=[purpose.pk], participants="add", archive_cop="on"),
     )
 
     kc = Community.objects.get(name="Query Performance Board")
     assert list(kc.purposes.all()) == [purpose]
     assert memberships_of(kc)["Pia Participant"] == (Role.MEMBER, State.ACTIVE)
-    practising.cop.refresh_from_db()
-    assert practising.cop.status == Status.ARCHIVED
+    practising.refresh_from_db()
+    assert practising.status == Status.ARCHIVED
 
 
 def test_coordinator_formalising_makes_a_proposal_for_admins(
     client, coordinator, practising, boss, directory_admin
 ):
-    cop = practising.cop
+    cop = practising
     sign_in(client, coordinator.user)
 
     form = client.get(url("community_formalise", cop.slug))
@@ -1230,7 +1200,7 @@ def test_coordinator_formalising_makes_a_proposal_for_admins(
     assert "Proposed: directory admins will decide." in visible_text(client.get(response.url))
 
     sign_in(client, directory_admin)
-    proposals = section(client.get(DASHBOARD), "proposals-heading")
+    proposals = section_text(client.get(DASHBOARD), "proposals-heading")
     assert "Query Performance Board by Cora Coordinator · from SQL Clinic" in proposals
 
 
@@ -1285,7 +1255,7 @@ def test_formalise_button_shows_for_coordinators_and_admins_only(client, people,
     page_for = {}
     for role in ("staff", "coordinator", "admin"):
         sign_in(client, people[role])
-        page_for[role] = visible_text(client.get(practising.cop.get_absolute_url()))
+        page_for[role] = visible_text(client.get(practising.get_absolute_url()))
 
     assert "Formalise as knowledge community" not in page_for["staff"]
     assert "You practise here." in page_for["staff"]
@@ -1393,7 +1363,7 @@ def test_admin_merges_a_duplicate_into_the_survivor(client, directory_admin, cop
     assert (duplicate.status, duplicate.merged_into) == (Status.ARCHIVED, cop)
     assert "Dan Duplicate" in memberships_of(cop)
     assert "SQL Surgery is merged into SQL Clinic." in visible_text(client.get(response.url))
-    old_page = text_of(client.get(duplicate.get_absolute_url()))
+    old_page = page_text(client.get(duplicate.get_absolute_url()))
     assert (
         f'This community was merged into <a class="alert-link" href="{cop.get_absolute_url()}">'
         "SQL Clinic</a>."
@@ -1454,12 +1424,11 @@ def ladder_steps(response) -> dict[str, tuple[int, list[str]]]:
 def ladder_world(cop, open_kc, request_kc, staff):
     """cop (cooperation), request_kc (cooperation), open_kc (community), a dormant CoP at
     sharing, and neither a proposal nor an archived community."""
-    dormant = CommunityFactory(
+    CommunityFactory(
         kind=Kind.COP, name="Actuarial Tea", status=Status.DORMANT, stage=Stage.SHARING
     )
     CommunityFactory(name="Old Archive", status=Status.ARCHIVED, stage=Stage.SHARING)
     services.propose_kc(actor=staff.member, name="Proposed Thing", purpose_statement="Soon")
-    return SimpleNamespace(dormant=dormant)
 
 
 def test_ladder_needs_sign_in(client):

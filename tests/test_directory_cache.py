@@ -4,8 +4,6 @@ These tests commit (``transactional_db``): the version is bumped at commit, and
 nothing is cached inside a transaction, which is where ordinary tests run.
 """
 
-import re
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -16,15 +14,10 @@ from communities.backends import MemberBackend
 from communities.models import Community, DirectoryVersion, Membership, Purpose
 from members.models import Department, Member
 
-from .conftest import directory_admins_group
 from .factories import CommunityFactory, PurposeFactory, led_kc, member_named
+from .pages import unmasked
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def unmasked(page: str) -> str:
-    """The page without its CSRF tokens, which are masked afresh for every response."""
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", page)
 
 
 def version() -> int:
@@ -179,10 +172,8 @@ def test_the_navbar_count_follows_new_requests(reader, client):
     )
 
 
-def test_directory_admin_buttons_are_not_cached_for_others(kc, reader, client):
-    admin = member_named("Dana Admin", username="dana").user
-    admin.groups.add(directory_admins_group())
-    client.force_login(admin)
+def test_directory_admin_buttons_are_not_cached_for_others(kc, reader, client, directory_admin):
+    client.force_login(directory_admin)
     assert "Export CSV" in client.get("/").content.decode()
     client.force_login(reader.user)
     assert "Export CSV" not in client.get("/").content.decode()
@@ -191,18 +182,16 @@ def test_directory_admin_buttons_are_not_cached_for_others(kc, reader, client):
 # -- the user, member and admin flag in one query (communities/backends.py) ---------------
 
 
-def test_backend_loads_user_member_and_admin_flag_in_one_query(kc):
-    admin = member_named("Dana Admin", username="dana").user
-    admin.groups.add(directory_admins_group())
+def test_backend_loads_user_member_and_admin_flag_in_one_query(kc, directory_admin):
     with CaptureQueriesContext(connection) as queries:
-        user = MemberBackend().get_user(admin.pk)
+        user = MemberBackend().get_user(directory_admin.pk)
         assert user.member.display_name == "Dana Admin"
         assert user.member.user is user
         assert access.is_directory_admin(user) is True
         assert user.date_joined.tzinfo is not None
         assert user.member.created_at.tzinfo is not None
     assert len(queries) == 1
-    assert user == admin and user.member == admin.member
+    assert user == directory_admin and user.member == directory_admin.member
 
 
 def test_backend_flags_and_refusals(kc, reader):

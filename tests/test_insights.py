@@ -22,6 +22,7 @@ from .factories import (
     PurposeFactory,
     member_named,
 )
+from .pages import page_html
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +31,6 @@ PAGES = ["knowledge_map", "connectors", "expertise", "insights"]
 
 def url(name: str, *args) -> str:
     return reverse(f"communities:{name}", args=args)
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def csv_table(response) -> list[list[str]]:
@@ -136,8 +133,8 @@ def test_staff_see_each_insights_page(signed_in, network, name):
 
     assert response.status_code == 200
     for expected in EXPECTED[name]:
-        assert expected in text(response)
-    assert "css/insights.css" in text(response)
+        assert expected in page_html(response)
+    assert "css/insights.css" in page_html(response)
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -150,7 +147,7 @@ def test_empty_directory_gets_a_helpful_empty_state(signed_in, name):
     response = signed_in.get(url(name))
 
     assert response.status_code == 200
-    assert "empty-state" in text(response)
+    assert "empty-state" in page_html(response)
 
 
 # The knowledge map -----------------------------------------------------------------
@@ -180,7 +177,7 @@ def test_map_numbers_follow_the_data(signed_in, network):
 
 
 def test_map_draws_every_community_as_a_link_with_a_title(signed_in, network):
-    page = text(signed_in.get(url("knowledge_map")))
+    page = page_html(signed_in.get(url("knowledge_map")))
 
     start = page.index('<svg class="knowledge-map"')
     svg = page[start : page.index("</svg>", start)]
@@ -196,14 +193,14 @@ def test_map_kind_filter_keeps_links_between_communities_of_that_kind(signed_in,
     response = signed_in.get(url("knowledge_map"), {"kind": "kc"})
 
     assert link_rows(response) == [("Claims Turnaround", "Fraud Before Payout", 3)]
-    assert "SQL Clinic" not in text(response)
+    assert "SQL Clinic" not in page_html(response)
 
 
 def test_map_department_filter_counts_only_its_people(signed_in, network):
     response = signed_in.get(url("knowledge_map"), {"department": "claims-operations"})
 
     assert link_rows(response) == [("Claims Turnaround", "Fraud Before Payout", 2)]
-    assert "Counting only people from Claims Operations" in text(response)
+    assert "Counting only people from Claims Operations" in page_html(response)
 
 
 def test_map_ignores_unknown_filter_values(signed_in, network):
@@ -217,7 +214,7 @@ def test_map_with_filters_that_match_nothing_says_so(signed_in, network):
 
     response = signed_in.get(url("knowledge_map"), {"department": "finance"})
 
-    assert "No two communities share anyone with these filters." in text(response)
+    assert "No two communities share anyone with these filters." in page_html(response)
 
 
 def test_map_draws_only_the_strongest_links_and_says_so(signed_in, network, monkeypatch):
@@ -227,8 +224,8 @@ def test_map_draws_only_the_strongest_links_and_says_so(signed_in, network, monk
 
     assert link_rows(response) == [("Claims Turnaround", "Fraud Before Payout", 3)]
     assert response.context["graph"].truncated
-    assert "Only the 1 strongest links and their communities are drawn." in text(response)
-    assert "SQL Clinic" not in text(response)
+    assert "Only the 1 strongest links and their communities are drawn." in page_html(response)
+    assert "SQL Clinic" not in page_html(response)
 
 
 def test_shared_people_are_counted_in_one_query(network, django_assert_num_queries):
@@ -312,7 +309,7 @@ def test_expertise_search_finds_people_and_where_they_take_part(signed_in, netwo
         "Fraud Before Payout",
         "SQL Clinic",
     ]
-    assert '<mark class="badge expertise-chip expertise-match">Fraud analytics</mark>' in text(
+    assert '<mark class="badge expertise-chip expertise-match">Fraud analytics</mark>' in page_html(
         response
     )
 
@@ -332,7 +329,7 @@ def test_expertise_department_filter_narrows(signed_in, network):
 def test_expertise_search_without_match_says_so(signed_in, network):
     response = signed_in.get(url("expertise"), {"q": "underwater basket weaving"})
 
-    assert "No one lists “underwater basket weaving” yet." in text(response)
+    assert "No one lists “underwater basket weaving” yet." in page_html(response)
 
 
 def test_expertise_results_are_paginated(signed_in, settings):
@@ -466,7 +463,9 @@ def test_decision_time_without_decisions_is_an_empty_state(signed_in, network):
     decisions = chart(signed_in.get(url("insights")), "decision-time")
 
     assert decisions.is_empty
-    assert "Once stewards approve or deny join requests" in text(signed_in.get(url("insights")))
+    assert "Once stewards approve or deny join requests" in page_html(
+        signed_in.get(url("insights"))
+    )
 
 
 def test_formalising_a_cop_shows_in_its_quarter(signed_in, network):
@@ -478,7 +477,7 @@ def test_formalising_a_cop_shows_in_its_quarter(signed_in, network):
 
     response = signed_in.get(url("insights"))
     assert chart(response, "formalised").rows[-1][1] == 1
-    assert "from SQL Clinic" in text(response)
+    assert "from SQL Clinic" in page_html(response)
 
 
 def test_most_pursued_purposes_count_listed_communities(signed_in, network):
@@ -498,7 +497,7 @@ def test_every_chart_is_an_image_with_a_summary_and_a_table(signed_in, network):
     network["claims"].save()
     network["claims"].purposes.add(PurposeFactory())
 
-    page = text(signed_in.get(url("insights")))
+    page = page_html(signed_in.get(url("insights")))
 
     assert page.count('role="img" aria-label="') == len(insights.CHARTS)
     assert page.count("<table") == len(insights.CHARTS)

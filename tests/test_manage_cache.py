@@ -16,13 +16,9 @@ from communities.models import Community, Membership
 from members.models import Member
 
 from .factories import MembershipFactory, led_kc, member_named
+from .pages import unmasked
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def unmasked(page: str) -> str:
-    """The page without its CSRF tokens, which are masked afresh for every response."""
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", page)
 
 
 @pytest.fixture

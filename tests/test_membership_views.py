@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -21,13 +20,13 @@ from communities import services
 from communities.models import Community, Membership, MembershipEvent, Purpose
 
 from .factories import MemberFactory, MembershipFactory, PurposeFactory, led_kc, member_named
+from .pages import alerts, assert_sent_to_sign_in, inline_text, page_text, visible_text
 
 pytestmark = pytest.mark.django_db
 
 State = Membership.State
 Role = Membership.Role
 Action = MembershipEvent.Action
-LOGIN = reverse("login")
 DIRECTORY = reverse("communities:community_list")
 MY_COMMUNITIES = reverse("members:my_communities")
 
@@ -37,26 +36,6 @@ MY_COMMUNITIES = reverse("members:my_communities")
 
 def url(name: str, *args) -> str:
     return reverse(f"communities:{name}", args=args)
-
-
-def page_text(response) -> str:
-    """The page's HTML, unescaped, with runs of white space made one space."""
-    return re.sub(r"\s+", " ", html.unescape(response.content.decode()))
-
-
-def visible_text(response) -> str:
-    """Roughly what a reader sees: tags dropped, white space collapsed."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
-
-
-def alerts(response) -> list[str]:
-    """The flash messages shown on a page, as plain text."""
-    return [
-        re.sub(r"\s+", " ", html.unescape(text)).strip()
-        for text in re.findall(
-            r'<div class="alert alert-\w+">(.*?)</div>', response.content.decode()
-        )
-    ]
 
 
 def roster_snapshot():
@@ -76,13 +55,6 @@ def sign_in(client, user):
     return client
 
 
-def assert_sent_to_sign_in(response, path: str):
-    assert response.status_code == 302
-    target = urlsplit(response.url)
-    assert target.path == LOGIN
-    assert parse_qs(target.query)["next"] == [path]
-
-
 def state_of(member, community) -> tuple[str, str] | None:
     membership = Membership.objects.filter(member=member, community=community).first()
     return (membership.state, membership.role) if membership else None
@@ -100,10 +72,7 @@ def membership_section(response) -> str:
 
 
 def labels(pattern: str, fragment: str) -> list[str]:
-    return [
-        re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", label))).strip()
-        for label in re.findall(pattern, fragment, re.S)
-    ]
+    return [inline_text(label) for label in re.findall(pattern, fragment, re.S)]
 
 
 def buttons_in(fragment: str) -> list[str]:
@@ -127,13 +96,24 @@ CURATORS = ["steward", "directory_admin"]
 
 
 @pytest.fixture
-def cast(open_kc, steward, request_kc, outsider, directory_admin):
-    """``open_kc`` with an active member (Mo) and a waiting request (Rhea), made through
-    the services so their history exists; and one person for each role."""
+def member(open_kc):
+    """Mo Member, an active member of ``open_kc`` who joined through the service, so his
+    history exists (the shared ``member``, with a history)."""
     mo = member_named("Mo Member", username="mo")
     services.join_community(community=open_kc, member=mo)
-    rhea = member_named("Rhea Requester", username="rhea")
-    pending = MembershipFactory(member=rhea, community=open_kc, state=State.REQUESTED)
+    return mo.user
+
+
+@pytest.fixture
+def cast(open_kc, request_kc, member, users_by_role):
+    """``open_kc`` with an active member (Mo, ``member``) and a waiting request (Rhea); a
+    request waiting in ``request_kc`` too; and one person for each role."""
+    mo = member.member
+    pending = MembershipFactory(
+        member=member_named("Rhea Requester", username="rhea"),
+        community=open_kc,
+        state=State.REQUESTED,
+    )
     other_pending = MembershipFactory(
         member=member_named("Otto Other"), community=request_kc, state=State.REQUESTED
     )
@@ -144,26 +124,7 @@ def cast(open_kc, steward, request_kc, outsider, directory_admin):
         mo_membership=Membership.objects.get(member=mo, community=open_kc),
         pending=pending,
         other_pending=other_pending,
-        users={
-            "anonymous": None,
-            "outsider": outsider,
-            "member": mo.user,
-            "other_steward": request_kc.memberships.get(role=Role.STEWARD).member.user,
-            "steward": steward,
-            "directory_admin": directory_admin,
-        },
-    )
-
-
-@pytest.fixture
-def invite_kc(db):
-    """An active knowledge community people join only by invitation."""
-    return led_kc(
-        sponsor=member_named("Ivy Sponsor"),
-        steward=member_named("Ian Steward", username="ian"),
-        name="Pricing Council",
-        slug="pricing-council",
-        join_policy=Community.JoinPolicy.INVITE,
+        users=users_by_role,
     )
 
 
@@ -453,8 +414,6 @@ def targets(cast):
     communities = {}
     for policy in ("open", "request", "invite"):
         communities[policy] = led_kc(
-            sponsor=MemberFactory(),
-            steward=MemberFactory(),
             name=f"Target {policy}",
             slug=f"target-{policy}",
             join_policy=policy,
@@ -774,9 +733,7 @@ def test_joining_an_archived_community_shows_a_message_and_changes_nothing(clien
 
 
 def test_joining_a_proposed_community_is_not_found_for_staff(client, staff):
-    proposed = led_kc(
-        sponsor=MemberFactory(), steward=MemberFactory(), status="proposed", join_policy="open"
-    )
+    proposed = led_kc(status="proposed", join_policy="open")
     sign_in(client, staff)
     before = roster_snapshot()
 
@@ -891,8 +848,9 @@ def requesters(request_kc):
 
 
 @pytest.fixture
-def rex(request_kc):
-    return request_kc.memberships.get(role=Role.STEWARD).member.user
+def rex(other_steward):
+    """Rex Steward, who stewards ``request_kc``."""
+    return other_steward
 
 
 def test_bulk_approve_approves_all_three_selected_requests(

@@ -20,6 +20,7 @@ from .factories import (
     UserFactory,
     member_named,
 )
+from .pages import page_html
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +28,8 @@ DIRECTORY = reverse("communities:community_list")
 LOGIN = reverse("login")
 
 
-def text(response) -> str:
-    return response.content.decode()
-
-
 def hrefs(response) -> list[str]:
-    return [html.unescape(href) for href in re.findall(r'href="([^"]*)"', text(response))]
+    return [html.unescape(href) for href in re.findall(r'href="([^"]*)"', page_html(response))]
 
 
 def listed_names(response) -> list[str]:
@@ -99,7 +96,7 @@ def test_staff_see_each_page_with_its_content(signed_in, page_urls, url_name):
 
     assert response.status_code == 200
     for expected in EXPECTED_CONTENT[url_name]:
-        assert expected in text(response)
+        assert expected in page_html(response)
 
 
 # The directory: search ------------------------------------------------------
@@ -128,14 +125,14 @@ def test_directory_lists_every_listed_community_by_name(signed_in, directory):
         "Legacy Exit",
         "SQL Clinic",
     ]
-    assert "Secret Plans" not in text(response)
+    assert "Secret Plans" not in page_html(response)
 
 
 def test_search_narrows_by_name(signed_in, directory):
     response = signed_in.get(DIRECTORY, {"q": "clinic"})
 
     assert listed_names(response) == ["SQL Clinic"]
-    assert "1 community" in text(response)
+    assert "1 community" in page_html(response)
 
 
 def test_search_narrows_by_summary(signed_in, directory):
@@ -159,7 +156,7 @@ def test_search_never_finds_proposed_communities(signed_in, directory):
 def test_search_from_the_navbar_box_is_kept_in_the_box(signed_in, directory):
     response = signed_in.get(DIRECTORY, {"q": "clinic"})
 
-    assert re.search(r'<input[^>]*name="q"[^>]*value="clinic"', text(response))
+    assert re.search(r'<input[^>]*name="q"[^>]*value="clinic"', page_html(response))
 
 
 # The directory: filters -----------------------------------------------------
@@ -239,15 +236,15 @@ def test_empty_state_says_nothing_matches(signed_in, directory):
     response = signed_in.get(DIRECTORY, {"q": "underwater basket weaving"})
 
     assert listed_names(response) == []
-    assert "No community matches." in text(response)
-    assert "Show every community" in text(response)
+    assert "No community matches." in page_html(response)
+    assert "Show every community" in page_html(response)
 
 
 def test_empty_directory_says_so(signed_in):
     response = signed_in.get(DIRECTORY)
 
-    assert "The directory is empty." in text(response)
-    assert "No community matches." not in text(response)
+    assert "The directory is empty." in page_html(response)
+    assert "No community matches." not in page_html(response)
 
 
 # The directory: sorting -----------------------------------------------------
@@ -285,8 +282,8 @@ def test_member_counts_on_cards_count_only_active_members(signed_in, three_sized
 
     counts = {c.name: c.active_member_count or 0 for c in response.context["page_obj"]}
     assert counts == {"Bravo Large": 3, "Alpha Small": 1, "Charlie Empty": 0}
-    assert "3 members" in text(response)
-    assert "1 member" in text(response)
+    assert "3 members" in page_html(response)
+    assert "1 member" in page_html(response)
 
 
 # The directory: pagination --------------------------------------------------
@@ -421,24 +418,24 @@ def test_username_with_nul_byte_is_not_found(signed_in):
 def test_knowledge_community_shows_membership_list(signed_in, open_kc):
     response = signed_in.get(open_kc.get_absolute_url())
 
-    assert "Membership list" in text(response)
-    assert "People who practise here" not in text(response)
+    assert "Membership list" in page_html(response)
+    assert "People who practise here" not in page_html(response)
     assert roster_names(response) == ["Spencer Sponsor", "Stella Steward"]
 
 
 def test_community_of_practice_shows_people_who_practise_here(signed_in, cop):
     response = signed_in.get(cop.get_absolute_url())
 
-    assert "People who practise here" in text(response)
-    assert "Membership list" not in text(response)
+    assert "People who practise here" in page_html(response)
+    assert "Membership list" not in page_html(response)
     assert roster_names(response) == ["Cora Coordinator"]
-    assert "Coordinator" in text(response)
+    assert "Coordinator" in page_html(response)
 
 
 def test_community_detail_names_sponsor_stewards_and_purposes(signed_in, open_kc):
     response = signed_in.get(open_kc.get_absolute_url())
 
-    aside = text(response).split('aria-label="About this community"')[1]
+    aside = page_html(response).split('aria-label="About this community"')[1]
     assert "Spencer Sponsor" in aside
     assert "Stella Steward" in aside
     assert "Cut claim turnaround to two days" in aside
@@ -455,7 +452,7 @@ def test_roster_search_narrows(signed_in, open_kc):
     assert roster_names(by_name) == ["Spencer Sponsor"]
     assert roster_names(by_title) == ["Priya Patel"]
     assert roster_names(nobody) == []
-    assert "No one on this list matches your search." in text(nobody)
+    assert "No one on this list matches your search." in page_html(nobody)
 
 
 def test_roster_shows_only_active_memberships(signed_in, open_kc):
@@ -469,7 +466,7 @@ def test_roster_shows_only_active_memberships(signed_in, open_kc):
 
     assert roster_names(response) == ["Spencer Sponsor", "Stella Steward", "Active Andy"]
     for state in ["Requested", "Invited", "Left", "Removed", "Denied"]:
-        assert f"{state} Person" not in text(response)
+        assert f"{state} Person" not in page_html(response)
 
 
 def test_proposed_community_is_not_found_for_staff(signed_in):
@@ -478,7 +475,7 @@ def test_proposed_community_is_not_found_for_staff(signed_in):
     response = signed_in.get(proposed.get_absolute_url())
 
     assert response.status_code == 404
-    assert "Quiet Proposal" not in text(response)
+    assert "Quiet Proposal" not in page_html(response)
 
 
 def test_proposed_community_is_visible_to_directory_admins(client, directory_admin):
@@ -488,8 +485,8 @@ def test_proposed_community_is_visible_to_directory_admins(client, directory_adm
     response = client.get(proposed.get_absolute_url())
 
     assert response.status_code == 200
-    assert "Quiet Proposal" in text(response)
-    assert "Proposed" in text(response)
+    assert "Quiet Proposal" in page_html(response)
+    assert "Proposed" in page_html(response)
 
 
 def test_unknown_community_uses_the_styled_404_page(signed_in):
@@ -497,7 +494,7 @@ def test_unknown_community_uses_the_styled_404_page(signed_in):
 
     assert response.status_code == 404
     assert "404.html" in [t.name for t in response.templates]
-    assert "We couldn't find that page" in html.unescape(text(response))
+    assert "We couldn't find that page" in html.unescape(page_html(response))
 
 
 def test_unknown_url_renders_the_project_404_with_debug_off(settings, signed_in):
@@ -506,9 +503,9 @@ def test_unknown_url_renders_the_project_404_with_debug_off(settings, signed_in)
     response = signed_in.get("/no/such/page/")
 
     assert response.status_code == 404
-    assert "We couldn't find that page" in html.unescape(text(response))
-    assert "Search the directory" in text(response)
-    assert "URLconf" not in text(response)  # Django's technical 404 explains the URLconf
+    assert "We couldn't find that page" in html.unescape(page_html(response))
+    assert "Search the directory" in page_html(response)
+    assert "URLconf" not in page_html(response)  # Django's technical 404 explains the URLconf
 
 
 # Purposes -------------------------------------------------------------------
@@ -550,7 +547,7 @@ def test_purpose_detail_lists_communities_pursuing_it_but_no_proposals(signed_in
     response = signed_in.get(purpose.get_absolute_url())
 
     assert listed_names(response) == ["SQL Clinic", "Claims Turnaround"]  # CoPs sort first
-    assert "Secret Plans" not in text(response)
+    assert "Secret Plans" not in page_html(response)
 
 
 def test_purpose_detail_empty_state(signed_in):
@@ -558,7 +555,7 @@ def test_purpose_detail_empty_state(signed_in):
 
     response = signed_in.get(purpose.get_absolute_url())
 
-    assert "No community pursues this purpose yet." in text(response)
+    assert "No community pursues this purpose yet." in page_html(response)
 
 
 def test_unknown_purpose_is_not_found(signed_in):
@@ -616,8 +613,8 @@ def test_member_detail_shows_active_listed_memberships_only(signed_in, open_kc, 
         "Claims Turnaround",
         "SQL Clinic",
     ]
-    assert "Climate Risk Pricing" not in text(response)
-    assert "Secret Plans" not in text(response)
+    assert "Climate Risk Pricing" not in page_html(response)
+    assert "Secret Plans" not in page_html(response)
     assert response.context["is_self"] is False
 
 
@@ -646,9 +643,9 @@ def test_my_communities_groups_by_state(signed_in, staff, open_kc, request_kc, c
         "requested": ["Climate Risk Pricing"],
         "invited": ["Claims Turnaround"],
     }
-    assert "Old Days" not in text(response)
-    assert "Invitations to answer" in text(response)
-    assert "Waiting for a steward" in text(response)
+    assert "Old Days" not in page_html(response)
+    assert "Invitations to answer" in page_html(response)
+    assert "Waiting for a steward" in page_html(response)
 
 
 # Profile edit ---------------------------------------------------------------
@@ -667,7 +664,7 @@ def test_profile_edit_form_shows_current_values(signed_in, staff):
         "expertise",
         "bio",
     ]
-    assert 'value="Sam Staff"' in text(response)
+    assert 'value="Sam Staff"' in page_html(response)
 
 
 def test_profile_edit_saves_allowed_fields_and_ignores_others(signed_in, staff, outsider):
@@ -723,7 +720,7 @@ def test_sign_in_page_has_username_and_password_fields(client):
     response = client.get(LOGIN)
 
     assert response.status_code == 200
-    page = text(response)
+    page = page_html(response)
     assert re.search(r'<label[^>]*for="id_username"[^>]*>\s*Username', page)
     assert re.search(r'<label[^>]*for="id_password"[^>]*>\s*Password', page)
     assert re.search(r'<button[^>]*type="submit"[^>]*>\s*Sign in\s*</button>', page)
@@ -793,6 +790,6 @@ def test_password_change_works_for_staff(signed_in, staff):
 def test_signed_in_pages_show_the_members_name_in_the_navbar(signed_in):
     response = signed_in.get(DIRECTORY)
 
-    nav = text(response).split("</nav>")[0]
+    nav = page_html(response).split("</nav>")[0]
     assert "Sam Staff" in nav
     assert "Sign out" in nav

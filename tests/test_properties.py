@@ -9,7 +9,8 @@ and writes either the whole expected change or nothing.
   a message or give a plan whose every row has a known action; nothing is written.
 
 Each example runs in a savepoint that is rolled back, so every example starts from the
-same data (the world of ``test_authz_matrix``). No example database is kept on disk.
+same data (the ``world`` fixture of ``conftest.py``, as in ``test_authz_matrix``). No
+example database is kept on disk.
 """
 
 import codecs
@@ -17,7 +18,6 @@ from collections import Counter
 from contextlib import contextmanager
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import reverse
@@ -36,7 +36,7 @@ from communities.models import (
 from members.models import Member
 
 from .factories import DepartmentFactory
-from .test_authz_matrix import User, make_world, project_url_names
+from .test_authz_matrix import User, project_url_names
 
 pytestmark = pytest.mark.django_db
 
@@ -219,12 +219,10 @@ def body_of(response) -> bytes:
 
 
 @pytest.fixture
-def world(db):
-    cache.clear()
-    world = make_world()
+def world(world):
+    """The shared ``world``, plus a department a form can name."""
     DepartmentFactory(name="Department A", slug="department-a")
-    yield world
-    cache.clear()
+    return world
 
 
 @pytest.fixture

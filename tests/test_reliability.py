@@ -166,15 +166,6 @@ def test_ten_concurrent_writers_on_a_sqlite_file_never_see_database_is_locked(tm
 
 
 @pytest.fixture
-def superuser(db):
-    user = member_named("Root Superuser", username="root").user
-    user.is_staff = True
-    user.is_superuser = True
-    user.save()
-    return user
-
-
-@pytest.fixture
 def history_of_sam(open_kc, steward):
     """Sam joins, is made a steward, and then approves someone: Sam is both the
     target and the actor of history events."""

@@ -23,7 +23,6 @@ from axes.models import AccessAttempt
 from django.conf import settings as django_settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.template import engines
@@ -37,7 +36,8 @@ from kcdir import urls as project_urls
 from members.models import Member
 
 from .factories import PASSWORD, CommunityFactory, MembershipFactory, member_named
-from .test_authz_matrix import MATRIX, db_snapshot, make_world, path_for
+from .pages import page_html
+from .test_authz_matrix import MATRIX, db_snapshot, path_for
 
 pytestmark = pytest.mark.django_db
 
@@ -70,28 +70,12 @@ urlpatterns = [
 handler403 = project_urls.handler403
 
 
-# -- fixtures -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def world(db):
-    return make_world()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()  # rate-limit counters live in the cache
-    yield
-    cache.clear()
+# -- helpers --------------------------------------------------------------------------
 
 
 def signed_in(client, user):
     client.force_login(user)
     return client
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def foreign_world(world):
@@ -410,7 +394,7 @@ def roster_emails(world) -> list[str]:
 def test_the_manage_page_shows_stewards_and_admins_the_roster_emails(client, world, role):
     signed_in(client, world.users[role])
 
-    page = text(client.get(reverse("communities:community_manage", args=[world.target_slug])))
+    page = page_html(client.get(reverse("communities:community_manage", args=[world.target_slug])))
 
     assert "mo@example.org" in page
     assert "rhea@example.org" in page
@@ -423,7 +407,7 @@ def test_the_manage_page_shows_no_one_else_any_email(client, world, role):
     response = client.get(reverse("communities:community_manage", args=[world.target_slug]))
 
     assert response.status_code == 403
-    assert not any(email in text(response) for email in roster_emails(world))
+    assert not any(email in page_html(response) for email in roster_emails(world))
 
 
 # A person's own profile page shows their work email (a directory's job); every other
@@ -452,7 +436,7 @@ def test_pages_open_to_everyone_show_no_roster_emails(client, world, name):
 def test_member_detail_shows_that_persons_email_only(client, world):
     signed_in(client, world.users["outsider"])
 
-    page = text(client.get(reverse("members:member_detail", args=[world.mo_username])))
+    page = page_html(client.get(reverse("members:member_detail", args=[world.mo_username])))
 
     assert "mo@example.org" in page
     assert not [
@@ -565,18 +549,18 @@ def locked(client, world):
 
 def test_five_wrong_passwords_lock_the_pair_even_against_the_right_password(client, locked):
     assert [r.status_code for r in locked[:4]] == [200] * 4  # the form, with its error
-    assert "Too many failed sign-ins" not in text(locked[3])
+    assert "Too many failed sign-ins" not in page_html(locked[3])
 
     response = sign_in_attempt(client, "mo", PASSWORD)
 
     assert response.status_code == 429
-    assert "Too many failed sign-ins" in text(response)
+    assert "Too many failed sign-ins" in page_html(response)
     assert not is_signed_in(client)
 
 
 def test_the_fifth_failure_already_shows_the_lockout_page(locked):
     assert locked[4].status_code == 429
-    assert "Too many failed sign-ins" in text(locked[4])
+    assert "Too many failed sign-ins" in page_html(locked[4])
 
 
 def test_a_locked_pair_does_not_lock_the_same_username_from_another_address(client, locked):
@@ -682,8 +666,8 @@ def test_the_sixth_reset_request_re_renders_the_form_and_sends_nothing(
     response = reset_request(client, "ada@example.org")
 
     assert response.status_code == 429
-    assert "Too many password reset requests from your address" in text(response)
-    assert 'name="email"' in text(response)  # the form again, ready for later
+    assert "Too many password reset requests from your address" in page_html(response)
+    assert 'name="email"' in page_html(response)  # the form again, ready for later
     assert mailoutbox == []
     assert any(
         "Rate limited" in r.getMessage() and HOME in r.getMessage()
@@ -760,7 +744,7 @@ TRACEBACK_MARKERS = ("Traceback", "Exception Value", 'File "', "hunter2", "secre
 
 
 def assert_generic(response):
-    page = text(response)
+    page = page_html(response)
     assert not any(marker in page for marker in TRACEBACK_MARKERS), page[:500]
 
 
@@ -774,7 +758,7 @@ def test_a_bad_host_header_gets_the_project_400_page(client, settings):
     response = client.get("/healthz/", HTTP_HOST="evil.example.com")
 
     assert response.status_code == 400
-    assert "That request could not be understood" in text(response)
+    assert "That request could not be understood" in page_html(response)
     assert_generic(response)
 
 
@@ -784,7 +768,7 @@ def test_a_refusal_gets_the_project_403_page(client, world):
     response = client.get(reverse("communities:community_manage", args=[world.target_slug]))
 
     assert response.status_code == 403
-    assert "You can't do that here" in text(response)
+    assert "You can't do that here" in page_html(response)
     assert_generic(response)
 
 
@@ -796,7 +780,7 @@ def test_a_csrf_failure_gets_a_project_styled_403_page(world):
 
     assert response.status_code == 403
     assert_generic(response)
-    assert "kcdir" in text(response)
+    assert "kcdir" in page_html(response)
 
 
 @pytest.mark.parametrize("signed_in_as", [None, "outsider"])
@@ -807,7 +791,7 @@ def test_an_unknown_address_gets_the_project_404_page(client, world, signed_in_a
     response = client.get("/no/such/page/")
 
     assert response.status_code == 404
-    assert "We couldn't find that page" in text(response)
+    assert "We couldn't find that page" in page_html(response)
     assert_generic(response)
 
 
@@ -819,7 +803,7 @@ def test_an_unexpected_error_gets_the_project_500_page_and_is_logged(db, caplog)
         response = client.get("/test-only/boom/")
 
     assert response.status_code == 500
-    assert "Something went wrong" in text(response)
+    assert "Something went wrong" in page_html(response)
     assert_generic(response)
     errors = [
         r for r in caplog.records if r.name == "django.request" and r.levelno >= logging.ERROR
@@ -869,7 +853,7 @@ def assert_every_script_is_allowed(response):
         for s in csp_directives(response)["script-src"]
         if s.startswith("'nonce-")
     ]
-    for tag in re.findall(r"<script\b[^>]*>", text(response)):
+    for tag in re.findall(r"<script\b[^>]*>", page_html(response)):
         src = re.search(r'\ssrc="([^"]*)"', tag)
         if src:
             assert src.group(1).startswith("/") and not src.group(1).startswith("//"), tag
@@ -928,7 +912,7 @@ def test_a_page_that_needs_an_inline_script_gets_a_fresh_nonce_in_its_header(db)
     first, second = client.get("/test-only/inline-script/"), client.get("/test-only/inline-script/")
 
     for response in (first, second):
-        nonce = re.search(r'nonce="([^"]+)"', text(response)).group(1)
+        nonce = re.search(r'nonce="([^"]+)"', page_html(response)).group(1)
         assert f"'nonce-{nonce}'" in csp_directives(response)["script-src"]
         assert_every_script_is_allowed(response)
     assert csp_directives(first)["script-src"] != csp_directives(second)["script-src"]
@@ -1029,7 +1013,7 @@ def test_healthz_answers_ok_without_sign_in(client, db):
     response = client.get("/healthz/")
 
     assert response.status_code == 200
-    assert text(response) == "ok\n"
+    assert page_html(response) == "ok\n"
     assert "no-store" in response["Cache-Control"]
 
 
@@ -1043,8 +1027,8 @@ def test_healthz_is_503_when_the_database_fails(client, db, monkeypatch):
     response = client.get("/healthz/")
 
     assert response.status_code == 503
-    assert "ok" not in text(response)
-    assert "refused" not in text(response)  # no detail for whoever asks
+    assert "ok" not in page_html(response)
+    assert "refused" not in page_html(response)  # no detail for whoever asks
     assert "no-store" in response["Cache-Control"]
 
 

@@ -20,7 +20,7 @@ from communities.models import Community, Membership, MembershipEvent
 from communities.services import BulkResult, MembershipError
 from members.models import Member
 
-from .factories import CommunityFactory, MemberFactory, MembershipFactory, led_kc
+from .factories import CommunityFactory, MemberFactory, led_kc, person_in
 
 pytestmark = pytest.mark.django_db
 
@@ -34,21 +34,6 @@ LAST_STEWARD = r"is the last steward of .*Make someone else a steward first"
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def make_kc(*, join_policy: str = Policy.OPEN, status: str = Status.ACTIVE) -> Community:
-    """A knowledge community led by a fresh sponsor and one fresh steward."""
-    return led_kc(
-        sponsor=MemberFactory(), steward=MemberFactory(), join_policy=join_policy, status=status
-    )
-
-
-def person_in(community: Community, state: str | None = None, role: str = Role.MEMBER) -> Member:
-    """A new person; with ``state``, already on ``community``'s list in that state."""
-    member = MemberFactory()
-    if state is not None:
-        MembershipFactory(member=member, community=community, state=state, role=role)
-    return member
 
 
 def membership_of(community: Community, member: Member) -> Membership:
@@ -182,11 +167,6 @@ def community_through_services(
 
 
 @pytest.fixture
-def invite_kc(db) -> Community:
-    return make_kc(join_policy=Policy.INVITE)
-
-
-@pytest.fixture
 def admin(directory_admin) -> Member:
     return directory_admin.member
 
@@ -221,7 +201,7 @@ def test_join_open_kc_makes_an_active_member_with_one_joined_event(
 
 
 def test_join_is_allowed_in_a_dormant_open_kc():
-    kc = make_kc(status=Status.DORMANT)
+    kc = led_kc(join_policy=Policy.OPEN, status=Status.DORMANT)
     person = MemberFactory()
 
     services.join_community(community=kc, member=person)
@@ -231,7 +211,7 @@ def test_join_is_allowed_in_a_dormant_open_kc():
 
 @pytest.mark.parametrize("policy", [Policy.REQUEST, Policy.INVITE])
 def test_join_is_refused_by_request_and_invite_kcs(policy):
-    kc = make_kc(join_policy=policy)
+    kc = led_kc(join_policy=policy)
     person = MemberFactory()
 
     with refused(kc, "does not take members directly"):
@@ -321,7 +301,7 @@ def test_request_to_join_a_request_kc_waits_with_the_note_stored(request_kc, pri
 
 @pytest.mark.parametrize("policy", [Policy.OPEN, Policy.INVITE])
 def test_request_is_refused_by_open_and_invite_kcs(policy):
-    kc = make_kc(join_policy=policy)
+    kc = led_kc(join_policy=policy)
 
     with refused(kc, "does not take requests"):
         services.request_membership(community=kc, member=MemberFactory(), note="Please")
@@ -351,7 +331,7 @@ def test_request_is_refused_for_people_already_on_the_list(request_kc, state, ma
     ("status", "match"), [(Status.ARCHIVED, "archived"), (Status.PROPOSED, "only proposed")]
 )
 def test_request_is_refused_by_archived_and_proposed_kcs(status, match):
-    kc = make_kc(join_policy=Policy.REQUEST, status=status)
+    kc = led_kc(join_policy=Policy.REQUEST, status=status)
 
     with refused(kc, match):
         services.request_membership(community=kc, member=MemberFactory())
@@ -440,7 +420,7 @@ def test_answering_is_refused_without_an_invitation(invite_kc, state, answer):
 
 
 def test_accepting_an_invitation_to_an_archived_community_is_refused():
-    kc = make_kc(join_policy=Policy.INVITE, status=Status.ARCHIVED)
+    kc = led_kc(join_policy=Policy.INVITE, status=Status.ARCHIVED)
     person = person_in(kc, State.INVITED)
 
     with refused(kc, "archived"):
@@ -556,7 +536,7 @@ def test_a_steward_can_step_down_when_another_steward_remains(open_kc, admin, ex
 @pytest.mark.parametrize("exit_name", STEWARD_EXITS)
 @pytest.mark.parametrize("status", [Status.DORMANT, Status.ARCHIVED])
 def test_last_steward_can_step_down_from_a_kc_that_is_not_active(admin, status, exit_name):
-    kc = make_kc(status=status)
+    kc = led_kc(join_policy=Policy.OPEN, status=status)
     last = steward_of(kc)
 
     STEWARD_EXITS[exit_name](kc, last, admin)
@@ -675,7 +655,7 @@ def test_approving_twice_is_refused_and_changes_nothing(request_kc):
 
 
 def test_approving_in_an_archived_community_is_refused_and_the_request_waits():
-    kc = make_kc(join_policy=Policy.REQUEST, status=Status.ARCHIVED)
+    kc = led_kc(join_policy=Policy.REQUEST, status=Status.ARCHIVED)
     membership = membership_of(kc, person_in(kc, State.REQUESTED))
 
     with refused(kc, "archived"):
@@ -871,7 +851,7 @@ def test_inviting_someone_who_requested_approves_them(
     ("status", "match"), [(Status.ARCHIVED, "archived"), (Status.PROPOSED, "only proposed")]
 )
 def test_add_members_is_refused_by_archived_and_proposed_communities(admin, invite, status, match):
-    kc = make_kc(status=status)
+    kc = led_kc(join_policy=Policy.OPEN, status=status)
 
     with refused(kc, match):
         services.add_members(community=kc, members=[MemberFactory()], actor=admin, invite=invite)

@@ -116,6 +116,8 @@ def directory():
 
 @pytest.fixture
 def superuser(db):
+    """A superuser account with no Member (unlike the shared ``superuser``): an account
+    the HR file never lists."""
     return UserFactory(username="root", is_superuser=True, is_staff=True)
 
 
