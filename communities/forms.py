@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import Department, Member
 
+from .csv_io.roster_upload import people_by_key
 from .models import Community, Membership, MembershipEvent, Purpose
-from .roster_csv import people_by_key
 
 
 def clean_search_text(value: str) -> str:

@@ -32,7 +32,8 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
-from . import notifications, roster_csv
+from . import notifications
+from .csv_io import roster_upload
 from .models import Community, Membership, MembershipEvent, Purpose, RosterImport, StageChange
 
 State = Membership.State
@@ -506,14 +507,14 @@ def preview_roster_import(
     *, community: Community, actor: Member, file_name: str, text: str, remove_absent: bool
 ) -> RosterImport:
     """Store an upload for preview (after checking it can be read at all)."""
-    roster_csv.read_rows(text)  # raises RosterFileError for a file-level problem
+    roster_upload.read_rows(text)  # raises RosterFileError for a file-level problem
     return RosterImport.objects.create(
         community=community,
         uploaded_by=actor,
         file_name=file_name[:255],
         content=text,
         remove_absent=remove_absent,
-        fingerprint=roster_csv.roster_fingerprint(community),
+        fingerprint=roster_upload.roster_fingerprint(community),
     )
 
 
@@ -529,14 +530,14 @@ def apply_roster_import(*, roster_import: RosterImport, actor: Member) -> dict[s
     roster_import = RosterImport.objects.select_for_update().get(pk=roster_import.pk)
     if roster_import.applied_at is not None:
         raise MembershipError(_("This import was already applied; nothing more to do."))
-    if roster_csv.roster_fingerprint(community) != roster_import.fingerprint:
+    if roster_upload.roster_fingerprint(community) != roster_import.fingerprint:
         raise MembershipError(
             _(
                 "The membership list changed since this preview, so nothing was applied. "
                 "Upload the file again to see a fresh preview."
             )
         )
-    plan = roster_csv.plan_import(
+    plan = roster_upload.plan_import(
         community, roster_import.content, remove_absent=roster_import.remove_absent
     )
     if plan.problems:

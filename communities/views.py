@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 
 from members.models import Member
 
-from . import access, cards, directory_cache, manage_rows, roster_csv, services
+from . import access, cards, directory_cache, manage_rows, services
+from .csv_io import exports, roster_upload
 from .dashboard import dashboard_context
 from .forms import (
     AddMembersForm,
@@ -458,11 +459,11 @@ def roster_import(request, slug):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            if upload.size > roster_csv.MAX_UPLOAD_BYTES:
-                raise roster_csv.RosterFileError(
+            if upload.size > roster_upload.MAX_UPLOAD_BYTES:
+                raise roster_upload.RosterFileError(
                     _("The file is larger than 5 MB. Split it into smaller files.")
                 )
-            text = roster_csv.decode_upload(upload.read(), name=upload.name)
+            text = roster_upload.decode_upload(upload.read(), name=upload.name)
             pending = services.preview_roster_import(
                 community=community,
                 actor=request.member,
@@ -470,7 +471,7 @@ def roster_import(request, slug):
                 text=text,
                 remove_absent=form.cleaned_data["remove_absent"],
             )
-        except roster_csv.RosterFileError as error:
+        except roster_upload.RosterFileError as error:
             form.add_error("file", str(error))
         else:
             return redirect("communities:roster_import_preview", slug=community.slug, pk=pending.pk)
@@ -493,7 +494,9 @@ def roster_import_preview(request, slug, pk):
             % totals,
         )
         return redirect("communities:community_manage", slug=community.slug)
-    plan = roster_csv.plan_import(community, pending.content, remove_absent=pending.remove_absent)
+    plan = roster_upload.plan_import(
+        community, pending.content, remove_absent=pending.remove_absent
+    )
     rows = sorted(plan.rows, key=lambda row: (row.action == "unchanged", row.line))
     page = Paginator(rows, 200).get_page(request.GET.get("page"))
     return render(
@@ -504,7 +507,7 @@ def roster_import_preview(request, slug, pk):
 
 
 def _csv_response(chunks, filename: str) -> StreamingHttpResponse:
-    """A CSV download streamed from ``chunks`` (``roster_csv.export_*``: UTF-8 bytes)."""
+    """A CSV download streamed from ``chunks`` (``exports.export_*``: UTF-8 bytes)."""
     response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -515,14 +518,14 @@ def roster_export(request, slug):
     community = access.community_for_steward(request.user, slug)
     states = Membership.State.values if request.GET.get("all") else [Membership.State.ACTIVE]
     return _csv_response(
-        roster_csv.export_roster(community, states=states), f"{community.slug}-roster.csv"
+        exports.export_roster(community, states=states), f"{community.slug}-roster.csv"
     )
 
 
 def directory_export(request):
     """Every listed community as CSV, streamed (one aggregated query on PostgreSQL)."""
     access.require_directory_admin(request.user)
-    return _csv_response(roster_csv.export_directory(), "kcdir-directory.csv")
+    return _csv_response(exports.export_directory(), "kcdir-directory.csv")
 
 
 def dashboard(request):

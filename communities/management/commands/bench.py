@@ -47,8 +47,9 @@ from django.db.models import Count
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
-from communities import roster_csv, services
+from communities import services
 from communities.access import DIRECTORY_ADMINS_GROUP
+from communities.csv_io import exports
 from communities.enterprise import BENCH_COMMUNITY_SLUG, EnterpriseBuilder, enterprise_present
 from communities.models import Community, Membership, Purpose
 from members.models import Department, Member
@@ -811,7 +812,7 @@ class Command(BaseCommand):
         )
 
     def time_export(self) -> None:
-        """Every membership through the product's own export, ``roster_csv.export_memberships``
+        """Every membership through the product's own export, ``exports.export_memberships``
         (what ``export_roster --all-communities`` writes): COPY on PostgreSQL."""
         limit = 10_000 if self.quick else None
         count = size = 0
@@ -823,7 +824,7 @@ class Command(BaseCommand):
         with PeakRss() as memory:
             started = time.perf_counter()
             deadline = started + self.export_seconds
-            chunks = roster_csv.export_memberships(on_rows=counted)
+            chunks = exports.export_memberships(on_rows=counted)
             for chunk in chunks:
                 size += len(chunk)
                 if limit and count >= limit:
