@@ -132,7 +132,7 @@ def _attempt(request, action, success_message: str) -> bool:
     """Run a service; show its refusal as a message instead of an error page."""
     try:
         action()
-    except services.MembershipError as error:
+    except services.ServiceError as error:
         messages.error(request, str(error))
         return False
     messages.success(request, success_message)
@@ -316,7 +316,7 @@ def requests_decide(request, slug):
                     actor=request.member,
                     reason=form.cleaned_data["reason"],
                 )
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             messages.error(request, str(error))
         else:
             decided.append(membership.member.display_name)
@@ -354,7 +354,7 @@ def members_add(request, slug):
             result = services.add_members(
                 community=community, members=members, actor=request.member, invite=invite
             )
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             messages.error(request, str(error))
         else:
             result.not_found = not_found
@@ -485,7 +485,7 @@ def roster_import_preview(request, slug, pk):
     if request.method == "POST":
         try:
             totals = services.apply_roster_import(roster_import=pending, actor=request.member)
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             messages.error(request, str(error))
             return redirect("communities:roster_import", slug=community.slug)
         messages.success(
@@ -575,7 +575,7 @@ def kc_propose(request):
                 summary=data["summary"],
                 suggested_sponsor=data["suggested_sponsor"],
             )
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             form.add_error("purpose", str(error))
         else:
             messages.success(
@@ -610,7 +610,7 @@ def proposal_decide(request, slug):
                 stewards=data["stewards"],
                 join_policy=data["join_policy"],
             )
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             form.add_error(None, str(error))
         else:
             messages.success(request, _("%(name)s is active.") % {"name": community.name})
@@ -658,7 +658,7 @@ def community_formalise(request, slug):
                         formed_from=cop,
                     )
                     kc.purposes.add(*purposes)
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             form.add_error(None, str(error))
         else:
             if is_admin:
@@ -706,7 +706,7 @@ def community_merge(request, slug):
         else:
             try:
                 services.merge_communities(source=source, target=target, actor=request.member)
-            except services.MembershipError as error:
+            except services.ServiceError as error:
                 form.add_error(None, str(error))
             else:
                 messages.success(

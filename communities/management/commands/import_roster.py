@@ -64,7 +64,7 @@ class Command(BaseCommand):
         )
         try:
             services.apply_roster_import(roster_import=pending, actor=actor_member)
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS("Applied."))
 
