@@ -2,7 +2,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -631,33 +630,29 @@ def community_formalise(request, slug):
     form = FormaliseForm(request.POST or None, initial={"name": cop.name})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        purposes = list(data["purposes"])
         try:
-            with transaction.atomic():
-                if data["new_purpose"]:
-                    purposes.append(services.future_purpose(data["new_purpose"]))
-                if is_admin:
-                    kc = services.formalise_cop(
-                        cop=cop,
-                        actor=request.member,
-                        name=data["name"],
-                        purposes=purposes,
-                        sponsor=data["sponsor"],
-                        stewards=data["stewards"],
-                        join_policy=data["join_policy"],
-                        invite_participants=data["participants"] == "invite",
-                        archive_cop=data["archive_cop"],
-                    )
-                else:
-                    kc = services.propose_kc(
-                        actor=request.member,
-                        name=data["name"],
-                        purpose_statement=purposes[0].statement,
-                        summary=cop.summary,
-                        suggested_sponsor=data["sponsor"],
-                        formed_from=cop,
-                    )
-                    kc.purposes.add(*purposes)
+            if is_admin:
+                kc = services.formalise_cop(
+                    cop=cop,
+                    actor=request.member,
+                    name=data["name"],
+                    purposes=data["purposes"],
+                    new_purpose=data["new_purpose"],
+                    sponsor=data["sponsor"],
+                    stewards=data["stewards"],
+                    join_policy=data["join_policy"],
+                    invite_participants=data["participants"] == "invite",
+                    archive_cop=data["archive_cop"],
+                )
+            else:
+                kc = services.propose_formalisation(
+                    cop=cop,
+                    actor=request.member,
+                    name=data["name"],
+                    purposes=data["purposes"],
+                    new_purpose=data["new_purpose"],
+                    suggested_sponsor=data["sponsor"],
+                )
         except services.ServiceError as error:
             form.add_error(None, str(error))
         else:

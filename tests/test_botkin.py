@@ -790,6 +790,93 @@ def test_formalising_is_refused_and_creates_nothing(
     assert not Community.objects.filter(name="Another Board").exists()
 
 
+def test_formalising_with_a_new_purpose_creates_it_with_the_kc(
+    practising, boss, stu, directory_admin
+):
+    chosen = future()
+
+    kc = formalise(
+        practising.cop,
+        directory_admin.member,
+        boss,
+        [stu],
+        purposes=[chosen],
+        new_purpose="Answer every slow query in a day",
+    )
+
+    assert sorted(kc.purposes.values_list("statement", "orientation")) == [
+        ("Answer every slow query in a day", SHAPE_FUTURE),
+        (chosen.statement, SHAPE_FUTURE),
+    ]
+
+
+def test_formalising_refused_with_a_new_purpose_creates_no_purpose_either(
+    practising, boss, stu, directory_admin
+):
+    formalise(practising.cop, directory_admin.member, boss, [stu])
+    before = snapshot()
+
+    with pytest.raises(CommunityError, match="already formalised"):
+        services.formalise_cop(
+            cop=practising.cop,
+            actor=directory_admin.member,
+            name="Another Board",
+            purposes=[],
+            new_purpose="A purpose nobody should see",
+            sponsor=boss,
+            stewards=[stu],
+        )
+
+    assert snapshot() == before
+    assert not Purpose.objects.filter(statement="A purpose nobody should see").exists()
+
+
+def test_proposing_to_formalise_keeps_every_purpose_and_decides_nothing(
+    practising, coordinator, boss
+):
+    chosen = future()
+
+    kc = services.propose_formalisation(
+        cop=practising.cop,
+        actor=coordinator,
+        name="Query Performance Board",
+        purposes=[chosen],
+        new_purpose="Answer every slow query in a day",
+        suggested_sponsor=boss,
+    )
+
+    assert (kc.status, kc.formed_from, kc.proposed_by, kc.suggested_sponsor) == (
+        Status.PROPOSED,
+        practising.cop,
+        coordinator,
+        boss,
+    )
+    assert kc.summary == practising.cop.summary
+    assert sorted(kc.purposes.values_list("statement", flat=True)) == sorted(
+        [chosen.statement, "Answer every slow query in a day"]
+    )
+    assert not kc.memberships.exists()
+
+
+@pytest.mark.parametrize("new_purpose", ["", "Teach newcomers the query planner"])
+def test_proposing_to_formalise_without_a_future_purpose_is_refused(
+    practising, coordinator, new_purpose
+):
+    spread()  # "Teach newcomers the query planner" spreads practice
+    before = snapshot()
+
+    with pytest.raises(CommunityError):
+        services.propose_formalisation(
+            cop=practising.cop,
+            actor=coordinator,
+            name="Query Performance Board",
+            purposes=[],
+            new_purpose=new_purpose,
+        )
+
+    assert snapshot() == before
+
+
 # -- the ladder -------------------------------------------------------------------------
 
 

@@ -124,6 +124,35 @@ def propose_kc(
     )
 
 
+@transaction.atomic
+def propose_formalisation(
+    *,
+    cop: Community,
+    actor: Member,
+    name: str,
+    purposes: Iterable[Purpose] = (),
+    new_purpose: str = "",
+    suggested_sponsor: Member | None = None,
+) -> Community:
+    """A CoP's coordinator proposes formalising it as a knowledge community pursuing
+    ``purposes`` (and ``new_purpose``, a future-shaping purpose created if new);
+    directory admins decide."""
+    purposes = list(purposes)
+    if new_purpose:
+        purposes.append(future_purpose(new_purpose))
+    if not any(p.orientation == Purpose.Orientation.SHAPE_FUTURE for p in purposes):
+        raise CommunityError(_("Choose or write at least one purpose that shapes the future."))
+    _require_not_formalised(cop)
+    return _proposal(
+        actor=actor,
+        name=name,
+        summary=cop.summary,
+        suggested_sponsor=suggested_sponsor,
+        formed_from=cop,
+        purposes=purposes,
+    )
+
+
 def _proposal(*, actor, name, summary, suggested_sponsor, formed_from, purposes) -> Community:
     community = Community.objects.create(
         name=name,
@@ -228,13 +257,18 @@ def formalise_cop(
     actor: Member,
     name: str,
     purposes: Iterable[Purpose],
+    new_purpose: str = "",
     sponsor: Member,
     stewards: Iterable[Member],
     join_policy: str = Community.JoinPolicy.REQUEST,
     invite_participants: bool = True,
     archive_cop: bool = False,
 ) -> Community:
-    """Turn a promising community of practice into a knowledge community, at once."""
+    """Turn a promising community of practice into a knowledge community, at once,
+    pursuing ``purposes`` (and ``new_purpose``, a future-shaping purpose created if new)."""
+    purposes = list(purposes)
+    if new_purpose:
+        purposes.append(future_purpose(new_purpose))
     cop = _lock(cop)
     if not cop.is_cop:
         raise CommunityError(_("Only a community of practice can be formalised."))
@@ -242,7 +276,6 @@ def formalise_cop(
         raise CommunityError(_("This community of practice is archived."))
     _require_not_formalised(cop)
     stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
-    purposes = list(purposes)
     _require_activatable(sponsor=sponsor, stewards=stewards, purposes=purposes)
     kc = Community.objects.create(
         name=name,
