@@ -1,9 +1,10 @@
 """Writes: the only code that changes communities, memberships and their history.
 
-Every service is atomic, locks the community row first (so two stewards acting at
-once are serialised and the invariants below hold), checks the rule it enforces,
-writes the membership and exactly one ``MembershipEvent`` per changed membership,
-and queues its emails for after the commit. A refused change raises a
+Every service is atomic and writes exactly one ``MembershipEvent`` per changed
+membership. A roster service locks the community row first (so two stewards acting
+at once are serialised and the invariants below hold), checks the rule it enforces,
+writes the membership and its event, and queues its emails for after the commit; the
+HR sync writes in batches. A refused change raises a
 ``ServiceError`` (``MembershipError`` for a roster rule, ``CommunityError`` for a
 community rule) whose message says why, and changes nothing.
 
@@ -22,7 +23,7 @@ an active KC keeps at least one active steward; at most one active sponsor.
 
 By subject: ``membership`` (one person joining, leaving, curated by stewards),
 ``bulk`` (adding lists, roster imports), ``communities`` (creating KCs, purposes),
-``botkin`` (CoPs, proposals, formalising, merging, stages).
+``botkin`` (CoPs, proposals, formalising, merging, stages), ``people`` (the HR sync).
 """
 
 from ._common import CommunityError, MembershipError, ServiceError
@@ -50,6 +51,7 @@ from .membership import (
     remove_member,
     request_membership,
 )
+from .people import end_memberships_of, sync_people
 from .similar import similar_communities
 
 __all__ = [
@@ -69,6 +71,7 @@ __all__ = [
     "decline_invitation",
     "decline_proposal",
     "deny_request",
+    "end_memberships_of",
     "formalise_cop",
     "future_purpose",
     "join_community",
@@ -82,4 +85,5 @@ __all__ = [
     "request_membership",
     "set_stage",
     "similar_communities",
+    "sync_people",
 ]
