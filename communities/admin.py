@@ -77,13 +77,54 @@ class CommunityAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """For looking up and repairing notes. Who is on which list, in what role and state,
+    changes only through the app's pages and their services, which write the history:
+    here those fields are read-only, and memberships are neither added nor deleted
+    (one goes only with its person or community, when a superuser deletes those)."""
+
     list_display = ["member", "community", "role", "state", "decided_at", "created_at"]
     list_filter = ["role", "state", "community__kind"]
     list_select_related = ["member", "community"]
     search_fields = ["member__display_name", "member__user__username", "community__name"]
-    autocomplete_fields = ["member", "community", "decided_by"]
-    readonly_fields = ["created_at", "updated_at"]
+    fields = [
+        "member",
+        "community",
+        "role",
+        "state",
+        "note",
+        "decided_by",
+        "decided_at",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [
+        "member",
+        "community",
+        "role",
+        "state",
+        "decided_by",
+        "decided_at",
+        "created_at",
+        "updated_at",
+    ]
     show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    # Not has_delete_permission: deleting a person or a community (a superuser's repair)
+    # deletes their memberships too, and the admin asks that permission for each.
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(MembershipEvent)
