@@ -1,6 +1,31 @@
-from django.contrib import admin
+import logging
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext, gettext_lazy
+
+from members.admin import MemberAdmin
+from members.models import Member
+
+from . import services
 from .models import Community, Membership, MembershipEvent, Purpose
+from .people_sync import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    ChangeKind,
+    SyncError,
+    SyncPlan,
+    format_summary,
+    parse_hr_csv,
+    plan_sync,
+)
+
+logger = logging.getLogger(__name__)
 
 
 @admin.register(Purpose)
@@ -52,13 +77,54 @@ class CommunityAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """For looking up and repairing notes. Who is on which list, in what role and state,
+    changes only through the app's pages and their services, which write the history:
+    here those fields are read-only, and memberships are neither added nor deleted
+    (one goes only with its person or community, when a superuser deletes those)."""
+
     list_display = ["member", "community", "role", "state", "decided_at", "created_at"]
     list_filter = ["role", "state", "community__kind"]
     list_select_related = ["member", "community"]
     search_fields = ["member__display_name", "member__user__username", "community__name"]
-    autocomplete_fields = ["member", "community", "decided_by"]
-    readonly_fields = ["created_at", "updated_at"]
+    fields = [
+        "member",
+        "community",
+        "role",
+        "state",
+        "note",
+        "decided_by",
+        "decided_at",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [
+        "member",
+        "community",
+        "role",
+        "state",
+        "decided_by",
+        "decided_at",
+        "created_at",
+        "updated_at",
+    ]
     show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    # Not has_delete_permission: deleting a person or a community (a superuser's repair)
+    # deletes their memberships too, and the admin asks that permission for each.
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(MembershipEvent)
@@ -80,3 +146,168 @@ class MembershipEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# -- people sync from HR, on the Members page ------------------------------------------
+
+MAX_EXTRACT_BYTES = 20 * 1024 * 1024
+LISTED_CHANGES = 50  # of each kind
+LISTED_PROBLEMS = 100
+SYNC_PERMISSIONS = ("communities.manage_directory", "members.change_member")
+
+
+def can_sync_people(user) -> bool:
+    """Superusers, directory admins and whoever may change members."""
+    return user.is_active and (
+        user.is_superuser or any(user.has_perm(permission) for permission in SYNC_PERMISSIONS)
+    )
+
+
+class PeopleSyncForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("HR extract (CSV)"),
+        help_text=gettext_lazy("UTF-8 CSV with a header row, at most 20 MB."),
+    )
+    apply = forms.BooleanField(
+        label=gettext_lazy("Apply changes"),
+        required=False,
+        help_text=gettext_lazy(
+            "Leave unticked for a dry run: it shows the changes and changes nothing."
+        ),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_EXTRACT_BYTES:
+            raise forms.ValidationError(
+                gettext_lazy(
+                    "The file is %(size)s; the limit is %(limit)s. For a larger extract, "
+                    "run “manage.py sync_people” on the server."
+                ),
+                code="too_large",
+                params={
+                    "size": filesizeformat(upload.size),
+                    "limit": filesizeformat(MAX_EXTRACT_BYTES),
+                },
+            )
+        return upload
+
+
+admin.site.unregister(Member)
+
+
+@admin.register(Member)
+class PeopleSyncMemberAdmin(MemberAdmin):
+    """The Members page, with "Sync people from HR": the sync ends the memberships of
+    people who left, so it lives with the communities."""
+
+    change_list_template = "admin/members/member/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "sync/",
+                self.admin_site.admin_view(self.sync_view),
+                name="members_member_sync",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_sync_people": can_sync_people(request.user)}
+        return super().changelist_view(request, extra_context)
+
+    def sync_view(self, request):
+        """Upload an HR extract: a dry run shows the plan; "Apply changes" applies it.
+
+        The result is rendered, not redirected to: a resubmitted sync is a no-op.
+        """
+        if not can_sync_people(request.user):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = PeopleSyncForm(request.POST, request.FILES)
+        else:
+            form = PeopleSyncForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Sync people from HR"),
+            "form": form,
+            "required_columns": REQUIRED_COLUMNS,
+            "optional_columns": OPTIONAL_COLUMNS,
+        }
+        if form.is_valid():  # only a POST binds the form: a GET never applies anything
+            context.update(
+                self._sync(request, form.cleaned_data["file"], apply=form.cleaned_data["apply"])
+            )
+        return TemplateResponse(request, "admin/members/member/sync.html", context)
+
+    def _sync(self, request, upload, *, apply: bool) -> dict:
+        try:
+            extract = parse_hr_csv(upload.read())
+        except SyncError as error:
+            return _problems(error.problems)
+        plan = plan_sync(extract.rows)
+        context = {
+            "plan": plan,
+            "ignored_columns": extract.ignored_columns,
+            "summary_rows": _summary_rows(plan.summary()),
+            "changes": _change_rows(plan),
+            "applied": False,
+        }
+        if plan.errors:
+            return {**context, **_problems(plan.errors)}
+        if apply and not plan.is_empty:
+            try:
+                summary = services.sync_people(plan=plan)
+            except DatabaseError:
+                logger.exception("HR sync by %s failed", request.user)
+                messages.error(
+                    request,
+                    gettext(
+                        "The database refused the changes (has someone changed these people "
+                        "meanwhile?). Nothing was changed; run the sync again."
+                    ),
+                )
+                return context
+            logger.info("HR sync applied by %s: %s", request.user, format_summary(summary))
+            context.update(applied=True, summary_rows=_summary_rows(summary))
+            messages.success(request, gettext("The changes are applied."))
+        elif apply:
+            messages.info(
+                request, gettext("Nothing to change: the directory already matches the file.")
+            )
+        return context
+
+
+def _problems(problems: list[str]) -> dict:
+    return {
+        "problems": problems[:LISTED_PROBLEMS],
+        "more_problems": max(len(problems) - LISTED_PROBLEMS, 0),
+    }
+
+
+def _summary_rows(summary: dict[str, int]) -> list[tuple[str, int]]:
+    labels = {
+        "rows": gettext("People in the file"),
+        "created": gettext("Created"),
+        "updated": gettext("Updated"),
+        "reactivated": gettext("Reactivated"),
+        "deactivated": gettext("Deactivated"),
+        "memberships_left": gettext("Memberships marked left"),
+        "unchanged": gettext("Unchanged"),
+        "departments_created": gettext("New departments"),
+        "admin_accounts_skipped": gettext("Admin accounts in the file, skipped"),
+    }
+    return [(label, summary[key]) for key, label in labels.items()]
+
+
+def _change_rows(plan: SyncPlan) -> list[tuple[str, list, int]]:
+    """``(heading, first changes, how many more)`` for each kind of change."""
+    headings = {
+        ChangeKind.CREATE: gettext("New people"),
+        ChangeKind.UPDATE: gettext("Changed details"),
+        ChangeKind.REACTIVATE: gettext("Returning people (reactivated)"),
+        ChangeKind.DEACTIVATE: gettext("People who left (deactivated)"),
+    }
+    return [(headings[kind], changes, more) for kind, changes, more in plan.sample(LISTED_CHANGES)]

@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from members.forms import SearchField
 from members.models import Department, Member
 
+from .csv_io.roster_upload import people_by_key
 from .models import Community, Membership, MembershipEvent, Purpose
-from .roster_csv import people_by_key
 
 PURPOSE_MENU_SIZE = 100
 PURPOSE_MENU_CACHE_SECONDS = 300

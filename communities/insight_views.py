@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET
 
 from members.models import Department
 
-from . import insights, roster_csv, svg
+from . import insights, svg
+from .csv_io.cells import csv_rows
 from .forms import SearchField
 from .models import Community
 
@@ -119,7 +120,7 @@ def insights_csv(request, chart):
         raise Http404
     data = build()
     response = StreamingHttpResponse(
-        roster_csv.csv_rows(data.header, data.rows), content_type="text/csv; charset=utf-8"
+        csv_rows(data.header, data.rows), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="kcdir-{data.slug}.csv"'
     return response

@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,7 +11,8 @@ from django.views.decorators.http import require_POST
 
 from members.models import Member
 
-from . import access, cards, directory_cache, manage_rows, roster_csv, services
+from . import access, cards, directory_cache, manage_rows, services
+from .csv_io import exports, roster_upload
 from .dashboard import dashboard_context
 from .forms import (
     AddMembersForm,
@@ -128,7 +128,7 @@ def _attempt(request, action, success_message: str) -> bool:
     """Run a service; show its refusal as a message instead of an error page."""
     try:
         action()
-    except services.MembershipError as error:
+    except services.ServiceError as error:
         messages.error(request, str(error))
         return False
     messages.success(request, success_message)
@@ -312,7 +312,7 @@ def requests_decide(request, slug):
                     actor=request.member,
                     reason=form.cleaned_data["reason"],
                 )
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             messages.error(request, str(error))
         else:
             decided.append(membership.member.display_name)
@@ -350,7 +350,7 @@ def members_add(request, slug):
             result = services.add_members(
                 community=community, members=members, actor=request.member, invite=invite
             )
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             messages.error(request, str(error))
         else:
             result.not_found = not_found
@@ -455,11 +455,11 @@ def roster_import(request, slug):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            if upload.size > roster_csv.MAX_UPLOAD_BYTES:
-                raise roster_csv.RosterFileError(
+            if upload.size > roster_upload.MAX_UPLOAD_BYTES:
+                raise roster_upload.RosterFileError(
                     _("The file is larger than 5 MB. Split it into smaller files.")
                 )
-            text = roster_csv.decode_upload(upload.read(), name=upload.name)
+            text = roster_upload.decode_upload(upload.read(), name=upload.name)
             pending = services.preview_roster_import(
                 community=community,
                 actor=request.member,
@@ -467,7 +467,7 @@ def roster_import(request, slug):
                 text=text,
                 remove_absent=form.cleaned_data["remove_absent"],
             )
-        except roster_csv.RosterFileError as error:
+        except roster_upload.RosterFileError as error:
             form.add_error("file", str(error))
         else:
             return redirect("communities:roster_import_preview", slug=community.slug, pk=pending.pk)
@@ -480,7 +480,7 @@ def roster_import_preview(request, slug, pk):
     if request.method == "POST":
         try:
             totals = services.apply_roster_import(roster_import=pending, actor=request.member)
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             messages.error(request, str(error))
             return redirect("communities:roster_import", slug=community.slug)
         messages.success(
@@ -489,7 +489,9 @@ def roster_import_preview(request, slug, pk):
             % totals,
         )
         return redirect("communities:community_manage", slug=community.slug)
-    plan = roster_csv.plan_import(community, pending.content, remove_absent=pending.remove_absent)
+    plan = roster_upload.plan_import(
+        community, pending.content, remove_absent=pending.remove_absent
+    )
     rows = sorted(plan.rows, key=lambda row: (row.action == "unchanged", row.line))
     page = Paginator(rows, 200).get_page(request.GET.get("page"))
     return render(
@@ -500,7 +502,7 @@ def roster_import_preview(request, slug, pk):
 
 
 def _csv_response(chunks, filename: str) -> StreamingHttpResponse:
-    """A CSV download streamed from ``chunks`` (``roster_csv.export_*``: UTF-8 bytes)."""
+    """A CSV download streamed from ``chunks`` (``exports.export_*``: UTF-8 bytes)."""
     response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -511,14 +513,14 @@ def roster_export(request, slug):
     community = access.community_for_steward(request.user, slug)
     states = Membership.State.values if request.GET.get("all") else [Membership.State.ACTIVE]
     return _csv_response(
-        roster_csv.export_roster(community, states=states), f"{community.slug}-roster.csv"
+        exports.export_roster(community, states=states), f"{community.slug}-roster.csv"
     )
 
 
 def directory_export(request):
     """Every listed community as CSV, streamed (one aggregated query on PostgreSQL)."""
     access.require_directory_admin(request.user)
-    return _csv_response(roster_csv.export_directory(), "kcdir-directory.csv")
+    return _csv_response(exports.export_directory(), "kcdir-directory.csv")
 
 
 def dashboard(request):
@@ -568,7 +570,7 @@ def kc_propose(request):
                 summary=data["summary"],
                 suggested_sponsor=data["suggested_sponsor"],
             )
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             form.add_error("purpose", str(error))
         else:
             messages.success(
@@ -600,7 +602,7 @@ def proposal_decide(request, slug):
                 stewards=data["stewards"],
                 join_policy=data["join_policy"],
             )
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             form.add_error(None, str(error))
         else:
             messages.success(request, _("%(name)s is active.") % {"name": community.name})
@@ -619,34 +621,30 @@ def community_formalise(request, slug):
     form = FormaliseForm(request.POST or None, initial={"name": cop.name})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        purposes = list(data["purposes"])
         try:
-            with transaction.atomic():
-                if data["new_purpose"]:
-                    purposes.append(services.future_purpose(data["new_purpose"]))
-                if is_admin:
-                    kc = services.formalise_cop(
-                        cop=cop,
-                        actor=request.member,
-                        name=data["name"],
-                        purposes=purposes,
-                        sponsor=data["sponsor"],
-                        stewards=data["stewards"],
-                        join_policy=data["join_policy"],
-                        invite_participants=data["participants"] == "invite",
-                        archive_cop=data["archive_cop"],
-                    )
-                else:
-                    kc = services.propose_kc(
-                        actor=request.member,
-                        name=data["name"],
-                        purpose_statement=purposes[0].statement,
-                        summary=cop.summary,
-                        suggested_sponsor=data["sponsor"],
-                        formed_from=cop,
-                    )
-                    kc.purposes.add(*purposes)
-        except services.MembershipError as error:
+            if is_admin:
+                kc = services.formalise_cop(
+                    cop=cop,
+                    actor=request.member,
+                    name=data["name"],
+                    purposes=data["purposes"],
+                    new_purpose=data["new_purpose"],
+                    sponsor=data["sponsor"],
+                    stewards=data["stewards"],
+                    join_policy=data["join_policy"],
+                    invite_participants=data["participants"] == "invite",
+                    archive_cop=data["archive_cop"],
+                )
+            else:
+                kc = services.propose_formalisation(
+                    cop=cop,
+                    actor=request.member,
+                    name=data["name"],
+                    purposes=data["purposes"],
+                    new_purpose=data["new_purpose"],
+                    suggested_sponsor=data["sponsor"],
+                )
+        except services.ServiceError as error:
             form.add_error(None, str(error))
         else:
             if is_admin:
@@ -693,7 +691,7 @@ def community_merge(request, slug):
         else:
             try:
                 services.merge_communities(source=source, target=target, actor=request.member)
-            except services.MembershipError as error:
+            except services.ServiceError as error:
                 form.add_error(None, str(error))
             else:
                 messages.success(

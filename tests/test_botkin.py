@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from communities import services
 from communities.models import Community, Membership, MembershipEvent, Purpose, StageChange
-from communities.services import MembershipError
+from communities.services import CommunityError, MembershipError
 from members.models import Member
 
 from .factories import (
@@ -331,7 +331,7 @@ def test_merge_moves_history_and_purposes_and_archives_the_duplicate(
 def test_merge_into_itself_is_refused(cop, directory_admin):
     before = snapshot()
 
-    with pytest.raises(MembershipError, match="different community"):
+    with pytest.raises(CommunityError, match="different community"):
         services.merge_communities(source=cop, target=cop, actor=directory_admin.member)
     assert snapshot() == before
 
@@ -339,7 +339,7 @@ def test_merge_into_itself_is_refused(cop, directory_admin):
 def test_merge_across_kinds_is_refused(cop, open_kc, directory_admin):
     before = snapshot()
 
-    with pytest.raises(MembershipError, match="same kind"):
+    with pytest.raises(CommunityError, match="same kind"):
         services.merge_communities(source=cop, target=open_kc, actor=directory_admin.member)
     assert snapshot() == before
 
@@ -350,7 +350,7 @@ def test_merging_the_same_duplicate_twice_is_refused(cop, duplicate, directory_a
     before = snapshot()
 
     for target in (cop, other):
-        with pytest.raises(MembershipError, match="already merged"):
+        with pytest.raises(CommunityError, match="already merged"):
             services.merge_communities(
                 source=duplicate, target=target, actor=directory_admin.member
             )
@@ -362,7 +362,7 @@ def test_merging_into_an_archived_community_is_refused(cop, duplicate, directory
     third = CommunityFactory(kind=Kind.COP, name="SQL Doctors")
     services.join_community(community=third, member=member_named("Ned New"))
 
-    with pytest.raises(MembershipError):
+    with pytest.raises(CommunityError):
         services.merge_communities(source=third, target=duplicate, actor=directory_admin.member)
 
 
@@ -461,7 +461,7 @@ def test_proposing_with_the_statement_of_a_spread_practice_purpose_is_refused_or
         kc = services.propose_kc(
             actor=staff.member, name="Planner", purpose_statement=taken.statement
         )
-    except MembershipError:
+    except CommunityError:
         return
     assert kc.purposes.filter(orientation=SHAPE_FUTURE).exists()
 
@@ -515,7 +515,7 @@ def test_approving_is_refused_with_a_message_naming_what_is_missing(
         proposal.purposes.set([spread()])
     before = snapshot()
 
-    with pytest.raises(MembershipError) as refused:
+    with pytest.raises(CommunityError) as refused:
         services.approve_proposal(
             community=proposal, actor=directory_admin.member, sponsor=sponsor, stewards=stewards
         )
@@ -530,7 +530,7 @@ def test_approving_twice_is_refused(proposal, boss, stu, directory_admin):
     )
     before = snapshot()
 
-    with pytest.raises(MembershipError, match="already decided"):
+    with pytest.raises(CommunityError, match="already decided"):
         services.approve_proposal(
             community=proposal, actor=directory_admin.member, sponsor=stu, stewards=[boss]
         )
@@ -582,7 +582,7 @@ def test_approving_a_second_proposal_for_an_already_formalised_cop_is_refused(
         community=first, actor=directory_admin.member, sponsor=boss, stewards=[stu]
     )
 
-    with pytest.raises(MembershipError):
+    with pytest.raises(CommunityError):
         services.approve_proposal(
             community=second, actor=directory_admin.member, sponsor=boss, stewards=[stu]
         )
@@ -613,9 +613,9 @@ def test_a_decided_proposal_cannot_be_decided_again(proposal, boss, stu, directo
     services.decline_proposal(community=proposal, actor=directory_admin.member, reason="No.")
     before = snapshot()
 
-    with pytest.raises(MembershipError, match="already decided"):
+    with pytest.raises(CommunityError, match="already decided"):
         services.decline_proposal(community=proposal, actor=directory_admin.member)
-    with pytest.raises(MembershipError, match="already decided"):
+    with pytest.raises(CommunityError, match="already decided"):
         services.approve_proposal(
             community=proposal, actor=directory_admin.member, sponsor=boss, stewards=[stu]
         )
@@ -746,7 +746,7 @@ def test_formalising_is_refused_and_creates_nothing(
         purposes = [spread()]
     before = snapshot()
 
-    with pytest.raises(MembershipError, match=message):
+    with pytest.raises(CommunityError, match=message):
         services.formalise_cop(
             cop=source,
             actor=directory_admin.member,
@@ -758,6 +758,93 @@ def test_formalising_is_refused_and_creates_nothing(
 
     assert snapshot() == before
     assert not Community.objects.filter(name="Another Board").exists()
+
+
+def test_formalising_with_a_new_purpose_creates_it_with_the_kc(
+    practising, boss, stu, directory_admin
+):
+    chosen = future()
+
+    kc = formalise(
+        practising,
+        directory_admin.member,
+        boss,
+        [stu],
+        purposes=[chosen],
+        new_purpose="Answer every slow query in a day",
+    )
+
+    assert sorted(kc.purposes.values_list("statement", "orientation")) == [
+        ("Answer every slow query in a day", SHAPE_FUTURE),
+        (chosen.statement, SHAPE_FUTURE),
+    ]
+
+
+def test_formalising_refused_with_a_new_purpose_creates_no_purpose_either(
+    practising, boss, stu, directory_admin
+):
+    formalise(practising, directory_admin.member, boss, [stu])
+    before = snapshot()
+
+    with pytest.raises(CommunityError, match="already formalised"):
+        services.formalise_cop(
+            cop=practising,
+            actor=directory_admin.member,
+            name="Another Board",
+            purposes=[],
+            new_purpose="A purpose nobody should see",
+            sponsor=boss,
+            stewards=[stu],
+        )
+
+    assert snapshot() == before
+    assert not Purpose.objects.filter(statement="A purpose nobody should see").exists()
+
+
+def test_proposing_to_formalise_keeps_every_purpose_and_decides_nothing(
+    practising, coordinator, boss
+):
+    chosen = future()
+
+    kc = services.propose_formalisation(
+        cop=practising,
+        actor=coordinator,
+        name="Query Performance Board",
+        purposes=[chosen],
+        new_purpose="Answer every slow query in a day",
+        suggested_sponsor=boss,
+    )
+
+    assert (kc.status, kc.formed_from, kc.proposed_by, kc.suggested_sponsor) == (
+        Status.PROPOSED,
+        practising,
+        coordinator,
+        boss,
+    )
+    assert kc.summary == practising.summary
+    assert sorted(kc.purposes.values_list("statement", flat=True)) == sorted(
+        [chosen.statement, "Answer every slow query in a day"]
+    )
+    assert not kc.memberships.exists()
+
+
+@pytest.mark.parametrize("new_purpose", ["", "Teach newcomers the query planner"])
+def test_proposing_to_formalise_without_a_future_purpose_is_refused(
+    practising, coordinator, new_purpose
+):
+    spread()  # "Teach newcomers the query planner" spreads practice
+    before = snapshot()
+
+    with pytest.raises(CommunityError):
+        services.propose_formalisation(
+            cop=practising,
+            actor=coordinator,
+            name="Query Performance Board",
+            purposes=[],
+            new_purpose=new_purpose,
+        )
+
+    assert snapshot() == before
 
 
 # -- the ladder -------------------------------------------------------------------------
@@ -796,7 +883,7 @@ def test_set_stage_records_the_step_and_moves_the_community(cop, coordinator):
 def test_set_stage_refuses_the_same_or_an_unknown_stage(cop, coordinator, stage, message):
     before = snapshot()
 
-    with pytest.raises(MembershipError, match=message):
+    with pytest.raises(CommunityError, match=message):
         services.set_stage(community=cop, actor=coordinator, stage=stage)
     assert snapshot() == before
 

@@ -24,7 +24,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from communities import roster_csv
+from communities.csv_io import roster_upload
 from communities.models import (
     Community,
     Membership,
@@ -593,14 +593,14 @@ file_names = mostly(
 
 def read_plan(community, data: bytes, name: str, remove_absent: bool):
     """What the import does with an upload: RosterFileError, or a plan."""
-    text = roster_csv.decode_upload(data, name=name)
-    return roster_csv.plan_import(community, text, remove_absent=remove_absent)
+    text = roster_upload.decode_upload(data, name=name)
+    return roster_upload.plan_import(community, text, remove_absent=remove_absent)
 
 
 def assert_well_formed(plan):
-    assert isinstance(plan, roster_csv.RosterPlan)
+    assert isinstance(plan, roster_upload.RosterPlan)
     actions = Counter(row.action for row in plan.rows)
-    assert set(actions) <= set(roster_csv.RosterPlan.ACTIONS), actions
+    assert set(actions) <= set(roster_upload.RosterPlan.ACTIONS), actions
     assert sum(plan.totals().values()) == len(plan.rows)
     event(f"planned: {', '.join(sorted(actions)) or 'no rows'}")  # statistics
     for row in plan.rows:
@@ -619,7 +619,7 @@ def test_any_upload_is_refused_with_a_message_or_planned_row_by_row(
 
     try:
         plan = read_plan(world.target, data, name, remove_absent)
-    except roster_csv.RosterFileError as error:
+    except roster_upload.RosterFileError as error:
         event("refused")
         assert str(error).strip()
     else:
@@ -638,8 +638,8 @@ def test_any_csv_text_is_planned_row_by_row_for_a_kc_and_a_cop(
     before = rows_snapshot()
 
     try:
-        plan = roster_csv.plan_import(community, text, remove_absent=remove_absent)
-    except roster_csv.RosterFileError as error:
+        plan = roster_upload.plan_import(community, text, remove_absent=remove_absent)
+    except roster_upload.RosterFileError as error:
         event("refused")
         assert str(error).strip()
     else:

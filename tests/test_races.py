@@ -14,7 +14,7 @@ from django.db import connection
 
 from communities import services
 from communities.models import Community, Membership, MembershipEvent
-from communities.services import MembershipError
+from communities.services import ServiceError
 from members.models import Member
 
 from .factories import CommunityFactory, MemberFactory, MembershipFactory
@@ -40,7 +40,7 @@ def run_together(calls: list[Callable[[], object]]) -> list[tuple[str, object]]:
     """Run each call in its own thread, all released at once by a barrier.
 
     Returns one (outcome, value) per call, in order: ("done", result),
-    ("refused", message) for a MembershipError, or ("error", repr) for anything else.
+    ("refused", message) for a ServiceError, or ("error", repr) for anything else.
     """
     barrier = threading.Barrier(len(calls))
     outcomes: list[tuple[str, object]] = [("not run", None)] * len(calls)
@@ -49,7 +49,7 @@ def run_together(calls: list[Callable[[], object]]) -> list[tuple[str, object]]:
         try:
             barrier.wait(timeout=10)
             outcomes[index] = ("done", call())
-        except MembershipError as error:
+        except ServiceError as error:
             outcomes[index] = ("refused", str(error))
         except Exception as error:  # reported to the test below, not swallowed
             outcomes[index] = ("error", repr(error))

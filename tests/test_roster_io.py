@@ -27,7 +27,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import resolve, reverse
 from django.utils import timezone
 
-from communities import csv_export, roster_csv, services
+from communities import services
+from communities.csv_io import cells, exports, pg_copy, roster_upload
 from communities.models import Community, Membership, MembershipEvent, RosterImport
 from members.models import Member
 
@@ -223,7 +224,7 @@ def test_plan_gives_each_bad_row_its_reason_and_applying_leaves_them_out(steward
         "lena.lind,steward,welcome",  # 7 (by username)
     )
 
-    plan = roster_csv.plan_import(open_kc, text)
+    plan = roster_upload.plan_import(open_kc, text)
 
     rows = {row.line: (row.action, row.message) for row in plan.rows}
     assert rows == {
@@ -264,7 +265,7 @@ def test_plan_gives_each_bad_row_its_reason_and_applying_leaves_them_out(steward
 
 
 def test_rows_whose_state_is_not_active_are_skipped(steward, open_kc, people):
-    plan = roster_csv.plan_import(
+    plan = roster_upload.plan_import(
         open_kc,
         "email,role,state\n"
         "priya.patel@example.org,member,invited\n"
@@ -280,7 +281,7 @@ def test_rows_whose_state_is_not_active_are_skipped(steward, open_kc, people):
 def test_a_coordinator_role_in_a_cop_file_means_steward_and_member_means_participant(
     directory_admin, cop, people
 ):
-    plan = roster_csv.plan_import(
+    plan = roster_upload.plan_import(
         cop, csv_text("priya.patel@example.org,coordinator,", "omar.okafor@example.org,member,")
     )
 
@@ -288,7 +289,7 @@ def test_a_coordinator_role_in_a_cop_file_means_steward_and_member_means_partici
         ("add", Role.STEWARD),
         ("add", Role.PARTICIPANT),
     ]
-    sponsor_row = roster_csv.plan_import(cop, csv_text("lena.lind@example.org,sponsor,")).rows[0]
+    sponsor_row = roster_upload.plan_import(cop, csv_text("lena.lind@example.org,sponsor,")).rows[0]
     assert sponsor_row.action == "error"
     assert sponsor_row.message == "Unknown role “sponsor”: use participant, steward."
 
@@ -297,13 +298,13 @@ def test_an_email_shared_by_two_people_is_an_error_not_a_guess(open_kc):
     member_named("Alex One", username="alex1", user__email="team@example.org")
     member_named("Alex Two", username="alex2", user__email="team@example.org")
 
-    row = roster_csv.plan_import(open_kc, csv_text("team@example.org,member,")).rows[0]
+    row = roster_upload.plan_import(open_kc, csv_text("team@example.org,member,")).rows[0]
 
     assert row.action == "error"
 
 
 def test_state_column_is_read_case_insensitively_like_role(open_kc, people):
-    plan = roster_csv.plan_import(
+    plan = roster_upload.plan_import(
         open_kc, "email,role,state\npriya.patel@example.org,Member,Active\n"
     )
 
@@ -332,8 +333,8 @@ def test_preview_shows_hostile_cells_and_file_names_as_text(client, steward, ope
 
 def _over_five_megabytes() -> bytes:
     line = b"priya.patel@example.org,member,padding padding padding padding\n"
-    body = b"email,role,note\n" + line * (roster_csv.MAX_UPLOAD_BYTES // len(line) + 1)
-    assert len(body) > roster_csv.MAX_UPLOAD_BYTES
+    body = b"email,role,note\n" + line * (roster_upload.MAX_UPLOAD_BYTES // len(line) + 1)
+    assert len(body) > roster_upload.MAX_UPLOAD_BYTES
     return body
 
 
@@ -406,19 +407,19 @@ def test_unreadable_file_is_refused_on_the_form_and_nothing_is_stored(
         (b"\x00" * 10, "r.csv", "not a text file"),
         ("email,role\n".encode("utf-16-le"), "r.csv", "not a text file"),
         (codecs.BOM_UTF16_BE + "email,role\n".encode("utf-16-be"), "r.csv", "UTF-16"),
-        (b"a" * (roster_csv.MAX_UPLOAD_BYTES + 1), "r.csv", "larger than 5 MB"),
+        (b"a" * (roster_upload.MAX_UPLOAD_BYTES + 1), "r.csv", "larger than 5 MB"),
         (b"email,role\n", "roster.xlsx", "Upload a .csv file"),
         (b"   \n", "r.csv", "The file is empty."),
     ],
 )
 def test_decode_upload_refuses_unreadable_bytes(data, name, message):
-    with pytest.raises(roster_csv.RosterFileError, match=re.escape(message)):
-        roster_csv.decode_upload(data, name=name)
+    with pytest.raises(roster_upload.RosterFileError, match=re.escape(message)):
+        roster_upload.decode_upload(data, name=name)
 
 
 @pytest.mark.parametrize("header", ["name,role", "email,note", "username", ""])
 def test_preview_service_refuses_a_file_without_the_needed_columns(steward, open_kc, header):
-    with pytest.raises(roster_csv.RosterFileError):
+    with pytest.raises(roster_upload.RosterFileError):
         services.preview_roster_import(
             community=open_kc,
             actor=actor_of(steward),
@@ -833,7 +834,7 @@ def test_exported_roster_of_a_cop_imports_unchanged(client, directory_admin, cop
     client.force_login(directory_admin)
     exported = streamed_bytes(client.get(url("roster_export", cop.slug)))
 
-    plan = roster_csv.plan_import(cop, exported.decode("utf-8-sig"), remove_absent=True)
+    plan = roster_upload.plan_import(cop, exported.decode("utf-8-sig"), remove_absent=True)
 
     assert [row.action for row in plan.rows] == ["unchanged", "unchanged"]
     assert plan.changes == []
@@ -969,9 +970,7 @@ def test_roster_export_neutralises_formula_cells(client, steward, open_kc):
         row = by_name["'" + name]
         assert row["department"] == f"'={n}+department"
     assert by_name["Stella Steward"]["department"].startswith("Department ")
-    assert not any(
-        cell.startswith(roster_csv.FORMULA_PREFIXES) for row in rows for cell in row.values()
-    )
+    assert not any(cell.startswith(cells.FORMULA_PREFIXES) for row in rows for cell in row.values())
 
 
 def test_roster_export_quotes_commas_quotes_and_newlines(client, steward, open_kc):
@@ -988,7 +987,7 @@ def test_roster_export_quotes_commas_quotes_and_newlines(client, steward, open_k
     assert b'"Ana ""Annie"" Silva"' in data
     assert b'"Ortiz, Bea"' in data
     rows = read_csv(data)
-    assert list(rows[0]) == roster_csv.ROSTER_HEADER
+    assert list(rows[0]) == exports.ROSTER_HEADER
     assert {row["name"] for row in rows} >= set(names)
     stella = next(row for row in rows if row["name"] == "Stella Steward")
     assert (stella["email"], stella["username"], stella["role"], stella["state"]) == (
@@ -1114,7 +1113,7 @@ def test_directory_export_lists_each_community_with_its_leaders_and_counts(
     rows = read_csv(streamed_bytes(response))
 
     assert response["Content-Disposition"] == 'attachment; filename="kcdir-directory.csv"'
-    assert list(rows[0]) == roster_csv.DIRECTORY_HEADER
+    assert list(rows[0]) == exports.DIRECTORY_HEADER
     assert [row["name"] for row in rows] == ["'@Old archive", "Claims Turnaround", "SQL Clinic"]
     claims, sql = rows[1], rows[2]
     assert claims == {
@@ -1164,7 +1163,7 @@ def test_directory_export_is_for_directory_admins_only(client, request, open_kc,
 # -- export: COPY on PostgreSQL, csv.writer elsewhere, the same bytes ------------------
 
 needs_copy = pytest.mark.skipif(
-    not csv_export.available(), reason="COPY exports need PostgreSQL (psycopg2)"
+    not pg_copy.available(), reason="COPY exports need PostgreSQL (psycopg2)"
 )
 
 
@@ -1296,11 +1295,9 @@ def tricky_directory(tricky, open_kc, cop):
 def test_membership_export_writes_exactly_the_csv_module_s_bytes(tricky, settings):
     settings.TIME_ZONE = "Pacific/Auckland"  # "joined" is the UTC date, wherever kcdir runs
 
-    data = b"".join(roster_csv.export_memberships())
+    data = b"".join(exports.export_memberships())
 
-    assert data == excel_csv(
-        roster_csv.MEMBERSHIPS_HEADER, [("tricky", *row) for row in tricky.rows]
-    )
+    assert data == excel_csv(exports.MEMBERSHIPS_HEADER, [("tricky", *row) for row in tricky.rows])
     assert data.startswith(
         b"\xef\xbb\xbfcommunity,name,email,username,department,role,state,joined,decided_by\r\n"
         b'tricky,"Ana ""Annie"" Silva",ana@example.org,ana,"Claims, ""Core""",member,active,'
@@ -1311,18 +1308,18 @@ def test_membership_export_writes_exactly_the_csv_module_s_bytes(tricky, setting
     assert b"\r\ntricky,\\.,dot@example.org," in data
     assert b'\r\ntricky,"""",quote@example.org,' in data
     parsed = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    assert [row[1] for row in parsed[1:]] == [roster_csv.safe_cell(row[0]) for row in tricky.rows]
+    assert [row[1] for row in parsed[1:]] == [cells.safe_cell(row[0]) for row in tricky.rows]
 
 
 def test_roster_and_directory_exports_show_exactly_these_cells(tricky_directory, tricky):
     roster = read_csv(
-        b"".join(roster_csv.export_roster(tricky.community, states=Membership.State.values))
+        b"".join(exports.export_roster(tricky.community, states=Membership.State.values))
     )
     assert sorted(tuple(row.values()) for row in roster) == sorted(
-        tuple(roster_csv.safe_cell(cell) for cell in row) for row in tricky.rows
+        tuple(cells.safe_cell(cell) for cell in row) for row in tricky.rows
     )
 
-    directory = {row["slug"]: row for row in read_csv(b"".join(roster_csv.export_directory()))}
+    directory = {row["slug"]: row for row in read_csv(b"".join(exports.export_directory()))}
 
     assert set(directory) == {"tricky", "formula-kc", "claims-turnaround", "sql-clinic", "archived"}
     assert directory["formula-kc"] == {
@@ -1359,15 +1356,15 @@ def test_roster_and_directory_exports_show_exactly_these_cells(tricky_directory,
 def test_copy_and_python_exports_are_byte_for_byte_identical(tricky_directory, tricky, export):
     every_state = Membership.State.values
     make = {
-        "roster": lambda **way: roster_csv.export_roster(tricky.community, **way),
-        "roster, every state": lambda **way: roster_csv.export_roster(
+        "roster": lambda **way: exports.export_roster(tricky.community, **way),
+        "roster, every state": lambda **way: exports.export_roster(
             tricky.community, states=every_state, **way
         ),
-        "every membership": lambda **way: roster_csv.export_memberships(**way),
-        "every active membership": lambda **way: roster_csv.export_memberships(
+        "every membership": lambda **way: exports.export_memberships(**way),
+        "every active membership": lambda **way: exports.export_memberships(
             states=[State.ACTIVE], **way
         ),
-        "directory": lambda **way: roster_csv.export_directory(**way),
+        "directory": lambda **way: exports.export_directory(**way),
     }[export]
 
     copied = b"".join(make(use_copy=True))
@@ -1380,7 +1377,7 @@ def test_copy_and_python_exports_are_byte_for_byte_identical(tricky_directory, t
 @needs_copy
 def test_the_sql_formula_guard_is_safe_cell(db):
     values = ["plain", "", "=1", "+1", "-1", "@a", "\tx", "\rx", "\nx", " =x", "'=x", "é=", "-"]
-    guard = csv_export.guarded("v", roster_csv.FORMULA_PREFIXES)
+    guard = pg_copy.guarded("v", cells.FORMULA_PREFIXES)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {guard} FROM unnest(%s::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n",  # noqa: S608
@@ -1389,12 +1386,12 @@ def test_the_sql_formula_guard_is_safe_cell(db):
         guarded = [row[0] for row in cursor.fetchall()]
 
     # NULL for an empty cell: COPY writes NULL as nothing, but '' as "".
-    assert guarded == [roster_csv.safe_cell(value) or None for value in [*values, None]]
+    assert guarded == [cells.safe_cell(value) or None for value in [*values, None]]
 
 
 def test_copy_rows_get_crlf_endings_and_line_breaks_inside_values_stay():
-    assert csv_export.crlf_rows([b"a,b\n", b"c,\n"]) == b"a,b\r\nc,\r\n"
-    assert csv_export.crlf_rows([b'a,"x\ny"\n', b'"\r\n",d\n']) == b'a,"x\ny"\r\n"\r\n",d\r\n'
+    assert pg_copy.crlf_rows([b"a,b\n", b"c,\n"]) == b"a,b\r\nc,\r\n"
+    assert pg_copy.crlf_rows([b'a,"x\ny"\n', b'"\r\n",d\n']) == b'a,"x\ny"\r\n"\r\n",d\r\n'
 
 
 @needs_copy
@@ -1403,7 +1400,7 @@ def test_copy_streams_in_bounded_chunks_of_whole_rows(tricky):
     values = ["a,b", "x\ny", "plain"] * 40
     counts = []
 
-    chunks = list(csv_export.copy_csv(query, [values], on_rows=counts.append, chunk_bytes=64))
+    chunks = list(pg_copy.copy_csv(query, [values], on_rows=counts.append, chunk_bytes=64))
 
     assert len(chunks) > 10 and len(counts) == len(chunks) and sum(counts) == len(values)
     assert all(chunk.endswith(b"\r\n") and len(chunk) < 64 + 20 for chunk in chunks)
@@ -1415,7 +1412,7 @@ def test_copy_streams_in_bounded_chunks_of_whole_rows(tricky):
 @needs_copy
 def test_an_export_stopped_early_drains_its_copy_and_leaves_the_connection_usable(tricky):
     query = "SELECT n, repeat('x', 200) FROM generate_series(1, 50000) AS n"
-    chunks = csv_export.copy_csv(query, chunk_bytes=4096)
+    chunks = pg_copy.copy_csv(query, chunk_bytes=4096)
 
     first = next(chunks)
     chunks.close()
@@ -1428,7 +1425,7 @@ def test_an_export_stopped_early_drains_its_copy_and_leaves_the_connection_usabl
 @needs_copy
 def test_a_failing_copy_raises_a_django_database_error_and_stops_its_thread(tricky):
     with pytest.raises(DatabaseError, match="division by zero"), transaction.atomic():
-        list(csv_export.copy_csv("SELECT 1 / (n - 2) FROM generate_series(1, 3) AS n"))
+        list(pg_copy.copy_csv("SELECT 1 / (n - 2) FROM generate_series(1, 3) AS n"))
 
     assert not [t for t in threading.enumerate() if t.name == "csv-export-copy"]
     assert Membership.objects.filter(community=tricky.community).count() == len(tricky.rows)
@@ -1452,9 +1449,9 @@ def test_export_views_copy_with_one_query_run_only_once_the_body_is_read(
     assert len(before_body.captured_queries) <= 6
     if which == "roster":
         community = Community.objects.get(slug="formula-kc")
-        python = roster_csv.export_roster(community, states=State.values, use_copy=False)
+        python = exports.export_roster(community, states=State.values, use_copy=False)
     else:
-        python = roster_csv.export_directory(use_copy=False)
+        python = exports.export_directory(use_copy=False)
     assert data == b"".join(python)
 
 
@@ -1548,9 +1545,9 @@ def test_export_command_writes_every_membership_of_every_community(tmp_path, tri
     _out, err = run("export_roster", "--all-communities", "--all", "-o", str(everything))
 
     data = everything.read_bytes()
-    assert data == b"".join(roster_csv.export_memberships())
+    assert data == b"".join(exports.export_memberships())
     rows = read_csv(data)
-    assert list(rows[0]) == ["community", *roster_csv.ROSTER_HEADER]
+    assert list(rows[0]) == ["community", *exports.ROSTER_HEADER]
     assert len(rows) == Membership.objects.count() == len(tricky.rows) + 2
     assert [row["community"] for row in rows] == ["tricky"] * len(tricky.rows) + [
         "claims-turnaround"
@@ -1575,7 +1572,7 @@ def test_export_command_reports_progress_and_writes_to_standard_output(
 
     call_command("export_roster", "--all-communities", "--all", stderr=err)
 
-    assert capsysbinary.readouterr().out == b"".join(roster_csv.export_memberships())
+    assert capsysbinary.readouterr().out == b"".join(exports.export_memberships())
     lines = err.getvalue().splitlines()
     assert lines[-1].startswith(f"Wrote {len(tricky.rows)} rows to standard output in ")
     assert lines[-2].startswith(f"{len(tricky.rows)} rows (")

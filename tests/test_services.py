@@ -1,7 +1,7 @@
 """Membership services: every transition of the roster state machine and every refusal.
 
 Each successful change must leave the membership in the state the docstring of
-``communities/services.py`` promises and write exactly one ``MembershipEvent``
+``communities/services`` promises and write exactly one ``MembershipEvent``
 (two when appointing a sponsor demotes the previous one); each refusal raises
 ``MembershipError`` with a message that says why, and changes nothing at all.
 The replay tests rebuild the roster from the history alone and compare it with

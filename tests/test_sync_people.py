@@ -1,4 +1,5 @@
-"""People sync from HR: ``members.sync``, ``manage.py sync_people`` and the admin page."""
+"""People sync from HR: ``communities.people_sync`` and ``services.sync_people``,
+``manage.py sync_people`` and the admin page."""
 
 import codecs
 import csv
@@ -15,10 +16,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from communities import people_sync, services
 from communities.models import Community, Membership, MembershipEvent
-from members import sync
+from communities.people_sync import ChangeKind, SyncError, parse_hr_csv, plan_sync
+from communities.services.people import BATCH_SIZE, IN_CHUNK
 from members.models import Department, Member
-from members.sync import ChangeKind, SyncError, apply_sync, parse_hr_csv, plan_sync
 
 from .factories import (
     CommunityFactory,
@@ -77,9 +79,9 @@ def everyone_but(*leavers: Member) -> list[dict]:
     ]
 
 
-def sync_file(data: bytes) -> sync.SyncPlan:
+def sync_file(data: bytes) -> people_sync.SyncPlan:
     plan = plan_sync(parse_hr_csv(data).rows)
-    apply_sync(plan)
+    services.sync_people(plan=plan)
     return plan
 
 
@@ -356,7 +358,7 @@ def test_username_differing_only_in_capitals_is_an_error_and_nothing_is_applied(
         "Correct the file or the user so they match."
     ]
     with pytest.raises(SyncError):
-        apply_sync(plan)
+        services.sync_people(plan=plan)
     assert snapshot() == before
 
 
@@ -502,7 +504,7 @@ def test_rerun_after_apply_is_a_no_op(directory):
 
     plan = plan_sync(parse_hr_csv(data).rows)
     with CaptureQueriesContext(connection) as queries:
-        apply_sync(plan)
+        services.sync_people(plan=plan)
 
     assert plan.is_empty
     assert plan.changes == [] and plan.new_departments == {}
@@ -724,11 +726,11 @@ WRITE_KINDS = 7  # users and members created, members updated, users deactivated
 
 def apply_budget(rows: int) -> int:
     """Writes go in batches: a constant plus one statement per batch of rows, never one
-    per person. A batch is ``sync.BATCH_SIZE`` rows (``sync.IN_CHUNK`` ids for an
+    per person. A batch is ``BATCH_SIZE`` rows (``IN_CHUNK`` ids for an
     UPDATE ... WHERE pk IN), or fewer where the database caps a statement's parameters:
     SQLite takes 999, so 76 of the widest rows (membership events, 13 columns)."""
     max_params = connection.features.max_query_params  # PostgreSQL: None, no cap
-    per_statement = min(sync.BATCH_SIZE, sync.IN_CHUNK, (max_params or 10**9) // 13)
+    per_statement = min(BATCH_SIZE, IN_CHUNK, (max_params or 10**9) // 13)
     batches = math.ceil(rows / 10 / per_statement)  # each kind of change is a tenth
     return APPLY_FIXED_QUERIES + WRITE_KINDS * batches
 
@@ -750,7 +752,7 @@ def measured_sync(size: int, django_assert_max_num_queries) -> tuple[int, int]:
         with django_assert_max_num_queries(PLANNING_QUERIES) as planning:
             plan = plan_sync(rows)
         with django_assert_max_num_queries(apply_budget(size)) as applying:
-            summary = apply_sync(plan)
+            summary = services.sync_people(plan=plan)
 
         tenth = size // 10
         assert summary["created"] == tenth

@@ -9,7 +9,8 @@ import time
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from communities import roster_csv, services
+from communities import services
+from communities.csv_io import exports
 from communities.models import Community, Purpose
 from members.models import Member
 
@@ -136,7 +137,7 @@ def report_import(report: Report, rows: int, times: tuple[float, float], memory:
 
 
 def time_export(report: Report, *, quick: bool, export_seconds: float) -> None:
-    """Every membership through the product's own export, ``roster_csv.export_memberships``
+    """Every membership through the product's own export, ``exports.export_memberships``
     (what ``export_roster --all-communities`` writes): COPY on PostgreSQL."""
     limit = 10_000 if quick else None
     count = size = 0
@@ -148,7 +149,7 @@ def time_export(report: Report, *, quick: bool, export_seconds: float) -> None:
     with PeakRss() as memory:
         started = time.perf_counter()
         deadline = started + export_seconds
-        chunks = roster_csv.export_memberships(on_rows=counted)
+        chunks = exports.export_memberships(on_rows=counted)
         for chunk in chunks:
             size += len(chunk)
             if limit and count >= limit:

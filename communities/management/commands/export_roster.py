@@ -3,7 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from communities import roster_csv
+from communities.csv_io import exports
 from communities.models import Community, Membership
 
 PROGRESS_SECONDS = 2.0  # --all-communities reports its progress at most this often
@@ -35,12 +35,12 @@ class Command(BaseCommand):
         states = Membership.State.values if all else [Membership.State.ACTIVE]
         progress = _Progress(self.stderr if everyone else None)
         if everyone:
-            chunks = roster_csv.export_memberships(states=states, on_rows=progress.rows)
+            chunks = exports.export_memberships(states=states, on_rows=progress.rows)
         else:
             found = Community.objects.filter(slug=community).first()
             if found is None:
                 raise CommandError(f"No community with the slug {community!r}.")
-            chunks = roster_csv.export_roster(found, states=states, on_rows=progress.rows)
+            chunks = exports.export_roster(found, states=states, on_rows=progress.rows)
         if output:
             with open(output, "wb") as stream:
                 for chunk in chunks:

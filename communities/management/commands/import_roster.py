@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from communities import roster_csv, services
+from communities import services
+from communities.csv_io import roster_upload
 from communities.models import Community
 from members.models import Member
 
@@ -36,11 +37,11 @@ class Command(BaseCommand):
         actor_member = self._actor(actor)
         path = Path(file)
         try:
-            text = roster_csv.decode_upload(path.read_bytes(), name=path.name)
-            plan = roster_csv.plan_import(found, text, remove_absent=remove_absent)
+            text = roster_upload.decode_upload(path.read_bytes(), name=path.name)
+            plan = roster_upload.plan_import(found, text, remove_absent=remove_absent)
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error}") from None
-        except roster_csv.RosterFileError as error:
+        except roster_upload.RosterFileError as error:
             raise CommandError(str(error)) from None
         for row in plan.rows:
             if row.action in ("error", "add", "change", "remove"):
@@ -63,7 +64,7 @@ class Command(BaseCommand):
         )
         try:
             services.apply_roster_import(roster_import=pending, actor=actor_member)
-        except services.MembershipError as error:
+        except services.ServiceError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS("Applied."))
 

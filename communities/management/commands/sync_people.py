@@ -4,13 +4,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from members.sync import (
+from communities import services
+from communities.people_sync import (
     OPTIONAL_COLUMNS,
     PROGRESS_EVERY,
     REQUIRED_COLUMNS,
     SyncError,
     SyncPlan,
-    apply_sync,
     format_summary,
     parse_hr_csv,
     plan_sync,
@@ -74,7 +74,7 @@ class Command(BaseCommand):
             self._finish("Summary", plan.summary(), started)
             return
         try:
-            summary = apply_sync(plan, progress=self._progress if large else None)
+            summary = services.sync_people(plan=plan, progress=self._progress if large else None)
         except DatabaseError as error:
             # e.g. someone created one of these users while we worked: all rolled back.
             raise CommandError(

@@ -1,11 +1,11 @@
 """CSV exports on PostgreSQL: ``COPY (SELECT …) TO STDOUT WITH (FORMAT csv)``, streamed.
 
-``roster_csv`` writes each export two ways that give the same bytes: rows built in Python
+``exports`` writes each export two ways that give the same bytes: rows built in Python
 and written by ``csv.writer`` (any database), and one SQL query copied out by PostgreSQL
 (psycopg2), many times faster: no model instance or Python row is made.
 What keeps the two identical:
 
-- the formula guard: ``guarded()`` is ``roster_csv.safe_cell`` in SQL (an apostrophe
+- the formula guard: ``guarded()`` is ``cells.safe_cell`` in SQL (an apostrophe
   before a value starting with one of ``FORMULA_PREFIXES``), built from the same tuple;
 - empty values: ``COPY`` writes NULL as nothing but quotes a non-NULL empty string
   (``""``), while ``csv.writer`` writes both as nothing, so ``guarded()`` turns '' into
@@ -37,7 +37,7 @@ def available() -> bool:
 
 
 def guarded(expression: str, prefixes: tuple[str, ...]) -> str:
-    """SQL for ``roster_csv.safe_cell(expression)`` as COPY must see it: NULL or '' give
+    """SQL for ``cells.safe_cell(expression)`` as COPY must see it: NULL or '' give
     NULL (an empty cell), a value starting with one of ``prefixes`` (single characters)
     gets a leading apostrophe, anything else is itself. ``expression`` must be text."""
     codes = ", ".join(str(ord(prefix)) for prefix in prefixes)

@@ -1,0 +1,345 @@
+"""An uploaded roster CSV, read into a plan a steward previews before it is applied.
+
+Format: a header row with ``email`` or ``username`` (or both), ``role``, and optionally
+``note`` and ``state``; other columns are ignored, so a file exported by kcdir imports
+unchanged. Reads only: ``services.apply_roster_import`` writes the plan.
+"""
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
+
+from members.models import Member
+
+from ..models import Community, Membership
+from .cells import unsafe_cell
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+ROLE_ALIASES = {
+    "member": Membership.Role.MEMBER,
+    "steward": Membership.Role.STEWARD,
+    "sponsor": Membership.Role.SPONSOR,
+    "participant": Membership.Role.PARTICIPANT,
+    "coordinator": Membership.Role.STEWARD,
+}
+Role, State = Membership.Role, Membership.State
+
+
+class RosterFileError(Exception):
+    """The file as a whole cannot be read; the message says how to fix it."""
+
+
+@dataclass
+class PlanRow:
+    line: int
+    key: str
+    action: str  # add | change | unchanged | remove | skip | error
+    role: str = ""
+    note: str = ""
+    message: str = ""
+    member: Member | None = None
+    membership: Membership | None = None
+
+
+@dataclass
+class RosterPlan:
+    rows: list[PlanRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # rules the result would break
+
+    ACTIONS = ("add", "change", "unchanged", "remove", "skip", "error")
+
+    def totals(self) -> dict[str, int]:
+        totals = dict.fromkeys(self.ACTIONS, 0)
+        for row in self.rows:
+            totals[row.action] += 1
+        return totals
+
+    @property
+    def changes(self) -> list[PlanRow]:
+        return [row for row in self.rows if row.action in ("add", "change", "remove")]
+
+    @property
+    def can_apply(self) -> bool:
+        return not self.problems and bool(self.changes)
+
+
+def decode_upload(data: bytes, *, name: str = "") -> str:
+    if name and not name.lower().endswith((".csv", ".txt")):
+        raise RosterFileError(_("Upload a .csv file (comma-separated values)."))
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise RosterFileError(
+            _("The file is larger than %(mb)s MB. Split it into smaller files.")
+            % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
+        )
+    if not data.strip():
+        raise RosterFileError(_("The file is empty."))
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise RosterFileError(
+            _("The file is UTF-16 text. In your spreadsheet, save it as “CSV UTF-8” and try again.")
+        )
+    if b"\x00" in data:
+        raise RosterFileError(_("This is not a text file. Save the roster as CSV and try again."))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RosterFileError(
+            _(
+                "The file is not UTF-8 text (byte %(position)s). In your spreadsheet, "
+                "save it as “CSV UTF-8” and try again."
+            )
+            % {"position": error.start}
+        ) from None
+
+
+def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs; header names lower-cased and trimmed."""
+    if "\x00" in text:
+        raise RosterFileError(_("This is not a text file. Save the roster as CSV and try again."))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        raise RosterFileError(_("The file has no header row.")) from None
+    header = [unsafe_cell(name.strip().lower()) for name in header]
+    if not ({"email", "username"} & set(header)) or "role" not in header:
+        raise RosterFileError(
+            _(
+                "The first row must name the columns: “email” or “username”, and “role” "
+                "(optionally “note”). Found: %(found)s."
+            )
+            % {"found": ", ".join(name for name in header if name) or _("nothing")}
+        )
+    rows = []
+    try:
+        for values in reader:
+            row = {
+                name: unsafe_cell(value.strip())
+                for name, value in zip(header, values, strict=False)
+                if name
+            }
+            rows.append((reader.line_num, row))
+    except csv.Error as error:
+        raise RosterFileError(
+            _("Line %(line)s cannot be read as CSV: %(error)s")
+            % {"line": reader.line_num, "error": error}
+        ) from None
+    return rows
+
+
+def roster_fingerprint(community: Community) -> str:
+    """A digest of the community's memberships: changes when anyone's state or role does."""
+    digest = hashlib.sha256()
+    for pk, state, role in (
+        community.memberships.order_by("pk").values_list("pk", "state", "role").iterator()
+    ):
+        digest.update(f"{pk}:{state}:{role};".encode())
+    return digest.hexdigest()
+
+
+def plan_import(community: Community, text: str, *, remove_absent: bool = False) -> RosterPlan:
+    """What importing ``text`` would do to ``community``'s roster, row by row."""
+    rows = read_rows(text)
+    keys = [(row.get("email") or row.get("username") or "").lower() for _line, row in rows]
+    people = people_by_key([key for key in keys if key], names_only=True)
+    memberships = {
+        m.member_id: m
+        for m in community.memberships.select_related("member__user").iterator(chunk_size=2000)
+    }
+    planner = _RowPlanner(community, people, memberships)
+    plan = RosterPlan()
+    for (line, row), key in zip(rows, keys, strict=True):
+        plan.rows.append(planner.plan(line, row, key))
+    if remove_absent:
+        plan.rows.extend(planner.removals())
+    plan.problems = _broken_rules(community, plan, memberships)
+    return plan
+
+
+class _RowPlanner:
+    """Plans a file's rows against a community's roster, in the file's order (so a
+    person's second line is the duplicate)."""
+
+    def __init__(self, community: Community, people: dict, memberships: dict):
+        self.community, self.people, self.memberships = community, people, memberships
+        self.default_role = Role.MEMBER if community.is_kc else Role.PARTICIPANT
+        self.allowed_roles = (
+            {Role.MEMBER, Role.STEWARD, Role.SPONSOR}
+            if community.is_kc
+            else {Role.PARTICIPANT, Role.STEWARD}
+        )
+        self.seen: dict[int, int] = {}  # member id: the line they are on
+
+    def plan(self, line: int, row: dict[str, str], key: str) -> PlanRow:
+        refused = self._unknown_person(line, row, key)
+        if refused is not None:
+            return refused
+        member = self.people[key]
+        self.seen[member.pk] = line
+        role = self._role(row, member)
+        if role not in self.allowed_roles:
+            return PlanRow(
+                line,
+                key,
+                "error",
+                member=member,
+                message=_("Unknown role “%(role)s”: use %(roles)s.")
+                % {"role": row.get("role"), "roles": ", ".join(sorted(self.allowed_roles))},
+            )
+        return self._action(line, row, key, member, role)
+
+    def _unknown_person(self, line: int, row: dict[str, str], key: str) -> PlanRow | None:
+        """The error row when ``row`` names no one for sure, or someone already seen."""
+        if not any(row.values()):
+            return PlanRow(line, "", "error", message=_("Empty line."))
+        if not key:
+            return PlanRow(line, "", "error", message=_("No email or username on this line."))
+        if key in self.people and self.people[key] is None:
+            message = _("Several people have this email; use the username instead.")
+            return PlanRow(line, key, "error", message=message)
+        if key not in self.people:
+            message = _("No one in the directory has this email or username.")
+            return PlanRow(line, key, "error", message=message)
+        member = self.people[key]
+        if member.pk in self.seen:
+            return PlanRow(
+                line,
+                key,
+                "error",
+                member=member,
+                message=_("Duplicate: %(name)s is already on line %(line)s.")
+                % {"name": member.display_name, "line": self.seen[member.pk]},
+            )
+        return None
+
+    def _role(self, row: dict[str, str], member: Member) -> str:
+        raw_role = (row.get("role") or "").lower()
+        current = self.memberships.get(member.pk)
+        if raw_role:
+            role = ROLE_ALIASES.get(raw_role, "")
+        elif current is not None and current.state == State.ACTIVE:
+            role = current.role  # a blank role keeps whatever role they have
+        else:
+            role = self.default_role
+        if role == Role.MEMBER and not self.community.is_kc:
+            role = Role.PARTICIPANT
+        return role
+
+    def _action(self, line: int, row: dict[str, str], key: str, member: Member, role: str):
+        membership = self.memberships.get(member.pk)
+        note = row.get("note", "")[:1000]
+        if (row.get("state", "").lower() or State.ACTIVE) != State.ACTIVE:
+            return PlanRow(
+                line,
+                key,
+                "skip",
+                member=member,
+                membership=membership,
+                message=_("Not active in the file; left as it is."),
+            )
+        if membership is None or membership.state != State.ACTIVE:
+            return PlanRow(
+                line, key, "add", role=role, note=note, member=member, membership=membership
+            )
+        if membership.role != role:
+            return PlanRow(
+                line,
+                key,
+                "change",
+                role=role,
+                note=note,
+                member=member,
+                membership=membership,
+                message=f"{membership.get_role_display()} → {Role(role).label}",
+            )
+        return PlanRow(line, key, "unchanged", role=role, member=member, membership=membership)
+
+    def removals(self) -> list[PlanRow]:
+        """A remove row for each active member the file does not name."""
+        return [
+            PlanRow(
+                0,
+                membership.member.user.username,
+                "remove",
+                role=membership.role,
+                member=membership.member,
+                membership=membership,
+                message=_("Not in the file."),
+            )
+            for membership in self.memberships.values()
+            if membership.state == State.ACTIVE and membership.member_id not in self.seen
+        ]
+
+
+def people_by_key(keys: list[str], *, names_only: bool = False) -> dict[str, Member | None]:
+    """Active members by lower-cased username and email, for the given lower-cased keys.
+
+    An email that several people share maps to None: it names no one for sure.
+    ``names_only``: members with just their id and display name loaded (what an import
+    plan needs; any other field would cost a query), not their whole row and user.
+    """
+    people: dict[str, Member | None] = {}
+    usernames: set[str] = set()
+    # One query on PostgreSQL (no parameter limit; it hashes long IN lists), which scans
+    # the users once instead of once per 2,000 keys; batches of 2,000 elsewhere.
+    size = 2000 if connection.features.max_query_params else max(len(keys), 1)
+    for start in range(0, len(keys), size):
+        chunk = keys[start : start + size]
+        found = (
+            Member.objects.active()
+            .annotate(email_lower=Lower("user__email"), username_lower=Lower("user__username"))
+            .filter(Q(email_lower__in=chunk) | Q(username_lower__in=chunk))
+            .order_by()
+        )
+        found = found.only("display_name") if names_only else found.select_related("user")
+        for member in found:
+            people[member.username_lower] = member
+            usernames.add(member.username_lower)
+            email = member.email_lower
+            if email and email not in usernames:
+                shared = email in people and people[email] != member
+                people[email] = None if shared else member
+    return people
+
+
+def _broken_rules(community: Community, plan: RosterPlan, memberships) -> list[str]:
+    """The community rules the roster would break after this import."""
+    roles = {
+        member_id: m.role
+        for member_id, m in memberships.items()
+        if m.state == Membership.State.ACTIVE
+    }
+    for row in plan.rows:
+        if row.action in ("add", "change"):
+            roles[row.member.pk] = row.role
+        elif row.action == "remove":
+            roles.pop(row.member.pk, None)
+    problems = []
+    if community.status in (Community.Status.ARCHIVED, Community.Status.PROPOSED):
+        problems.append(_("This community is archived or proposed and accepts no new members."))
+    sponsors = [member_id for member_id, role in roles.items() if role == Membership.Role.SPONSOR]
+    if len(sponsors) > 1:
+        problems.append(
+            _(
+                "A knowledge community has one sponsor; this import would leave %(n)s. "
+                "Make the current sponsor a member in the file, or name no new sponsor."
+            )
+            % {"n": len(sponsors)}
+        )
+    active_kc = community.is_kc and community.status == Community.Status.ACTIVE
+    if active_kc and not sponsors:
+        problems.append(
+            _("This import would leave the community with no sponsor; name or keep one.")
+        )
+    if active_kc and Membership.Role.STEWARD not in roles.values():
+        problems.append(
+            _("This import would leave the community with no steward; keep at least one.")
+        )
+    return problems

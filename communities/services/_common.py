@@ -1,0 +1,189 @@
+"""What every service shares: the refusals, the row locks, and the one way a membership
+changes state (``_transition``: save it and record its one history event)."""
+
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from members.models import Member
+
+from ..models import Community, Membership, MembershipEvent
+
+State = Membership.State
+Role = Membership.Role
+Action = MembershipEvent.Action
+
+
+class ServiceError(Exception):
+    """A refused change; the message says why and what to do instead. Nothing changed."""
+
+
+class MembershipError(ServiceError):
+    """A roster change refused by a membership rule (who may join, leave or lead)."""
+
+
+class CommunityError(ServiceError):
+    """A change to a community refused by a community rule (stage, merge, proposal,
+    formalisation, what an active knowledge community needs)."""
+
+
+# -- locks -----------------------------------------------------------------------------
+
+
+def _lock(community: Community) -> Community:
+    """Re-read the community with its row locked for the rest of the transaction."""
+    return Community.objects.select_for_update().get(pk=community.pk)
+
+
+def _membership_for_update(community: Community, member: Member) -> Membership | None:
+    return (
+        Membership.objects.select_for_update()
+        .filter(community=community, member=member)
+        .select_related("member")
+        .first()
+    )
+
+
+def _locked_membership(community: Community, membership: Membership) -> Membership:
+    locked = (
+        Membership.objects.select_for_update()
+        .select_related("member__user")
+        .filter(pk=membership.pk, community=community)
+        .first()
+    )
+    if locked is None:
+        raise MembershipError(_("That person is not on this community's list."))
+    return locked
+
+
+def _new_or_existing(community: Community, member: Member) -> Membership:
+    membership = _membership_for_update(community, member)
+    if membership is None:
+        membership = Membership(community=community, member=member, state="", role=Role.MEMBER)
+    return membership
+
+
+# -- writing a change and its history --------------------------------------------------
+
+
+def _record(
+    membership: Membership,
+    *,
+    actor: Member | None,
+    action: str,
+    state_before: str = "",
+    role_before: str = "",
+    note: str = "",
+) -> MembershipEvent:
+    return MembershipEvent.objects.create(
+        community_id=membership.community_id,
+        actor=actor,
+        actor_name=actor.display_name if actor else "",
+        target=membership.member,
+        target_name=membership.member.display_name,
+        action=action,
+        state_before=state_before,
+        state_after=membership.state,
+        role_before=role_before,
+        role_after=membership.role,
+        note=note,
+    )
+
+
+def _transition(
+    membership: Membership,
+    *,
+    actor: Member | None,
+    action: str,
+    state: str,
+    role: str | None = None,
+    note: str = "",
+    decided: bool = False,
+) -> Membership:
+    """Move ``membership`` to ``state`` (and ``role``), save it, and record one event."""
+    state_before, role_before = membership.state, membership.role
+    if membership.pk is None:
+        state_before = role_before = ""
+    membership.state = state
+    if role is not None:
+        membership.role = role
+    if decided:
+        membership.decided_by = actor
+        membership.decided_at = timezone.now()
+    if note or action in (Action.REQUESTED, Action.DENIED, Action.REMOVED):
+        membership.note = note
+    membership.save()
+    _record(
+        membership,
+        actor=actor,
+        action=action,
+        state_before=state_before,
+        role_before=role_before,
+        note=note,
+    )
+    return membership
+
+
+# -- rules -----------------------------------------------------------------------------
+
+
+def _default_role(community: Community) -> str:
+    return Role.MEMBER if community.is_kc else Role.PARTICIPANT
+
+
+def _require_open_for_joining(community: Community) -> None:
+    if community.status == Community.Status.ARCHIVED:
+        raise MembershipError(_("This community is archived and accepts no new members."))
+    if community.status == Community.Status.PROPOSED:
+        raise MembershipError(_("This community is only proposed; it has no members yet."))
+
+
+def _require_kc(community: Community) -> None:
+    if not community.is_kc:
+        raise MembershipError(
+            _("Communities of practice have no membership list; people simply practise there.")
+        )
+
+
+def _keeps_a_sponsor(community: Community, membership: Membership) -> None:
+    """Refuse to take the sponsor out of an active KC (appointing a new one swaps)."""
+    if not (community.is_kc and community.status == Community.Status.ACTIVE):
+        return
+    if membership.state == State.ACTIVE and membership.role == Role.SPONSOR:
+        raise MembershipError(
+            _(
+                "%(name)s sponsors %(community)s, and an active knowledge community needs a "
+                "sponsor. Appoint another sponsor first."
+            )
+            % {"name": membership.member.display_name, "community": community.name}
+        )
+
+
+def _keeps_a_steward(community: Community, membership: Membership) -> None:
+    """Refuse to take the last active steward out of an active KC."""
+    if not (community.is_kc and community.status == Community.Status.ACTIVE):
+        return
+    if membership.state != State.ACTIVE or membership.role != Role.STEWARD:
+        return
+    others = (
+        Membership.objects.filter(community=community, state=State.ACTIVE, role=Role.STEWARD)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+    if not others:
+        raise MembershipError(
+            _(
+                "%(name)s is the last steward of %(community)s, and an active knowledge "
+                "community needs at least one. Make someone else a steward first."
+            )
+            % {"name": membership.member.display_name, "community": community.name}
+        )
+
+
+def _unique_slug(text: str, *, model=Community, max_length: int = 150) -> str:
+    """A slug for ``text`` not yet used by ``model``: "name", then "name-2", "name-3"…"""
+    base = slugify(text)[:max_length] or model._meta.model_name
+    slug, n = base, 2
+    while model.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug

@@ -1,0 +1,323 @@
+"""Botkin's model: communities of practice recorded, knowledge communities proposed and
+decided, CoPs formalised into KCs, duplicates merged, and the ladder's stages."""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member
+
+from .. import notifications
+from ..models import Community, Purpose, StageChange
+from ._common import (
+    Action,
+    CommunityError,
+    Role,
+    State,
+    _default_role,
+    _lock,
+    _new_or_existing,
+    _transition,
+    _unique_slug,
+)
+from .communities import _appoint_leaders, _require_activatable, future_purpose
+from .membership import join_community
+
+
+@transaction.atomic
+def record_cop(
+    *,
+    actor: Member,
+    name: str,
+    summary: str,
+    cadence: str = "",
+    description: str = "",
+    practise_here: bool = True,
+) -> Community:
+    """Record a community of practice someone sees; listed at once."""
+    community = Community.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        kind=Community.Kind.COP,
+        status=Community.Status.ACTIVE,
+        summary=summary,
+        description=description,
+        cadence=cadence,
+        stage=Community.Stage.SHARING,
+    )
+    if practise_here:
+        join_community(community=community, member=actor)
+    return community
+
+
+@transaction.atomic
+def merge_communities(*, source: Community, target: Community, actor: Member) -> Community:
+    """Merge a duplicate into ``target``: people, purposes and history move; the
+    duplicate is archived and points at the survivor."""
+    if source.pk == target.pk:
+        raise CommunityError(_("Choose a different community to merge into."))
+    if source.kind != target.kind:
+        raise CommunityError(_("Only communities of the same kind can be merged."))
+    # Lock both rows in a fixed order so two merges cannot deadlock.
+    locked = {
+        c.pk: c
+        for c in Community.objects.select_for_update()
+        .filter(pk__in=[source.pk, target.pk])
+        .order_by("pk")
+    }
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id:
+        raise CommunityError(_("This community was already merged."))
+    if target.status in (Community.Status.ARCHIVED, Community.Status.PROPOSED):
+        raise CommunityError(_("Merge into a community that is not archived or proposed."))
+    # History first, so the moves below are recorded after it in the survivor.
+    source.events.update(community=target)
+    for membership in source.memberships.select_for_update().select_related("member"):
+        if membership.state != State.ACTIVE:
+            continue
+        moved = _new_or_existing(target, membership.member)
+        if moved.state == State.ACTIVE:
+            continue
+        _transition(
+            moved,
+            actor=actor,
+            action=Action.MERGED,
+            state=State.ACTIVE,
+            role=Role.STEWARD if membership.role == Role.STEWARD else _default_role(target),
+            decided=True,
+            note=_("From %(name)s") % {"name": source.name},
+        )
+    source.memberships.all().delete()
+    target.purposes.add(*source.purposes.all())
+    source.status = Community.Status.ARCHIVED
+    source.merged_into = target
+    source.save(update_fields=["status", "merged_into", "updated_at"])
+    return target
+
+
+# -- proposals ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def propose_kc(
+    *,
+    actor: Member,
+    name: str,
+    purpose_statement: str,
+    summary: str = "",
+    suggested_sponsor: Member | None = None,
+    formed_from: Community | None = None,
+) -> Community:
+    """A staff member proposes a knowledge community; directory admins decide."""
+    if formed_from is not None:
+        _require_not_formalised(formed_from)
+    purpose = future_purpose(purpose_statement)
+    return _proposal(
+        actor=actor,
+        name=name,
+        summary=summary,
+        suggested_sponsor=suggested_sponsor,
+        formed_from=formed_from,
+        purposes=[purpose],
+    )
+
+
+@transaction.atomic
+def propose_formalisation(
+    *,
+    cop: Community,
+    actor: Member,
+    name: str,
+    purposes: Iterable[Purpose] = (),
+    new_purpose: str = "",
+    suggested_sponsor: Member | None = None,
+) -> Community:
+    """A CoP's coordinator proposes formalising it as a knowledge community pursuing
+    ``purposes`` (and ``new_purpose``, a future-shaping purpose created if new);
+    directory admins decide."""
+    purposes = list(purposes)
+    if new_purpose:
+        purposes.append(future_purpose(new_purpose))
+    if not any(p.orientation == Purpose.Orientation.SHAPE_FUTURE for p in purposes):
+        raise CommunityError(_("Choose or write at least one purpose that shapes the future."))
+    _require_not_formalised(cop)
+    return _proposal(
+        actor=actor,
+        name=name,
+        summary=cop.summary,
+        suggested_sponsor=suggested_sponsor,
+        formed_from=cop,
+        purposes=purposes,
+    )
+
+
+def _proposal(*, actor, name, summary, suggested_sponsor, formed_from, purposes) -> Community:
+    community = Community.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        kind=Community.Kind.KC,
+        status=Community.Status.PROPOSED,
+        summary=summary,
+        proposed_by=actor,
+        suggested_sponsor=suggested_sponsor,
+        formed_from=formed_from,
+    )
+    community.purposes.add(*purposes)
+    return community
+
+
+@transaction.atomic
+def approve_proposal(
+    *,
+    community: Community,
+    actor: Member,
+    sponsor: Member,
+    stewards: Iterable[Member],
+    join_policy: str = Community.JoinPolicy.REQUEST,
+) -> Community:
+    """Make a proposed KC active, appointing its sponsor and stewards."""
+    community = _lock(community)
+    if community.status != Community.Status.PROPOSED or community.declined_at:
+        raise CommunityError(_("This proposal was already decided."))
+    if community.formed_from_id:
+        _require_not_formalised(_lock(community.formed_from))
+    stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
+    _require_activatable(sponsor=sponsor, stewards=stewards, purposes=community.purposes.all())
+    community.status = Community.Status.ACTIVE
+    community.join_policy = join_policy
+    community.created_at = timezone.now()
+    community.save()
+    _appoint_leaders(community, actor=actor, sponsor=sponsor, stewards=stewards)
+    if community.formed_from_id:
+        _carry_over_participants(community.formed_from, community, actor=actor, invite=True)
+        _settle_other_proposals(community.formed_from, name=community.name, keep=community)
+    notifications.proposal_decided(community, approved=True)
+    return community
+
+
+@transaction.atomic
+def decline_proposal(*, community: Community, actor: Member, reason: str = "") -> Community:
+    community = _lock(community)
+    if community.status != Community.Status.PROPOSED or community.declined_at:
+        raise CommunityError(_("This proposal was already decided."))
+    community.declined_at = timezone.now()
+    community.decision_note = reason
+    community.save(update_fields=["declined_at", "decision_note", "updated_at"])
+    notifications.proposal_decided(community, approved=False)
+    return community
+
+
+# -- formalising a CoP -------------------------------------------------------------------
+
+
+def _carry_over_participants(cop: Community, kc: Community, *, actor, invite: bool) -> int:
+    """The CoP's active participants become invited to (or members of) the KC."""
+    carried = 0
+    participants = cop.memberships.filter(state=State.ACTIVE).select_related("member__user")
+    for participant in participants:
+        membership = _new_or_existing(kc, participant.member)
+        if membership.state == State.ACTIVE:
+            continue
+        _transition(
+            membership,
+            actor=actor,
+            action=Action.INVITED if invite else Action.ADDED,
+            state=State.INVITED if invite else State.ACTIVE,
+            role=Role.MEMBER,
+            decided=True,
+            note=_("Practised in %(name)s") % {"name": cop.name},
+        )
+        if invite:
+            notifications.invited(membership)
+        carried += 1
+    return carried
+
+
+def _require_not_formalised(cop: Community) -> None:
+    already = cop.formalised_as.exclude(status=Community.Status.PROPOSED).first()
+    if already is not None:
+        raise CommunityError(
+            _("%(cop)s was already formalised as %(kc)s.") % {"cop": cop.name, "kc": already.name}
+        )
+
+
+def _settle_other_proposals(cop: Community, *, name: str, keep: Community) -> None:
+    """Open proposals to formalise ``cop`` are answered by the KC just formed."""
+    cop.formalised_as.filter(status=Community.Status.PROPOSED, declined_at=None).exclude(
+        pk=keep.pk
+    ).update(declined_at=timezone.now(), decision_note=_("Formalised as %(name)s") % {"name": name})
+
+
+@transaction.atomic
+def formalise_cop(
+    *,
+    cop: Community,
+    actor: Member,
+    name: str,
+    purposes: Iterable[Purpose],
+    new_purpose: str = "",
+    sponsor: Member,
+    stewards: Iterable[Member],
+    join_policy: str = Community.JoinPolicy.REQUEST,
+    invite_participants: bool = True,
+    archive_cop: bool = False,
+) -> Community:
+    """Turn a promising community of practice into a knowledge community, at once,
+    pursuing ``purposes`` (and ``new_purpose``, a future-shaping purpose created if new)."""
+    purposes = list(purposes)
+    if new_purpose:
+        purposes.append(future_purpose(new_purpose))
+    cop = _lock(cop)
+    if not cop.is_cop:
+        raise CommunityError(_("Only a community of practice can be formalised."))
+    if cop.status == Community.Status.ARCHIVED:
+        raise CommunityError(_("This community of practice is archived."))
+    _require_not_formalised(cop)
+    stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
+    _require_activatable(sponsor=sponsor, stewards=stewards, purposes=purposes)
+    kc = Community.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        kind=Community.Kind.KC,
+        status=Community.Status.ACTIVE,
+        summary=cop.summary,
+        description=cop.description,
+        cadence=cop.cadence,
+        links=cop.links,
+        join_policy=join_policy,
+        stage=cop.stage,
+        formed_from=cop,
+    )
+    kc.purposes.set(purposes)
+    _appoint_leaders(kc, actor=actor, sponsor=sponsor, stewards=stewards)
+    _carry_over_participants(cop, kc, actor=actor, invite=invite_participants)
+    _settle_other_proposals(cop, name=name, keep=kc)
+    if archive_cop:
+        cop.status = Community.Status.ARCHIVED
+        cop.save(update_fields=["status", "updated_at"])
+    return kc
+
+
+# -- the ladder --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_stage(*, community: Community, actor: Member, stage: str, note: str = "") -> StageChange:
+    community = _lock(community)
+    if stage not in Community.Stage.values:
+        raise CommunityError(_("Unknown stage."))
+    if stage == community.stage:
+        raise CommunityError(_("The community is already at that stage."))
+    change = StageChange.objects.create(
+        community=community,
+        stage_before=community.stage,
+        stage_after=stage,
+        note=note,
+        changed_by=actor,
+        changed_by_name=actor.display_name,
+    )
+    community.stage = stage
+    community.save(update_fields=["stage", "updated_at"])
+    return change

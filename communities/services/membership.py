@@ -1,0 +1,237 @@
+"""Roster changes one person at a time: joining, requests, invitations, leaving, and
+stewards curating the list. See the package's docstring for the state machine."""
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from members.models import Member
+
+from .. import notifications
+from ..models import Community, Membership
+from ._common import (
+    Action,
+    MembershipError,
+    Role,
+    State,
+    _default_role,
+    _keeps_a_sponsor,
+    _keeps_a_steward,
+    _lock,
+    _locked_membership,
+    _membership_for_update,
+    _new_or_existing,
+    _require_kc,
+    _require_open_for_joining,
+    _transition,
+)
+
+# -- staff -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def join_community(*, community: Community, member: Member) -> Membership:
+    """Join an open KC at once (or say you practise in a CoP)."""
+    community = _lock(community)
+    _require_open_for_joining(community)
+    membership = _new_or_existing(community, member)
+    if membership.state == State.ACTIVE:
+        raise MembershipError(_("You are already a member."))
+    if community.is_kc and community.join_policy != Community.JoinPolicy.OPEN:
+        raise MembershipError(_("This knowledge community does not take members directly."))
+    if membership.state == State.REMOVED:
+        raise MembershipError(
+            _("A steward removed you from this community; ask them to add you again.")
+        )
+    if membership.state == State.REQUESTED:
+        raise MembershipError(_("Your request is already waiting for a steward."))
+    if membership.state == State.INVITED:
+        raise MembershipError(_("You are invited: accept the invitation instead."))
+    return _transition(
+        membership,
+        actor=member,
+        action=Action.JOINED if community.is_kc else Action.PRACTISING,
+        state=State.ACTIVE,
+        role=_default_role(community),
+    )
+
+
+@transaction.atomic
+def request_membership(*, community: Community, member: Member, note: str = "") -> Membership:
+    """Ask to join a request-only KC; its stewards are told."""
+    community = _lock(community)
+    _require_open_for_joining(community)
+    _require_kc(community)
+    if community.join_policy != Community.JoinPolicy.REQUEST:
+        raise MembershipError(_("This knowledge community does not take requests."))
+    membership = _new_or_existing(community, member)
+    if membership.state == State.ACTIVE:
+        raise MembershipError(_("You are already a member."))
+    if membership.state == State.REQUESTED:
+        raise MembershipError(_("Your request is already waiting for a steward."))
+    if membership.state == State.INVITED:
+        raise MembershipError(_("You are invited: accept the invitation instead."))
+    membership = _transition(
+        membership,
+        actor=member,
+        action=Action.REQUESTED,
+        state=State.REQUESTED,
+        role=Role.MEMBER,
+        note=note,
+    )
+    notifications.request_received(membership)
+    return membership
+
+
+@transaction.atomic
+def cancel_request(*, community: Community, member: Member) -> Membership:
+    community = _lock(community)
+    membership = _membership_for_update(community, member)
+    if membership is None or membership.state != State.REQUESTED:
+        raise MembershipError(_("You have no request waiting here."))
+    return _transition(membership, actor=member, action=Action.CANCELLED, state=State.LEFT)
+
+
+@transaction.atomic
+def accept_invitation(*, community: Community, member: Member) -> Membership:
+    community = _lock(community)
+    _require_open_for_joining(community)
+    membership = _membership_for_update(community, member)
+    if membership is None or membership.state != State.INVITED:
+        raise MembershipError(_("You have no invitation to this community."))
+    return _transition(membership, actor=member, action=Action.ACCEPTED, state=State.ACTIVE)
+
+
+@transaction.atomic
+def decline_invitation(*, community: Community, member: Member) -> Membership:
+    community = _lock(community)
+    membership = _membership_for_update(community, member)
+    if membership is None or membership.state != State.INVITED:
+        raise MembershipError(_("You have no invitation to this community."))
+    return _transition(membership, actor=member, action=Action.DECLINED, state=State.LEFT)
+
+
+@transaction.atomic
+def leave_community(*, community: Community, member: Member) -> Membership:
+    community = _lock(community)
+    membership = _membership_for_update(community, member)
+    if membership is None or membership.state != State.ACTIVE:
+        raise MembershipError(_("You are not a member of this community."))
+    _keeps_a_steward(community, membership)
+    _keeps_a_sponsor(community, membership)
+    return _transition(membership, actor=member, action=Action.LEFT, state=State.LEFT)
+
+
+# -- stewards and directory admins ------------------------------------------------------
+
+
+@transaction.atomic
+def approve_request(
+    *, community: Community, membership: Membership, actor: Member, note: str = ""
+) -> Membership:
+    community = _lock(community)
+    _require_open_for_joining(community)
+    membership = _locked_membership(community, membership)
+    if membership.state != State.REQUESTED:
+        raise MembershipError(
+            _("%(name)s has no request waiting (it was already decided or withdrawn).")
+            % {"name": membership.member.display_name}
+        )
+    membership = _transition(
+        membership, actor=actor, action=Action.APPROVED, state=State.ACTIVE, decided=True, note=note
+    )
+    notifications.request_decided(membership)
+    return membership
+
+
+@transaction.atomic
+def deny_request(
+    *, community: Community, membership: Membership, actor: Member, reason: str = ""
+) -> Membership:
+    community = _lock(community)
+    membership = _locked_membership(community, membership)
+    if membership.state != State.REQUESTED:
+        raise MembershipError(
+            _("%(name)s has no request waiting (it was already decided or withdrawn).")
+            % {"name": membership.member.display_name}
+        )
+    membership = _transition(
+        membership, actor=actor, action=Action.DENIED, state=State.DENIED, decided=True, note=reason
+    )
+    notifications.request_decided(membership)
+    return membership
+
+
+@transaction.atomic
+def remove_member(
+    *, community: Community, membership: Membership, actor: Member, reason: str = ""
+) -> Membership:
+    """Take someone off the list (or withdraw their invitation or request)."""
+    community = _lock(community)
+    membership = _locked_membership(community, membership)
+    if membership.state not in (State.ACTIVE, State.INVITED, State.REQUESTED):
+        raise MembershipError(
+            _("%(name)s is not on the list.") % {"name": membership.member.display_name}
+        )
+    _keeps_a_steward(community, membership)
+    _keeps_a_sponsor(community, membership)
+    return _transition(
+        membership,
+        actor=actor,
+        action=Action.REMOVED,
+        state=State.REMOVED,
+        decided=True,
+        note=reason,
+    )
+
+
+@transaction.atomic
+def change_role(
+    *, community: Community, membership: Membership, actor: Member, role: str
+) -> Membership:
+    """Make an active member a member, steward or sponsor.
+
+    Appointing a sponsor makes the previous sponsor a member (one sponsor per KC).
+    """
+    community = _lock(community)
+    membership = _locked_membership(community, membership)
+    if role not in Role.values:
+        raise MembershipError(_("Unknown role."))
+    if membership.state != State.ACTIVE:
+        raise MembershipError(_("Only active members can have a role."))
+    if community.is_kc and role == Role.PARTICIPANT:
+        raise MembershipError(_("Knowledge communities have members, not participants."))
+    if not community.is_kc and role == Role.SPONSOR:
+        raise MembershipError(_("Communities of practice have no sponsor."))
+    if not community.is_kc and role == Role.MEMBER:
+        raise MembershipError(_("Communities of practice have participants, not members."))
+    if role == membership.role:
+        raise MembershipError(
+            _("%(name)s is already a %(role)s.")
+            % {"name": membership.member.display_name, "role": membership.get_role_display()}
+        )
+    _keeps_a_steward(community, membership)
+    _keeps_a_sponsor(community, membership)
+    if role == Role.SPONSOR:
+        previous = (
+            Membership.objects.select_for_update()
+            .select_related("member")
+            .filter(community=community, state=State.ACTIVE, role=Role.SPONSOR)
+            .first()
+        )
+        if previous is not None:
+            _transition(
+                previous,
+                actor=actor,
+                action=Action.ROLE_CHANGED,
+                state=State.ACTIVE,
+                role=Role.MEMBER,
+                decided=True,
+            )
+    return _transition(
+        membership,
+        actor=actor,
+        action=Action.ROLE_CHANGED,
+        state=State.ACTIVE,
+        role=role,
+        decided=True,
+    )
