@@ -165,13 +165,32 @@ class RosterFilterForm(forms.Form):
         return queryset
 
 
+class RowIdsField(forms.ModelMultipleChoiceField):
+    """Rows chosen by id, where an id that no row could have (not a whole number, or
+    out of the id column's range) is an invalid choice like any other unknown id,
+    rather than reaching the database (SQLite cannot even compare it)."""
+
+    MAX_ID = 2**63 - 1  # BigAutoField
+
+    def _check_values(self, value):
+        for pk in value:
+            text = str(pk)
+            if not (text.isascii() and text.isdigit() and 0 < int(text) <= self.MAX_ID):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": text},
+                )
+        return super()._check_values(value)
+
+
 class DecisionForm(forms.Form):
     """Approve or deny one or several waiting requests."""
 
     DECISIONS = [("approve", _("Approve")), ("deny", _("Deny"))]
 
     decision = forms.ChoiceField(choices=DECISIONS)
-    memberships = forms.ModelMultipleChoiceField(queryset=Membership.objects.none())
+    memberships = RowIdsField(queryset=Membership.objects.none())
     reason = forms.CharField(
         label=_("Reason (shown to the requester)"), required=False, max_length=1000
     )
@@ -196,9 +215,7 @@ class RoleForm(forms.Form):
 class AddMembersForm(forms.Form):
     """People to add or invite: chosen from a search, or pasted as emails/usernames."""
 
-    people = forms.ModelMultipleChoiceField(
-        label=_("People"), queryset=Member.objects.active(), required=False
-    )
+    people = RowIdsField(label=_("People"), queryset=Member.objects.active(), required=False)
     pasted = forms.CharField(
         label=_("Or paste emails or usernames"),
         required=False,
@@ -409,7 +426,7 @@ class ProposalDecisionForm(LeadersForm):
 
 class FormaliseForm(LeadersForm):
     name = forms.CharField(label=_("Name of the knowledge community"), max_length=150)
-    purposes = forms.ModelMultipleChoiceField(
+    purposes = RowIdsField(
         label=_("Purposes that shape the future"),
         queryset=Purpose.objects.filter(orientation=Purpose.Orientation.SHAPE_FUTURE),
         required=False,

@@ -623,6 +623,36 @@ def test_steward_cannot_decide_another_communitys_request_through_their_own_slug
     assert any("already decided or withdrawn" in alert for alert in alerts(response))
 
 
+@pytest.mark.parametrize("pk", [str(2**63), str(2**64 + 1), "9" * 40, "-1", "1e3", "0x10"])
+@pytest.mark.parametrize("how", ["bulk", "row_button"])
+def test_request_ids_out_of_any_range_are_refused_calmly(client, cast, steward, how, pk):
+    sign_in(client, steward)
+    data = (
+        {"memberships": [pk], "decision": "approve"} if how == "bulk" else {"one": f"approve:{pk}"}
+    )
+    before = roster_snapshot()
+
+    response = client.post(url("requests_decide", cast.community.slug), data, follow=True)
+
+    assert response.status_code == 200
+    assert roster_snapshot() == before
+    assert any("already decided or withdrawn" in alert for alert in alerts(response))
+
+
+@pytest.mark.parametrize("pk", [str(2**63), "9" * 40, "-1", "1e3"])
+def test_people_ids_out_of_any_range_are_refused_calmly(client, cast, steward, pk):
+    sign_in(client, steward)
+    before = roster_snapshot()
+
+    response = client.post(
+        url("members_add", cast.community.slug), {"people": [pk], "mode": "add"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert roster_snapshot() == before
+    assert "Select a valid choice" in page_text(response)
+
+
 # -- mass assignment ----------------------------------------------------------------------
 
 EXTRA_FIELDS = {"role": "sponsor", "state": "active", "is_staff": "1", "decided_by": "1"}
