@@ -166,6 +166,19 @@ def may_decide_proposals(user) -> bool:
     return is_directory_admin(user)
 
 
+def may_sync_people(user) -> bool:
+    """The HR people sync (on the admin's Members page): superusers, directory admins
+    and whoever may change members."""
+    return user.is_active and (
+        user.is_superuser or is_directory_admin(user) or user.has_perm("members.change_member")
+    )
+
+
+def may_use_admin(user) -> bool:
+    """The Django admin's own rule (``AdminSite.has_permission``), for the navbar link."""
+    return user.is_active and user.is_staff
+
+
 def may_see_history(user, member: Member) -> bool:
     """A person's roster history: theirs to see, and directory admins'."""
     return member.user_id == user.pk or is_directory_admin(user)

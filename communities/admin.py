@@ -12,7 +12,7 @@ from django.utils.translation import gettext, gettext_lazy
 from members.admin import MemberAdmin
 from members.models import Member
 
-from . import services
+from . import access, services
 from .models import Community, Membership, MembershipEvent, Purpose
 from .people_sync import (
     OPTIONAL_COLUMNS,
@@ -153,14 +153,6 @@ class MembershipEventAdmin(admin.ModelAdmin):
 MAX_EXTRACT_BYTES = 20 * 1024 * 1024
 LISTED_CHANGES = 50  # of each kind
 LISTED_PROBLEMS = 100
-SYNC_PERMISSIONS = ("communities.manage_directory", "members.change_member")
-
-
-def can_sync_people(user) -> bool:
-    """Superusers, directory admins and whoever may change members."""
-    return user.is_active and (
-        user.is_superuser or any(user.has_perm(permission) for permission in SYNC_PERMISSIONS)
-    )
 
 
 class PeopleSyncForm(forms.Form):
@@ -214,7 +206,10 @@ class PeopleSyncMemberAdmin(MemberAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_sync_people": can_sync_people(request.user)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_sync_people": access.may_sync_people(request.user),
+        }
         return super().changelist_view(request, extra_context)
 
     def sync_view(self, request):
@@ -222,7 +217,7 @@ class PeopleSyncMemberAdmin(MemberAdmin):
 
         The result is rendered, not redirected to: a resubmitted sync is a no-op.
         """
-        if not can_sync_people(request.user):
+        if not access.may_sync_people(request.user):
             raise PermissionDenied
         if request.method == "POST":
             form = PeopleSyncForm(request.POST, request.FILES)
