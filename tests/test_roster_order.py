@@ -71,6 +71,7 @@ def test_in_order_keeps_the_order_given_and_skips_missing_rows(open_kc):
 EXPECTED_TRIGGERS = {
     "postgresql": {
         "kcdir_directory_changed",
+        "kcdir_directory_user_changed",
         "kcdir_directory_truncated",
         "kcdir_membership_sort_name",
         "kcdir_member_renamed",
@@ -99,6 +100,7 @@ def test_the_triggers_are_in_place():
         "communities_membership",
         "members_member",
         "members_department",
+        "auth_user",
     ]
     expected = {
         f"kcdir_directory_{table}_{operation}"
