@@ -7,4 +7,4 @@ class CommunitiesConfig(AppConfig):
     verbose_name = "Communities"
 
     def ready(self):
-        from . import checks  # noqa: F401 (registers the deployment checks)
+        from . import caching, checks  # noqa: F401 (request signals; deployment checks)

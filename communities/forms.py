@@ -1,37 +1,14 @@
 import re
 
 from django import forms
-from django.core.cache import cache
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from members.forms import SearchField
 from members.models import Department, Member
 
-from .csv_io.roster_upload import people_by_key
+from . import selectors
 from .models import Community, Membership, MembershipEvent, Purpose
-
-PURPOSE_MENU_SIZE = 100
-PURPOSE_MENU_CACHE_SECONDS = 300
-
-
-def purpose_menu() -> list[tuple[str, str]]:
-    """(slug, statement) of the most-pursued purposes, alphabetical, for filter menus.
-
-    A menu of every purpose would be thousands of options on every page view; the
-    filter still accepts any purpose's slug (links from purpose pages use it).
-    Cached for a few minutes: a slightly stale menu is harmless.
-    """
-    menu = cache.get("kcdir:purpose-menu")
-    if menu is None:
-        top = (
-            Purpose.objects.with_community_counts()
-            .order_by("-community_count", "statement")
-            .values_list("slug", "statement")[:PURPOSE_MENU_SIZE]
-        )
-        menu = sorted(top, key=lambda choice: choice[1].lower())
-        cache.set("kcdir:purpose-menu", menu, PURPOSE_MENU_CACHE_SECONDS)
-    return menu
 
 
 class PurposeMenuMixin:
@@ -39,7 +16,7 @@ class PurposeMenuMixin:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        menu = purpose_menu()
+        menu = selectors.purpose_menu()
         selected = self.data.get("purpose") if self.is_bound else None
         if selected and re.fullmatch(r"[-\w]+", selected) and selected not in dict(menu):
             statement = (
@@ -266,7 +243,7 @@ class HistoryFilterForm(forms.Form):
 def _find_people(text: str) -> tuple[list[Member], list[str]]:
     """Members named by a list of emails or usernames, and the entries matching no one."""
     entries = list(dict.fromkeys(e for e in re.split(r"[\s,;]+", text or "") if e))
-    by_key = people_by_key([entry.lower() for entry in entries])
+    by_key = selectors.people_by_key([entry.lower() for entry in entries])
     members, not_found = [], []
     for entry in entries:
         member = by_key.get(entry.lower())

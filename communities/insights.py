@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from os.path import commonprefix
 
-from django.core.cache import cache
 from django.db.models import (
     Case,
     Count,
@@ -35,7 +34,9 @@ from django.utils.translation import ngettext
 
 from members.models import Member
 
+from . import caching
 from .models import Community, Membership, MembershipEvent, Purpose
+from .selectors import LIVE, significant_words
 
 MAP_LINK_LIMIT = 150  # links drawn on the map; their communities are its nodes
 MAP_CACHE_SECONDS = 60
@@ -47,8 +48,6 @@ TOP_PURPOSES = 10
 RECENT_FORMALISATIONS = 10
 
 ACTIVE = Membership.State.ACTIVE
-# Communities that are "there" today: in the directory and not archived.
-LIVE = [Community.Status.ACTIVE, Community.Status.DORMANT]
 LISTED = [Community.Status.ACTIVE, Community.Status.DORMANT, Community.Status.ARCHIVED]
 
 
@@ -109,8 +108,9 @@ def shared_people_pairs(*, kind: str = "", department=None, limit: int = MAP_LIN
 def knowledge_map(*, kind: str = "", department=None, limit: int = MAP_LINK_LIMIT) -> KnowledgeMap:
     """The strongest ``limit`` links between communities and the communities they join
     (three queries, two when the links are cached)."""
-    pairs = cache.get_or_set(
-        _pairs_cache_key(kind, department, limit),
+    pairs = caching.remembered(
+        "map-pairs",
+        (kind, department.pk if department is not None else None, limit, _memberships_state()),
         lambda: shared_people_pairs(kind=kind, department=department, limit=limit + 1),
         MAP_CACHE_SECONDS,
     )
@@ -132,33 +132,13 @@ def knowledge_map(*, kind: str = "", department=None, limit: int = MAP_LINK_LIMI
     return KnowledgeMap(nodes=nodes, links=links, truncated=truncated)
 
 
-def _pairs_cache_key(kind, department, limit) -> str:
+def _memberships_state() -> tuple:
     """The self-join reads every active membership (seconds, at 10,000 communities),
     so its result is kept for a minute, and recounted at once when any membership
-    changes: the key holds their number and latest change (one quick query)."""
+    changes: its key holds their number and latest change (one quick query)."""
     state = Membership.objects.aggregate(count=Count("pk"), changed=Max("updated_at"))
-    department_pk = department.pk if department is not None else ""
-    return (
-        f"kcdir:map-pairs:{kind}:{department_pk}:{limit}:{state['count']}:"
-        f"{state['changed'].isoformat() if state['changed'] else ''}"
-    )
-
-
-def connected_communities(member: Member, limit: int = 10) -> list[Community]:
-    """Live communities the person is not in that share the most people with the
-    communities they are in; each carries ``shared`` (people in common). One query."""
-    mine = Membership.objects.filter(member=member, state=ACTIVE).values("community_id")
-    peers = Membership.objects.filter(
-        community_id__in=mine, community__status__in=LIVE, state=ACTIVE
-    ).values("member_id")
-    return list(
-        Community.objects.filter(
-            status__in=LIVE, memberships__state=ACTIVE, memberships__member_id__in=peers
-        )
-        .exclude(pk__in=mine)
-        .annotate(shared=Count("memberships"))
-        .order_by("-shared", "name", "pk")[:limit]
-    )
+    changed = state["changed"].isoformat() if state["changed"] else ""
+    return (state["count"], changed)
 
 
 # -- people ------------------------------------------------------------------------------
@@ -208,13 +188,8 @@ def expertise_topics(member: Member, text: str) -> list[tuple[str, bool]]:
 
 # -- suggestions -------------------------------------------------------------------------
 
-STOPWORDS = {"and", "the", "for", "with", "our", "its", "into", "from", "all"}
 DEPARTMENT_MINIMUM = 2  # colleagues it takes to suggest a community
 EXPERTISE_CANDIDATES = 50
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r"\w+", text.lower()) if len(w) >= 3 and w not in STOPWORDS]
 
 
 def _same_word(word: str, token: str) -> bool:
@@ -305,7 +280,7 @@ def _suggest_by_purpose(member, candidates, reasons, limit) -> None:
 
 
 def _suggest_by_expertise(member, candidates, reasons) -> None:
-    topics = {topic: _words(topic) for topic in member.expertise_list}
+    topics = {topic: significant_words(topic) for topic in member.expertise_list}
     words = sorted({word for topic_words in topics.values() for word in topic_words})[:12]
     if not words:
         return
@@ -330,7 +305,7 @@ def _suggest_by_expertise(member, candidates, reasons) -> None:
         text = " ".join(
             [community.name, community.summary, *(p.statement for p in community.purposes.all())]
         )
-        tokens = set(_words(text))
+        tokens = set(significant_words(text))
         matched = [
             topic
             for topic, topic_words in topics.items()

@@ -54,6 +54,10 @@ class CommunityQuerySet(models.QuerySet):
         """Communities a directory shows: everything but proposals."""
         return self.exclude(status=Community.Status.PROPOSED)
 
+    def live(self):
+        """Communities that are there today: listed and not archived (active or dormant)."""
+        return self.listed().exclude(status=Community.Status.ARCHIVED)
+
     def with_counts(self):
         """Annotate ``active_member_count`` (one aggregate, no join fan-out)."""
         active = Membership.objects.filter(community=OuterRef("pk"), state=Membership.State.ACTIVE)
@@ -538,10 +542,11 @@ class RosterImport(models.Model):
 class DirectoryVersion(models.Model):
     """One row whose ``number`` grows whenever anything the directory shows changes.
 
-    Database triggers (migration 0006) bump it on every insert, update or delete of
-    communities, their purposes, purposes, memberships, members and departments,
-    whoever writes (a service, the admin, a bulk load, raw SQL), so pages can cache
-    what they draw under the number they read (``communities.directory_cache``).
+    Database triggers (migrations 0006 and 0009) bump it on every insert, update or
+    delete of communities, their purposes, purposes, memberships, members and
+    departments, and on changes to what pages show of users (username, email, names,
+    whether active), whoever writes (a service, the admin, a bulk load, raw SQL), so
+    pages can cache what they draw under the number they read (``communities.caching``).
     On PostgreSQL the bump runs once per transaction, at commit.
     """
 

@@ -2,20 +2,16 @@
 one's own communities. They show communities, so they live here rather than in
 ``members`` (which knows nothing of communities); a profile's editing stays there."""
 
-from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from members.forms import PeopleFilterForm
-from members.models import Department, Member
+from members.models import Member
 
-from . import access, directory_cache, insights
+from . import access, insights, selectors
 from .forms import HistoryFilterForm
-from .models import Community, Membership
-from .paging import CappedPaginator
+from .models import Membership
 
-CONNECTED_CACHE_SECONDS = 300
 # The people directory counts at most this many matches: beyond it the page says
 # "more than 10,000" (a search or a department narrows the list).
 PEOPLE_COUNT_CAP = 10_000
@@ -37,33 +33,11 @@ HISTORY_FIELDS = (
 )
 
 
-def department_list(request) -> list[tuple[int, str, str]]:
-    """Every department as (pk, slug, name), by name: the same for everyone, so kept
-    under the directory version (which changes with any department)."""
-    return directory_cache.cached(
-        request,
-        "departments",
-        (),
-        lambda: list(Department.objects.order_by("name", "pk").values_list("pk", "slug", "name")),
-    )
-
-
 def member_list(request):
-    form = PeopleFilterForm(request.GET, departments=department_list(request))
-    people = (
-        form.filtered(Member.objects.active())
-        .select_related("user", "department")
-        .only(
-            "display_name",
-            "job_title",
-            "expertise",
-            "user__username",
-            "department__name",
-        )
-        .order_by("display_name", "pk")
+    form = PeopleFilterForm(request.GET, departments=selectors.departments())
+    page = selectors.people_page(
+        form.filtered(Member.objects.active()), request.GET.get("page"), cap=PEOPLE_COUNT_CAP
     )
-    paginator = CappedPaginator(people, settings.PAGE_SIZE, cap=PEOPLE_COUNT_CAP)
-    page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
         "members/member_list.html",
@@ -74,12 +48,7 @@ def member_list(request):
 def member_detail(request, username):
     viewer_pk = request.member.pk  # creates the viewer's Member first: their own profile exists
     member = access.member_for_viewer(request.user, username)
-    memberships = (
-        member.memberships.active()
-        .exclude(community__status="proposed")
-        .select_related("community")
-        .order_by("community__name")
-    )
+    memberships = selectors.profile_memberships(member)
     return render(
         request,
         "members/member_detail.html",
@@ -87,42 +56,20 @@ def member_detail(request, username):
             "member": member,
             "memberships": memberships,
             "is_self": member.pk == viewer_pk,
-            # Costly for people in many communities; a few minutes' staleness is fine.
-            "connected": cache.get_or_set(
-                f"kcdir:connected:{member.pk}",
-                lambda: insights.connected_communities(member),
-                CONNECTED_CACHE_SECONDS,
-            ),
+            "connected": selectors.connected_communities(member),
             "can_see_history": access.may_see_history(request.user, member),
         },
     )
 
 
 def my_communities(request):
-    memberships = (
-        request.member.memberships.filter(
-            state__in=[
-                Membership.State.ACTIVE,
-                Membership.State.REQUESTED,
-                Membership.State.INVITED,
-            ]
-        )
-        .select_related("community")
-        .order_by("community__name")
-    )
-    grouped = {state: [] for state in Membership.State.values}
-    for membership in memberships:
-        grouped[membership.state].append(membership)
+    grouped = selectors.memberships_by_state(request.member)
     return render(
         request,
         "members/my_communities.html",
         {
-            "waiting_for_me": access.requests_decidable_by(request.user).select_related(
-                "community", "member"
-            )[:50],
-            "proposals": Community.objects.filter(proposed_by=request.member).order_by(
-                "-created_at"
-            )[:20],
+            "waiting_for_me": selectors.requests_waiting_for(request.user),
+            "proposals": selectors.proposals_by(request.member),
             "suggestions": insights.suggest_communities(request.member),
             "active": grouped[Membership.State.ACTIVE],
             "requested": grouped[Membership.State.REQUESTED],

@@ -9,13 +9,13 @@ numpy (and scipy), which kcdir does not install for one drawing. A grid limits t
 repulsion to nearby nodes, so a few hundred nodes lay out in well under a second.
 """
 
-import hashlib
 import math
 import random
 from dataclasses import dataclass, field
 
 import networkx as nx
-from django.core.cache import cache
+
+from . import caching
 
 LAYOUT_CACHE_SECONDS = 600
 
@@ -250,9 +250,10 @@ def cached_layout(graph: nx.Graph) -> dict[object, tuple[float, float]]:
     """``spring_layout`` of the graph, remembered for a while: the same filters
     give the same graph, and laying it out again would give the same picture."""
     edges = sorted((min(a, b), max(a, b), w) for a, b, w in graph.edges(data="weight"))
-    shape = repr((sorted(graph.nodes), edges))
-    key = "kcdir:map-layout:" + hashlib.sha256(shape.encode()).hexdigest()
-    return cache.get_or_set(key, lambda: spring_layout(graph), LAYOUT_CACHE_SECONDS)
+    shape = (tuple(sorted(graph.nodes)), tuple(edges))
+    return caching.remembered(
+        "map-layout", shape, lambda: spring_layout(graph), LAYOUT_CACHE_SECONDS
+    )
 
 
 @dataclass

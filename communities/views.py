@@ -1,17 +1,13 @@
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from members.models import Member
-
-from . import access, cards, directory_cache, manage_rows, services
+from . import access, selectors, services
 from .csv_io import exports, roster_upload
 from .dashboard import dashboard_context
 from .forms import (
@@ -33,29 +29,29 @@ from .forms import (
     SearchForm,
     StageForm,
 )
-from .models import Community, Membership, Purpose, count_members
-from .paging import CountedPaginator, NameKeysetPage, known_page
+from .models import Community, Membership, Purpose
 
 
 def community_list(request):
-    def render_body():
+    # The filters and results are drawn once per directory version and query string
+    # (the template's cached_section): nothing below is read on a hit.
+    def directory_form():
         form = DirectoryFilterForm(request.GET)
-        communities = form.filtered(Community.objects.for_directory())
-        page = Paginator(communities, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-        page.object_list = cards.with_cards(count_members(page.object_list))
-        context = {"form": form, "page_obj": page, "filtering": form.active_filters}
-        return render_to_string("communities/_directory_body.html", context, request)
+        form.is_valid()  # the section shows the cleaned values from its first line
+        return form
 
-    # The filters and results are the same for everyone: drawn once per directory
-    # version and query string (links keep every parameter).
-    body = directory_cache.cached(
-        request, "directory", tuple(sorted(request.GET.lists())), render_body
+    form = SimpleLazyObject(directory_form)
+    page = SimpleLazyObject(
+        lambda: selectors.directory_page(
+            form.filtered(Community.objects.for_directory()), request.GET.get("page")
+        )
     )
     return render(
         request,
         "communities/community_list.html",
         {
-            "body": body,
+            "form": form,
+            "page_obj": page,
             "is_directory_admin": access.is_directory_admin(request.user),
         },
     )
@@ -69,20 +65,11 @@ def community_detail(request, slug):
         .with_leaders()
         .select_related("formed_from", "merged_into"),
     )
-
-    def render_roster():
-        roster_form = SearchForm(request.GET)
-        roster = community.memberships.roster().search(roster_form.query)
-        roster_page = Paginator(roster.values_list("pk", flat=True), settings.PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
-        roster_page.object_list = Membership.objects.in_order(roster_page.object_list)
-        context = {"community": community, "roster_form": roster_form, "roster_page": roster_page}
-        return render_to_string("communities/_roster_section.html", context, request)
-
-    # The roster's pages are the same for everyone: drawn once per directory version.
-    roster_section = directory_cache.cached(
-        request, "roster", (community.pk, *sorted(request.GET.lists())), render_roster
+    # The roster's pages are drawn once per directory version (the template's
+    # cached_section): the page is read only when the section is drawn.
+    roster_form = SearchForm(request.GET)
+    roster_page = SimpleLazyObject(
+        lambda: selectors.roster_page(community, roster_form.query, request.GET.get("page"))
     )
     viewer_membership = community.memberships.filter(member=request.member).first()
     stewardship = access.stewardship_links(request.user, community, viewer_membership)
@@ -91,7 +78,8 @@ def community_detail(request, slug):
         "communities/community_detail.html",
         {
             "community": community,
-            "roster_section": roster_section,
+            "roster_form": roster_form,
+            "roster_page": roster_page,
             "viewer_membership": viewer_membership,
             "actions": access.membership_actions(community, viewer_membership),
             "stewardship": stewardship,
@@ -106,16 +94,13 @@ def community_detail(request, slug):
 
 def purpose_list(request):
     form = SearchForm(request.GET)
-    purposes = Purpose.objects.with_community_counts().search(form.query).order_by("statement")
-    page = Paginator(purposes, 50).get_page(request.GET.get("page"))
+    page = selectors.purposes_page(form.query, request.GET.get("page"))
     return render(request, "communities/purpose_list.html", {"form": form, "page_obj": page})
 
 
 def purpose_detail(request, slug):
     purpose = get_object_or_404(Purpose, slug=slug)
-    communities = purpose.communities.for_directory().order_by("kind", "name")
-    page = Paginator(communities, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = cards.with_cards(count_members(page.object_list))
+    page = selectors.pursuing_page(purpose, request.GET.get("page"))
     return render(
         request, "communities/purpose_detail.html", {"purpose": purpose, "page_obj": page}
     )
@@ -220,47 +205,24 @@ MANAGE_PAGE_SIZE = 50
 def community_manage(request, slug):
     community = access.community_for_steward(request.user, slug)
     filter_form = RosterFilterForm(request.GET)
-
-    def read_lists():
-        roster = filter_form.filtered(community.memberships.all())
-        # The list is read from a cursor, in name order: a late page costs what the
-        # first does. A search's first page counts its matches in the same query.
-        roster_page = NameKeysetPage.read(
-            roster,
-            request.GET,
-            MANAGE_PAGE_SIZE,
-            cursors=community.memberships.all(),
-            count_in_page=bool(filter_form.cleaned_data.get("q")),
-            values=manage_rows.ROSTER_COLUMNS,
-            build=manage_rows.roster_entry,
-        )
-        waiting = community.memberships.filter(state=Membership.State.REQUESTED)
-        waiting_page = CountedPaginator(
-            waiting.order_by("updated_at", "pk").values(*manage_rows.WAITING_COLUMNS),
-            MANAGE_PAGE_SIZE,
-            count_queryset=waiting,
-        ).get_page(request.GET.get("requests_page"))
-        waiting_entries = [manage_rows.waiting_entry(row) for row in waiting_page.object_list]
-        return roster_page, waiting_entries, waiting_page.number, waiting_page.paginator.count
-
-    # Both lists are the same for every curator of the community and change only
-    # with memberships, members and departments: kept under the directory version.
-    roster_page, waiting_entries, waiting_number, waiting_count = directory_cache.cached(
-        request,
-        "manage",
-        (community.pk, MANAGE_PAGE_SIZE, *sorted(request.GET.lists())),
-        read_lists,
+    filter_form.is_valid()  # shows its values and errors; the lists use the valid ones
+    lists = selectors.manage_lists(
+        community,
+        filter_form.filtered(community.memberships.all()),
+        filters=filter_form.cleaned_data,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        requests_page=request.GET.get("requests_page"),
+        per_page=MANAGE_PAGE_SIZE,
     )
-    filter_form.is_valid()  # the form shows its values and errors, cached lists or not
-    waiting_page = known_page(waiting_entries, waiting_number, waiting_count, MANAGE_PAGE_SIZE)
     return render(
         request,
         "communities/community_manage.html",
         {
             "community": community,
             "filter_form": filter_form,
-            "roster_page": roster_page,
-            "waiting_page": waiting_page,
+            "roster_page": lists.roster_page,
+            "waiting_page": lists.waiting_page,
             "roles": _roles_for(community),
         },
     )
@@ -326,21 +288,7 @@ def members_add(request, slug):
     """Search people or paste a list, then add them or invite them."""
     community = access.community_for_steward(request.user, slug)
     search = SearchForm(request.GET)
-    results = []
-    if search.query:
-        results = list(
-            Member.objects.for_directory()
-            .search(search.query)
-            .exclude(
-                Exists(
-                    Membership.objects.filter(
-                        member=OuterRef("pk"),
-                        community=community,
-                        state=Membership.State.ACTIVE,
-                    )
-                )
-            )[:25]
-        )
+    results = selectors.people_to_add(community, search.query)
     form = AddMembersForm(request.POST or None)
     summary = None
     if request.method == "POST" and form.is_valid():
@@ -541,7 +489,7 @@ def cop_record(request):
     similar = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        similar = list(services.similar_communities(data["name"], data["summary"]))
+        similar = selectors.similar_communities(data["name"], data["summary"])
         if not similar or data["confirmed"]:
             community = services.record_cop(
                 actor=request.member,
@@ -706,7 +654,7 @@ def community_merge(request, slug):
         {
             "community": source,
             "form": form,
-            "similar": services.similar_communities(
+            "similar": selectors.similar_communities(
                 source.name, source.summary, exclude_pk=source.pk
             ),
         },
@@ -718,23 +666,6 @@ LADDER_STEP_LIMIT = 60
 
 def ladder(request):
     form = LadderFilterForm(request.GET)
-    communities = form.filtered(Community.objects.listed().exclude(status="archived"))
-    counts = dict(
-        communities.order_by()
-        .values_list("stage")
-        .annotate(n=Count("pk"))
-        .values_list("stage", "n")
-    )
-    steps = []
-    for value, label in Community.Stage.choices:
-        shown = list(communities.filter(stage=value).order_by("kind", "name")[:LADDER_STEP_LIMIT])
-        steps.append(
-            {
-                "value": value,
-                "label": label,
-                "count": counts.get(value, 0),
-                "communities": shown,
-                "more": max(0, counts.get(value, 0) - len(shown)),
-            }
-        )
+    communities = form.filtered(Community.objects.live())
+    steps = selectors.ladder_steps(communities, limit=LADDER_STEP_LIMIT)
     return render(request, "communities/ladder.html", {"form": form, "steps": steps})

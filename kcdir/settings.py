@@ -207,14 +207,14 @@ CACHES = {
         "LOCATION": os.environ.get("CACHE_LOCATION", REDIS_URL or "kcdir"),
     },
     # What pages draw for everyone, under the directory version (communities/
-    # directory_cache.py): correct in any process, so kept in each process's memory.
+    # caching.py): correct in any process, so kept in each process's memory.
     # Sections are up to ~50 KB (the directory's), so 500 of them ~25 MB at most.
     "pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "kcdir-pages",
         "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("PAGE_CACHE_ENTRIES", "500"))},
     },
-    # Community cards keyed by what they show (communities/cards.py): ~1 KB each.
+    # Community cards keyed by what they show (communities/caching.py): ~1 KB each.
     "cards": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "kcdir-cards",
@@ -270,7 +270,7 @@ KCDIR_BASE_URL = os.environ.get("KCDIR_BASE_URL", "http://127.0.0.1:8000")
 
 PAGE_SIZE = 24
 
-# How long a page may keep what it drew for everyone (communities/directory_cache.py):
+# How long a page may keep what it drew for everyone (communities/caching.py):
 # entries are also dropped at once by any change to the directory. 0 turns it off.
 DIRECTORY_CACHE_SECONDS = int(os.environ.get("DIRECTORY_CACHE_SECONDS", "300"))
 

@@ -12,7 +12,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from communities import services
+from communities import selectors, services
 from communities.models import Community, Membership, MembershipEvent, Purpose, StageChange
 from communities.services import CommunityError, MembershipError
 from members.models import Member
@@ -198,24 +198,24 @@ def test_recording_a_cop_with_a_taken_name_gets_its_own_address(staff, cop):
 
 
 def test_similar_communities_finds_a_shared_significant_word_in_name_or_summary(cop, open_kc):
-    by_name = services.similar_communities("Clinic for spreadsheets")
-    by_summary = services.similar_communities("Query doctors", "We tune a slow QUERY together")
+    by_name = selectors.similar_communities("Clinic for spreadsheets")
+    by_summary = selectors.similar_communities("Query doctors", "We tune a slow QUERY together")
 
     assert list(by_name) == [cop]
     assert list(by_summary) == [cop]
-    assert list(services.similar_communities("Turnaround heroes")) == [open_kc]
+    assert list(selectors.similar_communities("Turnaround heroes")) == [open_kc]
 
 
 def test_similar_communities_ignores_stop_words_and_short_words(cop, open_kc):
     CommunityFactory(name="Practice Group Team", summary="A community that works with data.")
 
-    found = services.similar_communities("The community of practice", "A group or team with us")
+    found = selectors.similar_communities("The community of practice", "A group or team with us")
 
     assert list(found) == []
 
 
 def test_similar_communities_leaves_proposals_out(proposal):
-    assert list(services.similar_communities("Claims answers")) == []
+    assert list(selectors.similar_communities("Claims answers")) == []
 
 
 # -- participating in a CoP -------------------------------------------------------------

@@ -1,20 +1,22 @@
-"""The directory version and what is cached under it (communities/directory_cache.py).
+"""The directory version and what is cached under it (communities/caching.py).
 
 These tests commit (``transactional_db``): the version is bumped at commit, and
 nothing is cached inside a transaction, which is where ordinary tests run.
 """
+
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from communities import access, directory_cache, services
+from communities import access, caching, services
 from communities.backends import MemberBackend
 from communities.models import Community, DirectoryVersion, Membership, Purpose
 from members.models import Department, Member
 
-from .factories import CommunityFactory, PurposeFactory, led_kc, member_named
+from .factories import CommunityFactory, MembershipFactory, PurposeFactory, led_kc, member_named
 from .pages import unmasked
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,35 +103,53 @@ def test_postgresql_bumps_once_per_transaction_at_commit(kc):
     assert version() == before + 1
 
 
-def test_nothing_is_cached_inside_a_transaction(kc, rf):
+def test_nothing_is_cached_inside_a_transaction(kc):
     calls = []
-    request = rf.get("/")
     with transaction.atomic():
         for _ in range(2):
-            directory_cache.cached(request, "t", (), lambda: calls.append(1))
+            caching.versioned("t", (), lambda: calls.append(1))
     assert len(calls) == 2
 
 
-def test_cached_until_the_directory_changes(kc, rf):
+def test_cached_until_the_directory_changes(kc):
     calls = []
 
-    def render():
+    def compute():
         calls.append(1)
         return len(calls)
 
-    assert directory_cache.cached(rf.get("/"), "t", ("a",), render) == 1
-    assert directory_cache.cached(rf.get("/"), "t", ("a",), render) == 1
-    assert directory_cache.cached(rf.get("/"), "t", ("b",), render) == 2
+    assert caching.versioned("t", ("a",), compute) == 1
+    assert caching.versioned("t", ("a",), compute) == 1
+    assert caching.versioned("t", ("b",), compute) == 2
     change_name(kc)
-    assert directory_cache.cached(rf.get("/"), "t", ("a",), render) == 3
+    assert caching.versioned("t", ("a",), compute) == 3
 
 
-def test_caching_can_be_turned_off(kc, rf, settings):
+def test_caching_can_be_turned_off(kc, settings):
     settings.DIRECTORY_CACHE_SECONDS = 0
     calls = []
     for _ in range(2):
-        directory_cache.cached(rf.get("/"), "t", (), lambda: calls.append(1))
+        caching.versioned("t", (), lambda: calls.append(1))
     assert len(calls) == 2
+
+
+def test_one_key_scheme_whatever_the_order_of_a_query_string():
+    from django.http import QueryDict
+
+    key = caching.cache_key("directory", QueryDict("q=claims&kind=kc"))
+    assert key == caching.cache_key("directory", QueryDict("kind=kc&q=claims"))
+    assert re.fullmatch(r"kcdir:directory:en:[0-9a-f]{32}", key)
+    assert key != caching.cache_key("directory", QueryDict("kind=cop&q=claims"))
+
+
+def test_the_version_is_read_once_per_request(kc, reader, client):
+    """The directory section and the navbar count share one read of the version."""
+    client.force_login(reader.user)
+    client.get("/")
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/")
+    version_reads = [q for q in queries.captured_queries if "directoryversion" in q["sql"]]
+    assert len(version_reads) == 1
 
 
 def test_the_directory_page_is_drawn_once_and_shows_every_change(kc, reader, client):
@@ -234,36 +254,37 @@ def test_the_roster_is_drawn_once_and_shows_every_change(kc, reader, client):
     assert "Stella Steward" in page and "Jo Renamed" not in page
 
 
-# -- community cards, cached by what they show (communities/cards.py) ---------------------
+# -- community cards, cached by what they show (communities/selectors.with_cards) ----------
+
+CARD = "includes/_community_card.html"
 
 
-def test_after_a_change_only_the_changed_card_is_drawn_again(kc, reader, client, monkeypatch):
-    from communities import cards
+def cards_drawn(response) -> list[str]:
+    """The communities whose card this response drew (rather than took from the cache)."""
+    return [
+        context["community"].slug
+        for template, context in zip(response.templates, response.context, strict=True)
+        if template.name == CARD
+    ]
 
+
+def test_after_a_change_only_the_changed_card_is_drawn_again(kc, reader, client):
     other = CommunityFactory(name="Pricing Guild", slug="pricing-guild")
-    drawn = []
-    real = cards.render_to_string
-    monkeypatch.setattr(
-        cards,
-        "render_to_string",
-        lambda name, context: drawn.append(context["community"].slug) or real(name, context),
-    )
     client.force_login(reader.user)
-    client.get("/")
-    assert sorted(drawn) == ["claims-turnaround", "pricing-guild"]
+    assert sorted(cards_drawn(client.get("/"))) == ["claims-turnaround", "pricing-guild"]
 
-    drawn.clear()
     Member.objects.filter(pk=kc.memberships.get(role="steward").member_id).update(
         display_name="Stella Renamed"
     )
-    page = client.get("/").content.decode()
-    assert drawn == ["claims-turnaround"]  # the steward shown on its card changed
+    response = client.get("/")
+    assert cards_drawn(response) == ["claims-turnaround"]  # the steward shown changed
+    page = response.content.decode()
     assert "Stella Renamed" in page and "Pricing Guild" in page
 
-    drawn.clear()
     Community.objects.filter(pk=other.pk).update(summary="Prices that hold.")
-    assert "Prices that hold." in client.get("/").content.decode()
-    assert drawn == ["pricing-guild"]
+    response = client.get("/")
+    assert "Prices that hold." in response.content.decode()
+    assert cards_drawn(response) == ["pricing-guild"]
 
 
 @pytest.mark.parametrize(
@@ -286,3 +307,147 @@ def test_a_card_shows_every_change_to_what_it_shows(kc, reader, client, change, 
     assert shown not in client.get("/").content.decode()
     change(kc)
     assert shown in client.get("/").content.decode()
+
+
+# -- every table a cached section shows bumps the version ---------------------------------
+
+
+def steward_user():
+    return get_user_model().objects.get(username="steward")
+
+
+def mos_user():
+    """Mo, on the list but shown nowhere else on the community's page (unlike its
+    sponsor and stewards, whom its header names)."""
+    return get_user_model().objects.filter(username="mo")
+
+
+def set_email_by_save(kc):
+    user = mos_user().get()
+    user.email = "mo@changed.example"
+    user.save()  # as the admin saves a user: every column written
+
+
+def rename_department(kc):
+    department = Member.objects.get(display_name="Mo Member").department
+    Department.objects.filter(pk=department.pk).update(name="Renamed Department")
+
+
+def replace_purposes(kc):
+    kc.purposes.set([PurposeFactory(statement="A purpose added later")])
+
+
+# A query that reads departments for what it draws: the sections' own reads (the people
+# list, which is not cached, reads them only joined to people).
+DEPARTMENTS_READ = re.compile(
+    r'SELECT .*"members_department"\."name"(?!.*FROM "members_member")', re.S
+)
+
+SECTIONS = {
+    "directory": lambda kc: "/",
+    "roster": lambda kc: kc.get_absolute_url(),
+    "manage": lambda kc: f"/c/{kc.slug}/manage/",
+    "people": lambda kc: "/people/",
+}
+
+
+@pytest.mark.parametrize(
+    "section, change, shown",
+    [
+        pytest.param(
+            "manage",
+            lambda kc: mos_user().update(email="mo@changed.example"),
+            "mo@changed.example",
+            id="users: email (manage)",
+        ),
+        pytest.param("manage", set_email_by_save, "mo@changed.example", id="users: saved (manage)"),
+        pytest.param(
+            "roster",
+            lambda kc: mos_user().update(username="mo.new"),
+            "/people/mo.new/",
+            id="users: username (roster)",
+        ),
+        pytest.param(
+            "manage",
+            lambda kc: mos_user().update(username="mo.new"),
+            "/people/mo.new/",
+            id="users: username (manage)",
+        ),
+        pytest.param("roster", rename_department, "Renamed Department", id="departments (roster)"),
+        pytest.param("manage", rename_department, "Renamed Department", id="departments (manage)"),
+        pytest.param(
+            "people",
+            lambda kc: Department.objects.create(name="Brand New Unit", slug="brand-new"),
+            "Brand New Unit",
+            id="departments (people's menu)",
+        ),
+        pytest.param(
+            "directory",
+            lambda kc: Purpose.objects.filter(communities=kc).update(statement="Edited purpose"),
+            "Edited purpose",
+            id="purposes (directory)",
+        ),
+        pytest.param(
+            "directory",
+            replace_purposes,
+            "A purpose added later",
+            id="community purposes (directory)",
+        ),
+        pytest.param(
+            "directory",
+            lambda kc: Member.objects.filter(display_name="Stella Steward").update(
+                display_name="Stella Renamed"
+            ),
+            "Stella Renamed",
+            id="members (directory)",
+        ),
+        pytest.param(
+            "roster",
+            lambda kc: Member.objects.filter(display_name="Stella Steward").update(
+                job_title="Chief Turnaround Officer"
+            ),
+            "Chief Turnaround Officer",
+            id="members (roster)",
+        ),
+    ],
+)
+def test_a_cached_section_shows_a_change_to_any_table_it_draws_from(
+    kc, client, section, change, shown
+):
+    MembershipFactory(community=kc, member=member_named("Mo Member", username="mo"))
+    client.force_login(steward_user())
+    url = SECTIONS[section](kc)
+    assert shown not in client.get(url).content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    # Served from the cache: the departments (which every section draws) are not read.
+    assert not any(DEPARTMENTS_READ.match(q["sql"]) for q in queries.captured_queries)
+
+    change(kc)
+
+    assert shown in client.get(url).content.decode()
+
+
+def test_signing_in_leaves_the_version_alone(kc, client):
+    before = version()
+    client.force_login(steward_user())  # sets last_login
+    user = steward_user()
+    user.set_password("a new password, long enough")
+    user.save()
+    assert version() == before
+
+
+def test_deactivating_a_user_bumps_the_version(kc):
+    MembershipFactory(community=kc, member=member_named("Mo Member", username="mo"))
+    before = version()
+    mos_user().update(is_active=False)
+    assert version() > before
+
+
+@pytest.mark.parametrize("repeat", [1, 2], ids=["drawn", "from the cache"])
+def test_the_directory_keeps_the_search_and_filters_it_shows(kc, reader, client, repeat):
+    client.force_login(reader.user)
+    for _ in range(repeat):
+        page = client.get("/", {"q": " claims ", "kind": "kc"}).content.decode()
+    assert 'name="q" id="id_q" value="claims"' in page
+    assert '<option value="kc" selected>' in page

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from communities import insights
+from communities import insights, selectors
 from communities.models import Community, Membership, MembershipEvent
 
 from .factories import (
@@ -286,7 +286,7 @@ def test_connectors_department_filter_narrows(signed_in, network):
 def test_connected_communities_share_the_most_people_and_exclude_your_own(network):
     dev = network["people"]["dev"]  # in Fraud and SQL
 
-    connected = insights.connected_communities(dev)
+    connected = selectors.connected_communities(dev)
 
     # Claims shares Ana, Ben and Cleo with Fraud; the archived community is left out.
     assert [(c.name, c.shared) for c in connected] == [("Claims Turnaround", 3)]
@@ -294,7 +294,7 @@ def test_connected_communities_share_the_most_people_and_exclude_your_own(networ
 
 def test_connected_communities_is_one_query(network, django_assert_num_queries):
     with django_assert_num_queries(1):
-        insights.connected_communities(network["people"]["ana"])
+        selectors.connected_communities(network["people"]["ana"])
 
 
 # Expertise finder ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from communities import people_views
+from communities import manage_rows, people_views
 from communities import views as community_views
 from communities.forms import HistoryFilterForm, RosterFilterForm
 from communities.models import Community, Membership, MembershipEvent
@@ -347,9 +347,9 @@ def test_waiting_times_read_as_timesince_writes_them(big_kc):
     entries = list(
         big_kc.memberships.filter(state=State.REQUESTED)
         .order_by("updated_at")
-        .values(*community_views.manage_rows.WAITING_COLUMNS)
+        .values(*manage_rows.WAITING_COLUMNS)
     )
-    entries = [community_views.manage_rows.waiting_entry(row) for row in entries]
+    entries = [manage_rows.waiting_entry(row) for row in entries]
 
     drawn = html.unescape(draw("{% load kcdir_rows %}{% waiting_rows entries %}", entries=entries))
 

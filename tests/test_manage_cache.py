@@ -1,4 +1,4 @@
-"""The manage page's lists, kept under the directory version (communities/views.py).
+"""The manage page's lists, kept under the directory version (communities/selectors.py).
 
 These tests commit (``transactional_db``): the version is bumped at commit, and nothing
 is cached inside a transaction, which is where ordinary tests run.

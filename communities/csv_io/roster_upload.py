@@ -11,14 +11,12 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 
-from django.db import connection
-from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from members.models import Member
 
 from ..models import Community, Membership
+from ..selectors import people_by_key
 from .cells import unsafe_cell
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -276,37 +274,6 @@ class _RowPlanner:
             for membership in self.memberships.values()
             if membership.state == State.ACTIVE and membership.member_id not in self.seen
         ]
-
-
-def people_by_key(keys: list[str], *, names_only: bool = False) -> dict[str, Member | None]:
-    """Active members by lower-cased username and email, for the given lower-cased keys.
-
-    An email that several people share maps to None: it names no one for sure.
-    ``names_only``: members with just their id and display name loaded (what an import
-    plan needs; any other field would cost a query), not their whole row and user.
-    """
-    people: dict[str, Member | None] = {}
-    usernames: set[str] = set()
-    # One query on PostgreSQL (no parameter limit; it hashes long IN lists), which scans
-    # the users once instead of once per 2,000 keys; batches of 2,000 elsewhere.
-    size = 2000 if connection.features.max_query_params else max(len(keys), 1)
-    for start in range(0, len(keys), size):
-        chunk = keys[start : start + size]
-        found = (
-            Member.objects.active()
-            .annotate(email_lower=Lower("user__email"), username_lower=Lower("user__username"))
-            .filter(Q(email_lower__in=chunk) | Q(username_lower__in=chunk))
-            .order_by()
-        )
-        found = found.only("display_name") if names_only else found.select_related("user")
-        for member in found:
-            people[member.username_lower] = member
-            usernames.add(member.username_lower)
-            email = member.email_lower
-            if email and email not in usernames:
-                shared = email in people and people[email] != member
-                people[email] = None if shared else member
-    return people
 
 
 def _broken_rules(community: Community, plan: RosterPlan, memberships) -> list[str]:

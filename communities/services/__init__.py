@@ -52,7 +52,6 @@ from .membership import (
     request_membership,
 )
 from .people import end_memberships_of, sync_people
-from .similar import similar_communities
 
 __all__ = [
     "BulkResult",
@@ -84,6 +83,5 @@ __all__ = [
     "remove_member",
     "request_membership",
     "set_stage",
-    "similar_communities",
     "sync_people",
 ]

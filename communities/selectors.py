@@ -1,0 +1,422 @@
+"""Reads that pages share: what a page shows, asked by name, with its cache.
+
+Views (and forms, for their menus and look-ups) ask here or a QuerySet method for what
+they show; nothing here writes. What is cached is cached here, through ``caching``
+(which also says why each kind of entry is correct). None of these reads depends on the
+page that shows it: they take plain values (a member, a community, a query string's
+parts), never a request.
+"""
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import Lower
+from django.template.loader import render_to_string
+
+from members.models import Department, Member
+
+from . import caching, manage_rows
+from .access import is_directory_admin, requests_decidable_by
+from .models import Community, Membership, Purpose, count_members
+from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, known_page
+
+# -- the directory and purposes -----------------------------------------------------------
+
+# Communities that are "there" today: in the directory and not archived.
+LIVE = [Community.Status.ACTIVE, Community.Status.DORMANT]
+CARD_TEMPLATE = "includes/_community_card.html"
+PURPOSES_PER_PAGE = 50
+PURPOSE_MENU_SIZE = 100
+PURPOSE_MENU_SECONDS = 300
+
+
+def card_shows(community: Community) -> tuple:
+    """Everything a community's card displays (its purposes, leaders and
+    ``active_member_count`` loaded): the card's cache key, so no change goes unseen."""
+    return (
+        community.pk,
+        community.slug,
+        community.name,
+        community.kind,
+        community.status,
+        community.stage,
+        community.summary,
+        tuple((purpose.slug, purpose.statement) for purpose in community.purposes.all()),
+        community.active_member_count,
+        tuple(str(steward) for steward in community.stewards),
+    )
+
+
+def with_cards(communities: list) -> list:
+    """Set ``card`` (its HTML) on each community: drawn only when what it shows changed.
+    The communities need their purposes, leaders and ``active_member_count`` loaded."""
+    by_pk = {community.pk: community for community in communities}
+    cards = caching.drawn_by_content(
+        "card",
+        {community.pk: card_shows(community) for community in communities},
+        lambda pk: render_to_string(CARD_TEMPLATE, {"community": by_pk[pk]}),
+    )
+    for community in communities:
+        community.card = cards[community.pk]
+    return communities
+
+
+def directory_page(communities, number) -> Page:
+    """Page ``number`` of ``communities`` (``Community.objects.for_directory()``, narrowed
+    and sorted), each with its member count (for this page only) and card."""
+    page = Paginator(communities, settings.PAGE_SIZE).get_page(number)
+    page.object_list = with_cards(count_members(page.object_list))
+    return page
+
+
+def purposes_page(query: str, number) -> Page:
+    """Page ``number`` of the purposes matching ``query``, by statement, with
+    ``community_count``."""
+    purposes = Purpose.objects.with_community_counts().search(query).order_by("statement")
+    return Paginator(purposes, PURPOSES_PER_PAGE).get_page(number)
+
+
+def pursuing_page(purpose: Purpose, number) -> Page:
+    """Page ``number`` of the listed communities pursuing ``purpose``, KCs first, with
+    their cards."""
+    return directory_page(purpose.communities.for_directory().order_by("kind", "name"), number)
+
+
+def purpose_menu() -> list[tuple[str, str]]:
+    """(slug, statement) of the most-pursued purposes, alphabetical, for filter menus.
+
+    A menu of every purpose would be thousands of options on every page view; the
+    filters still accept any purpose's slug (links from purpose pages use it).
+    Kept for a few minutes: a slightly stale menu is harmless.
+    """
+
+    def read():
+        top = (
+            Purpose.objects.with_community_counts()
+            .order_by("-community_count", "statement")
+            .values_list("slug", "statement")[:PURPOSE_MENU_SIZE]
+        )
+        return sorted(top, key=lambda choice: choice[1].lower())
+
+    return caching.remembered("purpose-menu", (PURPOSE_MENU_SIZE,), read, PURPOSE_MENU_SECONDS)
+
+
+# -- a community ----------------------------------------------------------------------------
+
+
+def roster_page(community: Community, query: str, number) -> Page:
+    """Page ``number`` of the community's roster (``Membership.objects.roster()``'s
+    order), narrowed by ``query``: memberships with member, user and department.
+    The page is found among membership ids alone; only its own rows are joined."""
+    roster = community.memberships.roster().search(query)
+    page = Paginator(roster.values_list("pk", flat=True), settings.PAGE_SIZE).get_page(number)
+    page.object_list = Membership.objects.in_order(page.object_list)
+    return page
+
+
+@dataclass
+class ManageLists:
+    roster_page: NameKeysetPage  # of manage_rows.Entry
+    waiting_page: Page  # of manage_rows.Entry
+
+
+def manage_lists(
+    community: Community,
+    roster,
+    *,
+    filters: dict,
+    after=None,
+    before=None,
+    requests_page=None,
+    per_page: int,
+) -> ManageLists:
+    """The manage page's two lists: ``roster`` (the community's memberships narrowed by
+    ``filters``, the valid values of the page's filter form) in ``by_member_name()``
+    order from the cursor ``after`` or ``before``, and page ``requests_page`` of the
+    requests waiting, oldest first.
+
+    Both are the same for every curator of the community and change only with
+    memberships, members, their users and departments: kept as plain rows under the
+    directory version, and made into ``manage_rows.Entry`` rows here.
+    """
+
+    def read() -> dict:
+        # The list is read from a cursor, in name order: a late page costs what the
+        # first does. A search's first page counts its matches in the same query.
+        page = NameKeysetPage.read(
+            roster,
+            {"after": after, "before": before},
+            per_page,
+            cursors=community.memberships.all(),
+            count_in_page=bool(filters.get("q")),
+            values=manage_rows.ROSTER_COLUMNS,
+        )
+        waiting = community.memberships.filter(state=Membership.State.REQUESTED)
+        waiting_page = CountedPaginator(
+            waiting.order_by("updated_at", "pk").values(*manage_rows.WAITING_COLUMNS),
+            per_page,
+            count_queryset=waiting,
+        ).get_page(requests_page)
+        return {
+            "roster": (page.object_list, page.count, page.has_previous, page.has_next),
+            "waiting": (
+                list(waiting_page.object_list),
+                waiting_page.number,
+                waiting_page.paginator.count,
+            ),
+        }
+
+    parts = (community.pk, per_page, filters, after, before, requests_page)
+    lists = caching.versioned("manage", parts, read)
+    rows, count, has_previous, has_next = lists["roster"]
+    waiting_rows, waiting_number, waiting_count = lists["waiting"]
+    return ManageLists(
+        roster_page=NameKeysetPage(
+            [manage_rows.roster_entry(row) for row in rows], count, has_previous, has_next
+        ),
+        waiting_page=known_page(
+            [manage_rows.waiting_entry(row) for row in waiting_rows],
+            waiting_number,
+            waiting_count,
+            per_page,
+        ),
+    )
+
+
+def waiting_count(user) -> int:
+    """How many requests ``user`` can decide (``access.requests_decidable_by``).
+    Requests are memberships and stewardship is a role: both change the directory
+    version, so the count is kept per person and version."""
+    return caching.versioned(
+        "waiting",
+        (user.pk, is_directory_admin(user)),
+        lambda: requests_decidable_by(user).count(),
+    )
+
+
+def ladder_steps(communities, *, limit: int) -> list[dict]:
+    """Botkin's ladder for ``communities``: per stage, in order, its value, label, how
+    many communities stand on it and the first ``limit`` of them (by kind and name)."""
+    counts = dict(
+        communities.order_by()
+        .values_list("stage")
+        .annotate(n=Count("pk"))
+        .values_list("stage", "n")
+    )
+    steps = []
+    for value, label in Community.Stage.choices:
+        shown = list(communities.filter(stage=value).order_by("kind", "name")[:limit])
+        steps.append(
+            {
+                "value": value,
+                "label": label,
+                "count": counts.get(value, 0),
+                "communities": shown,
+                "more": max(0, counts.get(value, 0) - len(shown)),
+            }
+        )
+    return steps
+
+
+def people_to_add(community: Community, query: str, limit: int = 25) -> list[Member]:
+    """Up to ``limit`` people matching ``query`` who are not active in ``community``."""
+    if not query:
+        return []
+    active_here = Membership.objects.filter(
+        member=OuterRef("pk"), community=community, state=Membership.State.ACTIVE
+    )
+    return list(Member.objects.for_directory().search(query).exclude(Exists(active_here))[:limit])
+
+
+# Words that say nothing about what a community is about: left out when communities are
+# compared with a name (duplicates) or with a person's expertise (suggestions).
+STOP_WORDS = {
+    "the",
+    "and",
+    "for",
+    "our",
+    "its",
+    "into",
+    "with",
+    "from",
+    "that",
+    "this",
+    "who",
+    "all",
+    "new",
+    "how",
+    "community",
+    "communities",
+    "practice",
+    "group",
+    "team",
+    "club",
+    "network",
+}
+
+
+def significant_words(text: str) -> list[str]:
+    """The words of ``text`` that say something: lower-cased, three letters or more,
+    no stop words; in their order, repeats kept."""
+    return [w for w in re.findall(r"\w+", text.lower()) if len(w) >= 3 and w not in STOP_WORDS]
+
+
+def similar_communities(
+    name: str, summary: str = "", *, limit: int = 5, exclude_pk=None
+) -> list[Community]:
+    """Listed communities most like this name and summary, best first: shared words in
+    the name count most, then in the summary, then how alike the names read."""
+    name_words = set(significant_words(name))
+    words = name_words | set(significant_words(summary))
+    if not words:
+        return []
+    query = Q()
+    for word in sorted(words)[:12]:
+        query |= Q(name__icontains=word) | Q(summary__icontains=word)
+    candidates = Community.objects.listed().filter(query).exclude(pk=exclude_pk)[:100]
+
+    def score(candidate):
+        shared_name = len(name_words & set(significant_words(candidate.name)))
+        shared_any = len(words & set(significant_words(f"{candidate.name} {candidate.summary}")))
+        alike = difflib.SequenceMatcher(None, name.lower(), candidate.name.lower()).ratio()
+        return (shared_name, shared_any, alike)
+
+    return sorted(candidates, key=score, reverse=True)[:limit]
+
+
+# -- people ---------------------------------------------------------------------------------
+
+CONNECTED_SECONDS = 300
+
+
+def departments() -> list[tuple[int, str, str]]:
+    """Every department as (pk, slug, name), by name: the same for everyone, so kept
+    under the directory version (which changes with any department)."""
+    return caching.versioned(
+        "departments",
+        (),
+        lambda: list(Department.objects.order_by("name", "pk").values_list("pk", "slug", "name")),
+    )
+
+
+def people_page(people, number, *, cap: int) -> Page:
+    """Page ``number`` of ``people`` (active members, narrowed) by name, with what the
+    people directory's rows show; the total is counted up to ``cap`` (``CappedPaginator``)."""
+    people = (
+        people.select_related("user", "department")
+        .only("display_name", "job_title", "expertise", "user__username", "department__name")
+        .order_by("display_name", "pk")
+    )
+    return CappedPaginator(people, settings.PAGE_SIZE, cap=cap).get_page(number)
+
+
+def profile_memberships(member: Member):
+    """The communities a person is active in, as a profile lists them (proposals left
+    out), by community name."""
+    return (
+        member.memberships.active()
+        .exclude(community__status=Community.Status.PROPOSED)
+        .select_related("community")
+        .order_by("community__name")
+    )
+
+
+def connected_communities(member: Member, limit: int = 10) -> list[Community]:
+    """Live communities the person is not in that share the most people with the
+    communities they are in; each carries ``shared`` (people in common). One query,
+    kept a few minutes (costly for people in many communities; staleness is harmless):
+    the communities are kept as their shown fields and made into unsaved instances."""
+
+    def read() -> list[tuple]:
+        mine = Membership.objects.filter(member=member, state=Membership.State.ACTIVE).values(
+            "community_id"
+        )
+        peers = Membership.objects.filter(
+            community_id__in=mine, community__status__in=LIVE, state=Membership.State.ACTIVE
+        ).values("member_id")
+        return list(
+            Community.objects.filter(
+                status__in=LIVE,
+                memberships__state=Membership.State.ACTIVE,
+                memberships__member_id__in=peers,
+            )
+            .exclude(pk__in=mine)
+            .annotate(shared=Count("memberships"))
+            .order_by("-shared", "name", "pk")
+            .values_list("pk", "slug", "name", "kind", "status", "shared")[:limit]
+        )
+
+    rows = caching.remembered("connected", (member.pk, limit), read, CONNECTED_SECONDS)
+    connected = []
+    for pk, slug, name, kind, status, shared in rows:
+        community = Community(pk=pk, slug=slug, name=name, kind=kind, status=status)
+        community.shared = shared
+        connected.append(community)
+    return connected
+
+
+def memberships_by_state(member: Member) -> dict[str, list[Membership]]:
+    """The person's active, requested and invited memberships (with their community),
+    each list by community name; every state is a key."""
+    memberships = (
+        member.memberships.filter(
+            state__in=[
+                Membership.State.ACTIVE,
+                Membership.State.REQUESTED,
+                Membership.State.INVITED,
+            ]
+        )
+        .select_related("community")
+        .order_by("community__name")
+    )
+    grouped = {state: [] for state in Membership.State.values}
+    for membership in memberships:
+        grouped[membership.state].append(membership)
+    return grouped
+
+
+def requests_waiting_for(user, limit: int = 50):
+    """The first ``limit`` requests ``user`` can decide, oldest first, with community
+    and member."""
+    return requests_decidable_by(user).select_related("community", "member")[:limit]
+
+
+def proposals_by(member: Member, limit: int = 20):
+    """The person's latest knowledge-community proposals, newest first."""
+    return Community.objects.filter(proposed_by=member).order_by("-created_at")[:limit]
+
+
+def people_by_key(keys: list[str], *, names_only: bool = False) -> dict[str, Member | None]:
+    """Active members by lower-cased username and email, for the given lower-cased keys.
+
+    An email that several people share maps to None: it names no one for sure.
+    ``names_only``: members with just their id and display name loaded (what an import
+    plan needs; any other field would cost a query), not their whole row and user.
+    """
+    people: dict[str, Member | None] = {}
+    usernames: set[str] = set()
+    # One query on PostgreSQL (no parameter limit; it hashes long IN lists), which scans
+    # the users once instead of once per 2,000 keys; batches of 2,000 elsewhere.
+    size = 2000 if connection.features.max_query_params else max(len(keys), 1)
+    for start in range(0, len(keys), size):
+        chunk = keys[start : start + size]
+        found = (
+            Member.objects.active()
+            .annotate(email_lower=Lower("user__email"), username_lower=Lower("user__username"))
+            .filter(Q(email_lower__in=chunk) | Q(username_lower__in=chunk))
+            .order_by()
+        )
+        found = found.only("display_name") if names_only else found.select_related("user")
+        for member in found:
+            people[member.username_lower] = member
+            usernames.add(member.username_lower)
+            email = member.email_lower
+            if email and email not in usernames:
+                shared = email in people and people[email] != member
+                people[email] = None if shared else member
+    return people
