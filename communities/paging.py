@@ -16,6 +16,8 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, Subquery, Window
 from django.utils.functional import cached_property
 
+from .models import MEMBER_NAME
+
 
 def _cursor(value) -> int | None:
     try:
@@ -27,7 +29,7 @@ def _cursor(value) -> int | None:
 
 @dataclass
 class NameKeysetPage:
-    """One page of memberships ordered by the member's display name, then by pk."""
+    """One page of memberships in ``Membership.objects.by_member_name()`` order."""
 
     object_list: list
     count: int
@@ -70,27 +72,25 @@ class NameKeysetPage:
         page (the whole list, walked in name order).
         """
         after, before = _cursor(params.get("after")), _cursor(params.get("before"))
-        ordered = queryset.order_by("member__display_name", "pk")
+        ordered = queryset.by_member_name()
         if values:
             ordered = ordered.values(*values)
         if after or before:
             pk = after or before
-            name = Subquery(cursors.filter(pk=pk).values("member__display_name")[:1])
+            name = Subquery(cursors.filter(pk=pk).values(MEMBER_NAME)[:1])
             if after:
                 rows = list(
-                    ordered.filter(member__display_name__gte=name).filter(
-                        Q(member__display_name__gt=name) | Q(member__display_name=name, pk__gt=pk)
+                    ordered.filter(**{f"{MEMBER_NAME}__gte": name}).filter(
+                        Q(**{f"{MEMBER_NAME}__gt": name}) | Q(**{MEMBER_NAME: name}, pk__gt=pk)
                     )[: per_page + 1]
                 )
                 has_previous, has_next = True, len(rows) > per_page
                 rows = rows[:per_page]
             else:
                 rows = list(
-                    ordered.filter(member__display_name__lte=name)
-                    .filter(
-                        Q(member__display_name__lt=name) | Q(member__display_name=name, pk__lt=pk)
-                    )
-                    .order_by("-member__display_name", "-pk")[: per_page + 1]
+                    ordered.filter(**{f"{MEMBER_NAME}__lte": name})
+                    .filter(Q(**{f"{MEMBER_NAME}__lt": name}) | Q(**{MEMBER_NAME: name}, pk__lt=pk))
+                    .reverse()[: per_page + 1]
                 )
                 has_previous, has_next = len(rows) > per_page, True
                 rows = rows[:per_page][::-1]
