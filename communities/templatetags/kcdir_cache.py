@@ -3,8 +3,10 @@ drawn once per directory version and parts (``communities.caching.versioned``).
 
 For sections that are the same for everyone who may see them (no CSRF token, nothing of
 the viewer's own). The view passes what the section shows lazily (``SimpleLazyObject``),
-so on a hit none of it is read. Parts may be query strings (``request.GET``): their
-order does not matter.
+so on a hit none of it is read. What the section shows of objects the view read
+before the version (a community's slug and kind, say) goes in the parts: the version
+vouches only for what is read after it. Parts may be query strings (``request.GET``):
+their order does not matter.
 """
 
 from django import template
