@@ -151,12 +151,15 @@ class RowIdsField(forms.ModelMultipleChoiceField):
 
     def _check_values(self, value):
         for pk in value:
-            text = str(pk)
-            if not (text.isascii() and text.isdigit() and 0 < int(text) <= self.MAX_ID):
+            try:
+                number = int(str(pk))
+            except ValueError:
+                continue  # not a number at all: the parent says so
+            if not 0 < number <= self.MAX_ID:
                 raise forms.ValidationError(
                     self.error_messages["invalid_choice"],
                     code="invalid_choice",
-                    params={"value": text},
+                    params={"value": str(pk)},
                 )
         return super()._check_values(value)
 
