@@ -53,6 +53,7 @@ test: export DJANGO_SETTINGS_MODULE = $(DEV_SETTINGS)
 test: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run --no-input > /dev/null
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -74,6 +75,7 @@ bench: setup
 lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: setup-dev
 	$(VENV)/bin/ruff check --fix .
