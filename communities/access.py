@@ -329,6 +329,13 @@ def membership_actions(community: Community, membership: Membership | None) -> M
     return MembershipActions(invite_only=True)
 
 
+def rejoining_needs_a_steward(community: Community) -> bool:
+    """Whether someone who leaves ``community`` can come back only through a steward
+    (by request or invitation), as the confirmation page warns."""
+    after = membership_actions(community, Membership(community=community, state=State.LEFT))
+    return after.request or after.invite_only
+
+
 @dataclass(frozen=True)
 class StewardshipLinks:
     """The curating links a community's page shows this person."""

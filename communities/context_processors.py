@@ -1,12 +1,15 @@
 from django.utils.functional import SimpleLazyObject
 
-from . import selectors
+from . import access, selectors
 
 
-def waiting_requests(request):
-    """``waiting_requests_count`` for the navbar: requests the signed-in steward or
-    directory admin can decide. Lazy: costs a query only where a template shows it."""
+def navbar(request):
+    """What the navbar offers the signed-in person: the count of requests they can
+    decide (lazy: a query only where a template shows it) and the admin link."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"waiting_requests_count": SimpleLazyObject(lambda: selectors.waiting_count(user))}
+    return {
+        "waiting_requests_count": SimpleLazyObject(lambda: selectors.waiting_count(user)),
+        "may_use_admin": access.may_use_admin(user),
+    }

@@ -193,7 +193,14 @@ def membership_leave(request, slug):
             _("You left %(community)s.") % {"community": community.name},
         )
         return redirect(community)
-    return render(request, "communities/membership_leave.html", {"community": community})
+    return render(
+        request,
+        "communities/membership_leave.html",
+        {
+            "community": community,
+            "rejoining_needs_a_steward": access.rejoining_needs_a_steward(community),
+        },
+    )
 
 
 # -- curating (stewards and directory admins) -------------------------------------------

@@ -92,7 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "communities.context_processors.waiting_requests",
+                "communities.context_processors.navbar",
                 "csp.context_processors.nonce",
             ],
         },

@@ -14,11 +14,13 @@ from itertools import product
 import pytest
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from communities import access, services
 from communities.models import Community, Membership
 
 from .factories import CommunityFactory, MemberFactory, MembershipFactory, member_named
+from .pages import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -174,3 +176,23 @@ def test_invitation_only_card_names_the_stewards_to_contact():
     )
     assert "To be considered, contact a steward:" in html
     assert "Stella Steward" in shown_controls(html)
+
+
+@pytest.mark.parametrize(
+    "fixture, needs_a_steward",
+    [("open_kc", False), ("request_kc", True), ("invite_kc", True), ("cop", False)],
+)
+def test_the_leave_page_warns_only_where_coming_back_takes_a_steward(
+    client, request, staff, fixture, needs_a_steward
+):
+    community = request.getfixturevalue(fixture)
+    services.add_members(community=community, members=[staff.member], actor=None)
+    client.force_login(staff)
+
+    response = client.get(reverse("communities:membership_leave", args=[community.slug]))
+
+    assert access.rejoining_needs_a_steward(community) is needs_a_steward
+    warned = "Coming back later will need a steward's approval or invitation." in page_text(
+        response
+    )
+    assert warned is needs_a_steward
