@@ -127,8 +127,6 @@ class RosterFilterForm(forms.Form):
         choices=[("", _("On the list")), *Membership.State.choices],
     )
 
-    ON_THE_LIST = (Membership.State.ACTIVE, Membership.State.INVITED, Membership.State.REQUESTED)
-
     def filtered(self, queryset):
         self.is_valid()
         data = self.cleaned_data
@@ -138,7 +136,7 @@ class RosterFilterForm(forms.Form):
         if data.get("state"):
             queryset = queryset.filter(state=data["state"])
         else:
-            queryset = queryset.filter(state__in=self.ON_THE_LIST)
+            queryset = queryset.filter(state__in=Membership.ON_THE_LIST)
         return queryset
 
 

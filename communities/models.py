@@ -385,6 +385,10 @@ class Membership(models.Model):
         REMOVED = "removed", _("Removed")
         DENIED = "denied", _("Denied")
 
+    # On the community's list: members, and people asked or asking to be; a steward's
+    # Remove takes any of them off it.
+    ON_THE_LIST = (State.ACTIVE, State.INVITED, State.REQUESTED)
+
     member = models.ForeignKey(
         Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="memberships"
     )

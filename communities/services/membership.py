@@ -168,7 +168,7 @@ def remove_member(
     """Take someone off the list (or withdraw their invitation or request)."""
     community = _lock(community)
     membership = _locked_membership(community, membership)
-    if membership.state not in (State.ACTIVE, State.INVITED, State.REQUESTED):
+    if membership.state not in Membership.ON_THE_LIST:
         raise MembershipError(
             _("%(name)s is not on the list.") % {"name": membership.member.display_name}
         )

@@ -153,9 +153,6 @@ def waiting_rows(entries) -> dict:
     return {"rows": rows, **labels}
 
 
-ON_THE_LIST = {Membership.State.ACTIVE, Membership.State.INVITED, Membership.State.REQUESTED}
-
-
 @register.inclusion_tag("includes/_manage_roster_rows.html")
 def manage_roster_rows(entries, community, roles) -> dict:
     """The manage page's list (``manage_rows.Entry``): person, state, a role menu
@@ -191,7 +188,7 @@ def manage_roster_rows(entries, community, roles) -> dict:
             row["role_label"] = role_of % named
         else:
             row["role_name"] = role_labels.get(entry.role, entry.role)
-        if entry.state in ON_THE_LIST:
+        if entry.state in Membership.ON_THE_LIST:
             row["remove_url"] = remove_url(pk)
             row["remove_label"] = remove % named
         rows.append(row)
