@@ -124,18 +124,24 @@ def leave_community(*, community: Community, member: Member) -> Membership:
 # -- stewards and directory admins ------------------------------------------------------
 
 
-@transaction.atomic
-def approve_request(
-    *, community: Community, membership: Membership, actor: Member, note: str = ""
-) -> Membership:
-    community = _lock(community)
-    _require_open_for_joining(community)
+def _waiting_request(community: Community, membership: Membership) -> Membership:
+    """``membership``, locked, if it is a request still waiting for a decision."""
     membership = _locked_membership(community, membership)
     if membership.state != State.REQUESTED:
         raise MembershipError(
             _("%(name)s has no request waiting (it was already decided or withdrawn).")
             % {"name": membership.member.display_name}
         )
+    return membership
+
+
+@transaction.atomic
+def approve_request(
+    *, community: Community, membership: Membership, actor: Member, note: str = ""
+) -> Membership:
+    community = _lock(community)
+    _require_open_for_joining(community)
+    membership = _waiting_request(community, membership)
     membership = _transition(
         membership, actor=actor, action=Action.APPROVED, state=State.ACTIVE, decided=True, note=note
     )
@@ -148,12 +154,7 @@ def deny_request(
     *, community: Community, membership: Membership, actor: Member, reason: str = ""
 ) -> Membership:
     community = _lock(community)
-    membership = _locked_membership(community, membership)
-    if membership.state != State.REQUESTED:
-        raise MembershipError(
-            _("%(name)s has no request waiting (it was already decided or withdrawn).")
-            % {"name": membership.member.display_name}
-        )
+    membership = _waiting_request(community, membership)
     membership = _transition(
         membership, actor=actor, action=Action.DENIED, state=State.DENIED, decided=True, note=reason
     )
