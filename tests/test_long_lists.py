@@ -316,7 +316,9 @@ def test_rows_escape_what_people_typed(client, big_kc, directory_admin):
         page = response.content.decode()
         assert response.status_code == 200
         assert "<b onclick" not in page
-        assert "&lt;b onclick=&quot;x()&quot;&gt;Bo&lt;/b&gt; &amp; &quot;Co&quot;" in page
+        # Django's templates write a quote as &quot;, Jinja2's (the rows) as &#34;.
+        escaped = page.replace("&#34;", "&quot;")
+        assert "&lt;b onclick=&quot;x()&quot;&gt;Bo&lt;/b&gt; &amp; &quot;Co&quot;" in escaped
 
 
 def test_history_dates_read_as_the_date_filter_writes_them(settings):
@@ -368,13 +370,17 @@ def test_links_are_the_urls_reverse_makes(username):
 
 def controls(markup: str) -> list[tuple[str, frozenset]]:
     """The form controls, labels, options and messages in ``markup``, each as its tag
-    and its set of attributes (order and white space aside), with its text."""
+    and its set of attributes (order, white space and how a character is escaped
+    aside), with its text."""
     found = []
     for tag, attrs, text in re.findall(
         r"<(input|select|option|label|div|p)\b([^>]*)>([^<]*)", markup
     ):
-        pairs = frozenset(re.findall(r'([\w-]+)(?:="([^"]*)")?', attrs))
-        found.append((tag, pairs, text.strip()))
+        pairs = frozenset(
+            (name, html.unescape(value))
+            for name, value in re.findall(r'([\w-]+)(?:="([^"]*)")?', attrs)
+        )
+        found.append((tag, pairs, html.unescape(text.strip())))
     return found
 
 

@@ -1,4 +1,4 @@
-"""Filter fields and page links, drawn by templates in ``templates/includes/``.
+"""Filter fields and page links, drawn by Jinja2 templates in ``templates/jinja2/includes/``.
 
 The tags only prepare plain data (texts translated once, query strings, which option
 is chosen); the markup is in ``includes/_field.html`` and ``includes/_page_links.html``.
@@ -18,10 +18,12 @@ from django import forms, template
 from django.utils.formats import number_format
 from django.utils.translation import gettext
 
+from ._jinja import jinja_tag
+
 register = template.Library()
 
 
-@register.inclusion_tag("includes/_field.html")
+@jinja_tag(register, "includes/_field.html")
 def filter_field(bound_field) -> dict:
     """A text box or a menu (``forms.Select``), as crispy-forms' Bootstrap 5 pack
     draws it with ``as_crispy_field``."""
@@ -67,7 +69,7 @@ def _item(label, href=None, *, rel="", current=False) -> dict:
     return {"label": label, "href": href, "rel": rel, "current": current}
 
 
-@register.inclusion_tag("includes/_page_links.html", takes_context=True)
+@jinja_tag(register, "includes/_page_links.html", takes_context=True)
 def page_links(context, page, label="", param="page", capped_at=None) -> dict:
     """Numbered page links (``param``: the query parameter) with "Showing a–b of n";
     nothing when there is a single page."""
@@ -114,7 +116,7 @@ def page_links(context, page, label="", param="page", capped_at=None) -> dict:
     return {"label": label or gettext("Pages"), "items": items, "showing": showing}
 
 
-@register.inclusion_tag("includes/_page_links.html", takes_context=True)
+@jinja_tag(register, "includes/_page_links.html", takes_context=True)
 def keyset_links(context, page, label="") -> dict:
     """First / Previous / Next for a ``KeysetPage``; nothing when it is the only page."""
     if not (page.has_previous or page.has_next):
