@@ -11,10 +11,11 @@ from django.template.backends.utils import csrf_input
 from django.utils.safestring import mark_safe
 
 
-def jinja_tag(register, template_name: str, *, takes_context: bool = False):
+def jinja_tag(register, template_name: str, *, takes_context: bool = False, csrf: bool = False):
     """Register the decorated function as a tag (of its own name) drawing
     ``template_name`` with the plain data the function returns, for this request.
-    The template also gets ``csrf``, Django's hidden CSRF input, made once."""
+    With ``csrf``, the template also gets ``csrf``: Django's hidden CSRF input, made
+    once for all the forms it draws."""
 
     def register_tag(function):
         def draw(context, *args, **kwargs):
@@ -23,7 +24,7 @@ def jinja_tag(register, template_name: str, *, takes_context: bool = False):
             else:
                 data = function(*args, **kwargs)
             request = context.get("request")
-            if request is not None:
+            if csrf and request is not None:
                 data["csrf"] = csrf_input(request)
             template = engines["jinja2"].get_template(template_name)
             return mark_safe(template.render(data, request))  # noqa: S308 (autoescaped)

@@ -155,7 +155,7 @@ def waiting_rows(entries) -> dict:
     return {"rows": rows, **labels}
 
 
-@jinja_tag(register, "includes/_manage_roster_rows.html")
+@jinja_tag(register, "includes/_manage_roster_rows.html", csrf=True)
 def manage_roster_rows(entries, community, roles) -> dict:
     """The manage page's list (``manage_rows.Entry``): person, state, a role menu
     (``roles``: its options) for active people, and Remove for everyone on the list."""
