@@ -7,16 +7,17 @@ from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 security_log = logging.getLogger("kcdir.security")
 
 
 @login_not_required
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
-    """For load balancers: 200 when the database answers, 503 when it does not."""
+    """For load balancers (GET or HEAD): 200 when the database answers, 503 when it
+    does not."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
