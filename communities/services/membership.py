@@ -124,14 +124,22 @@ def leave_community(*, community: Community, member: Member) -> Membership:
 # -- stewards and directory admins ------------------------------------------------------
 
 
-def _waiting_request(community: Community, membership: Membership) -> Membership:
-    """``membership``, locked, if it is a request still waiting for a decision."""
+DECISIONS = {Action.APPROVED: State.ACTIVE, Action.DENIED: State.DENIED}
+
+
+def _decide(community: Community, membership: Membership, *, actor, action, note) -> Membership:
+    """Approve or deny ``membership`` (``action``) if it is a request still waiting for a
+    decision, in the locked ``community``; the requester is told."""
     membership = _locked_membership(community, membership)
     if membership.state != State.REQUESTED:
         raise MembershipError(
             _("%(name)s has no request waiting (it was already decided or withdrawn).")
             % {"name": membership.member.display_name}
         )
+    membership = _transition(
+        membership, actor=actor, action=action, state=DECISIONS[action], decided=True, note=note
+    )
+    notifications.request_decided(membership)
     return membership
 
 
@@ -141,12 +149,7 @@ def approve_request(
 ) -> Membership:
     community = _lock(community)
     _require_open_for_joining(community)
-    membership = _waiting_request(community, membership)
-    membership = _transition(
-        membership, actor=actor, action=Action.APPROVED, state=State.ACTIVE, decided=True, note=note
-    )
-    notifications.request_decided(membership)
-    return membership
+    return _decide(community, membership, actor=actor, action=Action.APPROVED, note=note)
 
 
 @transaction.atomic
@@ -154,12 +157,7 @@ def deny_request(
     *, community: Community, membership: Membership, actor: Member, reason: str = ""
 ) -> Membership:
     community = _lock(community)
-    membership = _waiting_request(community, membership)
-    membership = _transition(
-        membership, actor=actor, action=Action.DENIED, state=State.DENIED, decided=True, note=reason
-    )
-    notifications.request_decided(membership)
-    return membership
+    return _decide(community, membership, actor=actor, action=Action.DENIED, note=reason)
 
 
 @transaction.atomic
