@@ -12,7 +12,6 @@ to hold as written.
 import logging
 from functools import wraps
 
-from axes.helpers import get_client_ip_address
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.views import PasswordResetView
@@ -20,15 +19,12 @@ from django.core.cache import cache
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
+from .client import client_address
+
 security_log = logging.getLogger("kcdir.security")
 
 PASSWORD_RESET_LIMIT = 5  # requests per address ...
 PASSWORD_RESET_PERIOD = 60 * 60  # ... per hour
-
-
-def client_address(request) -> str:
-    """The address django-axes keys sign-in failures on (same proxy settings)."""
-    return get_client_ip_address(request) or request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def allow(scope: str, address: str, *, limit: int, period: int) -> bool:
@@ -51,7 +47,7 @@ def rate_limit(*, scope: str, limit: int, period: int, refused, methods=("POST",
         @wraps(view)
         def limited_view(request, *args, **kwargs):
             if request.method in methods:
-                address = client_address(request)
+                address = client_address(request) or "unknown"
                 if not allow(scope, address, limit=limit, period=period):
                     security_log.warning(
                         "Rate limited: scope=%s address=%s %s %s",

@@ -159,7 +159,15 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000")) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-if env_bool("KCDIR_BEHIND_PROXY"):
+# Behind reverse proxies (KCDIR_BEHIND_PROXY=1): trust the X-Forwarded-Proto they set,
+# and take the client's address from the X-Forwarded-For they append to, counting
+# KCDIR_PROXY_COUNT proxies (default 1) from the right (kcdir/client.py). Without it,
+# both headers are the client's own to forge and are ignored.
+KCDIR_BEHIND_PROXY = env_bool("KCDIR_BEHIND_PROXY")
+KCDIR_PROXY_COUNT = int(os.environ.get("KCDIR_PROXY_COUNT") or int(KCDIR_BEHIND_PROXY))
+if KCDIR_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("KCDIR_PROXY_COUNT is a number of proxies: 0 or more.")
+if KCDIR_BEHIND_PROXY:
     # Only behind a proxy that sets this header and strips it from clients.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
@@ -197,8 +205,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins need no table of their own
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("KCDIR_PROXY_COUNT", "0")) or None
 AXES_VERBOSE = False
+# The same client address as the rate limits and the security log (proxies above).
+AXES_CLIENT_IP_CALLABLE = "kcdir.client.client_address"
 
 # The cache. With REDIS_URL, Redis: shared by every app process, so sessions, sign-out
 # and rate limits hold across them. Without it, each process keeps its own memory cache,

@@ -9,6 +9,8 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from .client import client_address
+
 security_log = logging.getLogger("kcdir.security")
 
 
@@ -33,7 +35,7 @@ def permission_denied(request, exception=None):
     security_log.warning(
         "Refused: user=%s address=%s %s %s",
         user.get_username() if user is not None and user.is_authenticated else "-",
-        request.META.get("REMOTE_ADDR", "-"),
+        client_address(request) or "-",
         request.method,
         request.path,
     )
