@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import ratelimit, views
+from . import ratelimit, throttle, views
 
 admin.site.site_header = "kcdir administration"
 admin.site.site_title = "kcdir admin"
@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("communities.people_urls")),
     # Before the auth URLs, so this rate-limited view answers for "password_reset".
     path("accounts/password_reset/", ratelimit.password_reset, name="password_reset"),
+    # Likewise: the old password is checked, and throttled, as a sign-in.
+    path("accounts/password_change/", throttle.password_change, name="password_change"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -12,6 +12,7 @@ security_log = logging.getLogger("kcdir.security")
 
 @receiver(user_login_failed)
 def log_failed_sign_in(sender, credentials, request=None, **kwargs):
+    """Sign-in, and the old password on the password-change form (``kcdir/throttle.py``)."""
     security_log.warning(
         "Failed sign-in: username=%s address=%s path=%s",
         credentials.get("username", "-"),
