@@ -208,10 +208,10 @@ AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins need no table of their own
 AXES_VERBOSE = False
 # The same client address as the rate limits and the security log (proxies above).
 AXES_CLIENT_IP_CALLABLE = "kcdir.client.client_address"
-# axes' database handler, plus a pause for a whole address (kcdir/throttle.py): after
+# axes' database handler, plus a pause for a whole address (kcdir/throttle.py): while
 # KCDIR_ADDRESS_FAILURE_LIMIT failed sign-ins from one address, whatever the usernames,
-# that were not followed by that person signing in, within the cool-off. A shared
-# office where people mistype and then get in never reaches it. 0 turns it off.
+# and not followed by that person signing in, lie within the cool-off. A shared office
+# where people mistype and then get in does not reach it. 0 turns it off.
 AXES_HANDLER = "kcdir.throttle.SignInHandler"
 KCDIR_ADDRESS_FAILURE_LIMIT = int(os.environ.get("KCDIR_ADDRESS_FAILURE_LIMIT", "20"))
 # The password-change form checks the old password as a sign-in (kcdir/throttle.py):

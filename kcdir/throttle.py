@@ -3,13 +3,13 @@
 django-axes pauses one username from one address after ``AXES_FAILURE_LIMIT`` failures
 (``kcdir/settings.py``). Two more rules live here:
 
-- **One address, many usernames** (password spraying): after
-  ``KCDIR_ADDRESS_FAILURE_LIMIT`` failed sign-ins from one address within the cool-off,
-  whatever the usernames, that address may not sign in at all until the cool-off has
-  passed since the last of them. Only failures still on axes' books count: a person who
-  mistypes and then signs in clears their own (``AXES_RESET_ON_SUCCESS``), so a shared
-  office address is not paused by people getting their passwords wrong now and then.
-  Attempts refused during the pause are not counted, so the pause ends on time.
+- **One address, many usernames** (password spraying): while
+  ``KCDIR_ADDRESS_FAILURE_LIMIT`` failed sign-ins from one address lie within the
+  cool-off, whatever the usernames, that address may not sign in at all. Only failures
+  still on axes' books count: a person who mistypes and then signs in clears their own
+  (``AXES_RESET_ON_SUCCESS``), so a shared office address is not paused by people
+  getting their passwords wrong now and then. Attempts refused during the pause are not
+  counted, so it ends as those failures age.
 - **The password-change form** checks the old password through ``authenticate()``, as
   sign-in does: a wrong one is a failed sign-in for that username from that address
   (counted, logged, paused alike), and while paused the password is not even checked.
