@@ -12,15 +12,16 @@ from members.models import Member
 from .. import notifications
 from ..models import Community, Purpose, StageChange
 from ._common import (
+    SLUG_LENGTH,
     Action,
     CommunityError,
     Role,
     State,
+    _create_with_slug,
     _default_role,
     _lock,
     _new_or_existing,
     _transition,
-    _unique_slug,
 )
 from .communities import _appoint_leaders, _require_activatable, future_purpose
 from .membership import join_community
@@ -37,9 +38,11 @@ def record_cop(
     practise_here: bool = True,
 ) -> Community:
     """Record a community of practice someone sees; listed at once."""
-    community = Community.objects.create(
+    community = _create_with_slug(
+        Community,
+        text=name,
+        max_length=SLUG_LENGTH,
         name=name,
-        slug=_unique_slug(name),
         kind=Community.Kind.COP,
         status=Community.Status.ACTIVE,
         summary=summary,
@@ -154,9 +157,11 @@ def propose_formalisation(
 
 
 def _proposal(*, actor, name, summary, suggested_sponsor, formed_from, purposes) -> Community:
-    community = Community.objects.create(
+    community = _create_with_slug(
+        Community,
+        text=name,
+        max_length=SLUG_LENGTH,
         name=name,
-        slug=_unique_slug(name),
         kind=Community.Kind.KC,
         status=Community.Status.PROPOSED,
         summary=summary,
@@ -277,9 +282,11 @@ def formalise_cop(
     _require_not_formalised(cop)
     stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
     _require_activatable(sponsor=sponsor, stewards=stewards, purposes=purposes)
-    kc = Community.objects.create(
+    kc = _create_with_slug(
+        Community,
+        text=name,
+        max_length=SLUG_LENGTH,
         name=name,
-        slug=_unique_slug(name),
         kind=Community.Kind.KC,
         status=Community.Status.ACTIVE,
         summary=cop.summary,
