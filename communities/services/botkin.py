@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
-from .. import notifications
+from .. import notifications, selectors
 from ..models import Community, Purpose, StageChange
 from ._common import (
     SLUG_LENGTH,
@@ -199,6 +199,8 @@ def approve_proposal(
         _carry_over_participants(community.formed_from, community, actor=actor, invite=True)
         _settle_other_proposals(community.formed_from, name=community.name, keep=community)
     notifications.proposal_decided(community, approved=True)
+    # Its purposes are in the directory now (``Purpose.objects.listed()``).
+    transaction.on_commit(selectors.purpose_menu_changed)
     return community
 
 
@@ -304,6 +306,7 @@ def formalise_cop(
     if archive_cop:
         cop.status = Community.Status.ARCHIVED
         cop.save(update_fields=["status", "updated_at"])
+    transaction.on_commit(selectors.purpose_menu_changed)
     return kc
 
 

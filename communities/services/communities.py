@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
+from .. import selectors
 from ..models import Community, Purpose
 from ._common import (
     PURPOSE_SLUG_LENGTH,
@@ -86,6 +87,7 @@ def create_community(
     )
     community.purposes.set(purposes)
     _appoint_leaders(community, actor=actor, sponsor=sponsor, stewards=stewards)
+    transaction.on_commit(selectors.purpose_menu_changed)
     return community
 
 
