@@ -23,7 +23,7 @@ from django.shortcuts import get_object_or_404
 
 from members.models import Member
 
-from .models import Community, Membership, RosterImport
+from .models import Community, Membership, Purpose, RosterImport
 
 DIRECTORY_ADMINS_GROUP = "Directory admins"
 MANAGE_DIRECTORY_PERMISSION = "communities.manage_directory"
@@ -199,21 +199,50 @@ def requests_decidable_by(user):
     return Membership.objects.waiting_in(communities_stewarded_by(user))
 
 
+def purposes_to_offer(user):
+    """The purposes a form may offer ``user`` to choose from: every one to directory
+    admins (who see proposals, and purposes no community pursues yet); the listed ones
+    (``Purpose.objects.listed()``) to everyone else."""
+    return Purpose.objects.all() if is_directory_admin(user) else Purpose.objects.listed()
+
+
 # -- the object a page works on ----------------------------------------------------------
 
 
+def may_see_community(user, community: Community) -> bool:
+    """Every signed-in person sees a listed community; a proposal (waiting or declined)
+    only directory admins and whoever proposed it. ``community.proposed_by`` is read:
+    load it with the community (``select_related``)."""
+    return (
+        community.status != Status.PROPOSED
+        or is_directory_admin(user)
+        or (community.proposed_by is not None and community.proposed_by.user_id == user.pk)
+    )
+
+
 def community_for_viewer(user, slug: str, queryset=None) -> Community:
-    """A community any signed-in person may see; proposals only to directory admins
-    and to whoever proposed them. ``queryset`` lets a page load what it shows at once."""
+    """A community this person may see (``may_see_community``). ``queryset`` lets a
+    page load what it shows at once."""
     queryset = Community.objects.all() if queryset is None else queryset
     community = get_object_or_404(queryset.select_related("proposed_by"), slug=slug)
-    if (
-        community.status == Status.PROPOSED
-        and not is_directory_admin(user)
-        and not (community.proposed_by and community.proposed_by.user_id == user.pk)
-    ):
+    if not may_see_community(user, community):
         raise Http404("No such community.")
     return community
+
+
+def purpose_for_viewer(user, slug: str) -> Purpose:
+    """A purpose whose page this person may see: one a listed community pursues
+    (``Purpose.objects.listed()``), for everyone signed in; one only proposals pursue,
+    for whoever may see one of them (``may_see_community``). Any other purpose, and one
+    no community pursues, is not found."""
+    purpose = Purpose.objects.listed().filter(slug=slug).first()
+    if purpose is not None:
+        return purpose
+    purpose = get_object_or_404(Purpose, slug=slug)
+    proposals = purpose.communities.select_related("proposed_by")
+    if not any(may_see_community(user, proposal) for proposal in proposals):
+        raise Http404("No such purpose.")
+    return purpose
 
 
 def community_for_steward(user, slug: str) -> Community:

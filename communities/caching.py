@@ -25,7 +25,10 @@ Three kinds of entry:
   is, and after a change only the fragments whose own data changed are drawn again.
 - **For a few minutes** (``remembered``), in the shared default cache: reads costly
   enough that a little staleness is the better deal (the purpose menu, the knowledge
-  map's links and layout, a person's connected communities).
+  map's links and layout, a person's connected communities). A writer that knows such
+  a read changed may have it ``forget``-ten once it commits: approving a proposal, or
+  forming or creating a knowledge community, forgets the purpose menu, so the purposes
+  that just joined the directory are in it at once.
 """
 
 import hashlib
@@ -72,12 +75,12 @@ def _stable(part):
     return part
 
 
-def cache_key(name: str, *parts: Hashable) -> str:
+def cache_key(name: str, *parts: Hashable, language: str | None = None) -> str:
     """The key for ``name`` and ``parts`` (anything with a stable ``repr``; query strings
-    and dicts are sorted first) in the current language."""
+    and dicts are sorted first) in ``language`` (the current one unless given)."""
     stable = tuple(_stable(part) for part in parts)
     digest = hashlib.blake2b(repr(stable).encode(), digest_size=16).hexdigest()
-    return f"kcdir:{name}:{get_language()}:{digest}"
+    return f"kcdir:{name}:{language or get_language()}:{digest}"
 
 
 def _read_version() -> int | None:
@@ -143,3 +146,13 @@ def remembered(name: str, parts: tuple, compute: Callable[[], object], seconds: 
     """``compute()``'s result for ``name`` and ``parts``, kept ``seconds`` in the shared
     default cache whatever changes meanwhile."""
     return caches["default"].get_or_set(cache_key(name, *parts), compute, seconds)
+
+
+def forget(name: str, parts: tuple) -> None:
+    """Drop the ``remembered`` entry for ``name`` and ``parts``, in every language, so
+    the next read computes it afresh. For a writer that knows a remembered read just
+    changed: called once its transaction has committed (``transaction.on_commit``)."""
+    languages = {code for code, _label in settings.LANGUAGES} | {settings.LANGUAGE_CODE}
+    caches["default"].delete_many(
+        [cache_key(name, *parts, language=language) for language in sorted(languages)]
+    )

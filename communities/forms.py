@@ -20,7 +20,10 @@ class PurposeMenuMixin:
         selected = self.data.get("purpose") if self.is_bound else None
         if selected and re.fullmatch(r"[-\w]+", selected) and selected not in dict(menu):
             statement = (
-                Purpose.objects.filter(slug=selected).values_list("statement", flat=True).first()
+                Purpose.objects.listed()
+                .filter(slug=selected)
+                .values_list("statement", flat=True)
+                .first()
             )
             if statement:
                 menu = [(selected, statement), *menu]
@@ -47,7 +50,7 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
     purpose = forms.ModelChoiceField(
         label=_("Purpose"),
         required=False,
-        queryset=Purpose.objects.all(),
+        queryset=Purpose.objects.listed(),
         to_field_name="slug",
         empty_label=_("Any purpose"),
     )
@@ -403,10 +406,13 @@ class ProposalDecisionForm(LeadersForm):
 
 
 class FormaliseForm(LeadersForm):
+    """``purposes``: the purposes it may offer (``access.purposes_to_offer``); its
+    future-shaping ones are the choices."""
+
     name = forms.CharField(label=_("Name of the knowledge community"), max_length=150)
     purposes = RowIdsField(
         label=_("Purposes that shape the future"),
-        queryset=Purpose.objects.filter(orientation=Purpose.Orientation.SHAPE_FUTURE),
+        queryset=Purpose.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
@@ -436,6 +442,12 @@ class FormaliseForm(LeadersForm):
         "participants",
         "archive_cop",
     ]
+
+    def __init__(self, *args, purposes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["purposes"].queryset = purposes.filter(
+            orientation=Purpose.Orientation.SHAPE_FUTURE
+        )
 
     def clean(self):
         cleaned = super().clean()

@@ -8,8 +8,18 @@ from members.models import Department, Member
 
 
 class PurposeQuerySet(models.QuerySet):
+    def listed(self):
+        """Purposes the directory shows: those a listed community (``CommunityQuerySet.
+        listed()``: anything but a proposal) pursues. A purpose only proposals pursue,
+        waiting or declined, is not public; nor is one no community pursues."""
+        pursued = Community.purposes.through.objects.filter(purpose=OuterRef("pk")).exclude(
+            community__status=Community.Status.PROPOSED
+        )
+        return self.filter(Exists(pursued))
+
     def with_community_counts(self):
-        """Annotate ``community_count``: listed communities pursuing the purpose."""
+        """Annotate ``community_count``: listed communities pursuing the purpose
+        (``count_communities`` counts them for a page of purposes)."""
         return self.annotate(
             community_count=Count(
                 "communities", filter=~Q(communities__status="proposed"), distinct=True
@@ -20,6 +30,22 @@ class PurposeQuerySet(models.QuerySet):
         if not text:
             return self
         return self.filter(Q(statement__icontains=text) | Q(description__icontains=text))
+
+
+def count_communities(purposes) -> list:
+    """Set ``community_count`` (the listed communities pursuing it) on each purpose: one
+    query for a page of purposes. Returns them as a list."""
+    purposes = list(purposes)
+    counts = dict(
+        Community.purposes.through.objects.filter(purpose_id__in=[p.pk for p in purposes])
+        .exclude(community__status=Community.Status.PROPOSED)
+        .order_by()
+        .values_list("purpose_id")
+        .annotate(n=Count("community_id"))
+    )
+    for purpose in purposes:
+        purpose.community_count = counts.get(purpose.pk, 0)
+    return purposes
 
 
 class Purpose(models.Model):

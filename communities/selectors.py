@@ -22,7 +22,7 @@ from members.models import Department, Member
 
 from . import caching, manage_rows
 from .access import is_directory_admin, requests_decidable_by
-from .models import Community, Membership, Purpose, count_members
+from .models import Community, Membership, Purpose, count_communities, count_members
 from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, known_page
 
 # -- the directory and purposes -----------------------------------------------------------
@@ -75,10 +75,14 @@ def directory_page(communities, number) -> Page:
 
 
 def purposes_page(query: str, number) -> Page:
-    """Page ``number`` of the purposes matching ``query``, by statement, with
-    ``community_count``."""
-    purposes = Purpose.objects.with_community_counts().search(query).order_by("statement")
-    return Paginator(purposes, PURPOSES_PER_PAGE).get_page(number)
+    """Page ``number`` of the listed purposes (``Purpose.objects.listed()``: pursued by a
+    community in the directory) matching ``query``, by statement, each with its
+    ``community_count``: counted for the page's purposes only, so a page never
+    counts the communities of every purpose."""
+    purposes = Purpose.objects.listed().search(query).order_by("statement")
+    page = Paginator(purposes, PURPOSES_PER_PAGE).get_page(number)
+    page.object_list = count_communities(page.object_list)
+    return page
 
 
 def pursuing_page(purpose: Purpose, number) -> Page:
@@ -88,22 +92,32 @@ def pursuing_page(purpose: Purpose, number) -> Page:
 
 
 def purpose_menu() -> list[tuple[str, str]]:
-    """(slug, statement) of the most-pursued purposes, alphabetical, for filter menus.
+    """(slug, statement) of the most-pursued listed purposes, alphabetical, for filter
+    menus.
 
     A menu of every purpose would be thousands of options on every page view; the
-    filters still accept any purpose's slug (links from purpose pages use it).
-    Kept for a few minutes: a slightly stale menu is harmless.
+    filters still accept any listed purpose's slug (links from purpose pages use it).
+    Kept for a few minutes: a slightly stale menu is harmless, and what makes a purpose
+    listed (a proposal approved, a knowledge community formed or created) forgets it
+    (``purpose_menu_changed``). Only listed purposes are ever in it, stale or not.
     """
 
     def read():
         top = (
-            Purpose.objects.with_community_counts()
+            Purpose.objects.listed()
+            .with_community_counts()
             .order_by("-community_count", "statement")
             .values_list("slug", "statement")[:PURPOSE_MENU_SIZE]
         )
         return sorted(top, key=lambda choice: choice[1].lower())
 
     return caching.remembered("purpose-menu", (PURPOSE_MENU_SIZE,), read, PURPOSE_MENU_SECONDS)
+
+
+def purpose_menu_changed() -> None:
+    """Forget the kept ``purpose_menu``: purposes may have joined the directory. Writers
+    call this once their transaction has committed."""
+    caching.forget("purpose-menu", (PURPOSE_MENU_SIZE,))
 
 
 # -- a community ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
@@ -29,7 +29,7 @@ from .forms import (
     SearchForm,
     StageForm,
 )
-from .models import Community, Membership, Purpose
+from .models import Community, Membership
 
 
 def community_list(request):
@@ -99,7 +99,7 @@ def purpose_list(request):
 
 
 def purpose_detail(request, slug):
-    purpose = get_object_or_404(Purpose, slug=slug)
+    purpose = access.purpose_for_viewer(request.user, slug)
     page = selectors.pursuing_page(purpose, request.GET.get("page"))
     return render(
         request, "communities/purpose_detail.html", {"purpose": purpose, "page_obj": page}
@@ -573,7 +573,11 @@ def community_formalise(request, slug):
     """Directory admins formalise a CoP into a KC; its coordinators propose it."""
     cop = access.cop_for_formalising(request.user, slug)
     is_admin = access.is_directory_admin(request.user)
-    form = FormaliseForm(request.POST or None, initial={"name": cop.name})
+    form = FormaliseForm(
+        request.POST or None,
+        initial={"name": cop.name},
+        purposes=access.purposes_to_offer(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

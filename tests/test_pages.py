@@ -511,22 +511,24 @@ def test_unknown_url_renders_the_project_404_with_debug_off(settings, signed_in)
 # Purposes -------------------------------------------------------------------
 
 
-def test_purpose_list_search_narrows_and_counts_listed_communities(signed_in, open_kc):
+def test_purpose_list_search_narrows_and_counts_listed_communities(signed_in, open_kc, cop):
     purpose = open_kc.purposes.get()
     CommunityFactory(status=Community.Status.PROPOSED, purposes=[purpose])
-    PurposeFactory(statement="Write clearly and kindly", orientation="spread_practice")
+    kindly = PurposeFactory(statement="Write clearly and kindly", orientation="spread_practice")
+    cop.purposes.add(kindly)
+    CommunityFactory(status=Community.Status.ARCHIVED, purposes=[kindly])
 
     everything = signed_in.get(reverse("communities:purpose_list"))
     narrowed = signed_in.get(reverse("communities:purpose_list"), {"q": "kindly"})
 
     counts = {p.statement: p.community_count for p in everything.context["page_obj"]}
-    assert counts == {"Cut claim turnaround to two days": 1, "Write clearly and kindly": 0}
+    assert counts == {"Cut claim turnaround to two days": 1, "Write clearly and kindly": 2}
     assert listed_names(narrowed) == ["Write clearly and kindly"]
 
 
-def test_purpose_list_is_alphabetical(signed_in):
+def test_purpose_list_is_alphabetical(signed_in, cop):
     for statement in ["Zero waste", "Write clearly", "Run better meetings", "Learn Python"]:
-        PurposeFactory(statement=statement)
+        cop.purposes.add(PurposeFactory(statement=statement))
 
     response = signed_in.get(reverse("communities:purpose_list"))
 
@@ -550,10 +552,19 @@ def test_purpose_detail_lists_communities_pursuing_it_but_no_proposals(signed_in
     assert "Secret Plans" not in page_html(response)
 
 
-def test_purpose_detail_empty_state(signed_in):
-    purpose = PurposeFactory(orientation=Purpose.Orientation.SPREAD_PRACTICE)
+def test_purpose_detail_empty_state_for_the_proposer_of_the_only_community_pursuing_it(
+    client, staff
+):
+    """Only a proposal pursues it: its proposer may see its page, with no community in
+    the directory yet (``test_purpose_visibility`` walks the other roles)."""
+    proposal = CommunityFactory(
+        status=Community.Status.PROPOSED,
+        proposed_by=staff.member,
+        purposes=[PurposeFactory(orientation=Purpose.Orientation.SHAPE_FUTURE)],
+    )
+    client.force_login(staff)
 
-    response = signed_in.get(purpose.get_absolute_url())
+    response = client.get(proposal.purposes.get().get_absolute_url())
 
     assert "No community pursues this purpose yet." in page_html(response)
 

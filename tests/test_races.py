@@ -283,3 +283,61 @@ def test_two_admins_formalising_the_same_cop_at_once_make_one_kc(attempt):
     assert invited == len(participants)
     assert kc.memberships.filter(state=State.ACTIVE, role=Role.SPONSOR).count() == 1
     assert_history_matches_roster(kc)
+
+
+# -- slugs: the name is checked, then inserted; others may take it in between ----------
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_twenty_people_recording_the_same_cop_at_once_get_twenty_communities(attempt):
+    people = [MemberFactory() for _ in range(20)]
+
+    outcomes = run_together(
+        [
+            (
+                lambda person=person: services.record_cop(
+                    actor=person, name="Quilt Makers", summary="We quilt."
+                )
+            )
+            for person in people
+        ]
+    )
+
+    assert kinds(outcomes) == ["done"] * 20
+    recorded = Community.objects.filter(name="Quilt Makers")
+    slugs = list(recorded.values_list("slug", flat=True))
+    assert len(slugs) == len(set(slugs)) == 20
+    assert "quilt-makers" in slugs
+    assert all(slug.startswith("quilt-makers-") for slug in slugs if slug != "quilt-makers")
+    # Each recorder practises in the community they recorded, nothing else was half-saved.
+    assert sorted(
+        Membership.objects.filter(community__in=recorded).values_list("member_id", flat=True)
+    ) == sorted(person.pk for person in people)
+
+
+def test_proposals_at_once_with_alike_purposes_share_a_statement_and_never_a_slug():
+    from communities.models import Purpose
+
+    # Five propose the same purpose; five others, statements that make the same slug.
+    statements = ["Quilt more"] * 5 + [f"Quilt more{mark}" for mark in "!?.;:"]
+    people = [MemberFactory() for _ in statements]
+
+    outcomes = run_together(
+        [
+            (
+                lambda person=person, statement=statement: services.propose_kc(
+                    actor=person, name="Quilt Makers", purpose_statement=statement
+                )
+            )
+            for person, statement in zip(people, statements, strict=True)
+        ]
+    )
+
+    assert kinds(outcomes) == ["done"] * len(statements)
+    purposes = Purpose.objects.filter(statement__startswith="Quilt more")
+    assert sorted(purposes.values_list("statement", flat=True)) == sorted(set(statements))
+    slugs = list(purposes.values_list("slug", flat=True))
+    assert len(slugs) == len(set(slugs)) == 6
+    same = {proposal.purposes.get().pk for _o, proposal in outcomes[:5]}
+    assert same == {Purpose.objects.get(statement="Quilt more").pk}
+    assert Community.objects.filter(name="Quilt Makers").count() == len(statements)

@@ -1,6 +1,10 @@
-"""What every service shares: the refusals, the row locks, and the one way a membership
-changes state (``_transition``: save it and record its one history event)."""
+"""What every service shares: the refusals, the row locks, the one way a membership
+changes state (``_transition``: save it and record its one history event), and the one
+way a row with a slug is created (``_create_with_slug``)."""
 
+import secrets
+
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -180,10 +184,44 @@ def _keeps_a_steward(community: Community, membership: Membership) -> None:
         )
 
 
-def _unique_slug(text: str, *, model=Community, max_length: int = 150) -> str:
-    """A slug for ``text`` not yet used by ``model``: "name", then "name-2", "name-3"…"""
-    base = slugify(text)[:max_length] or model._meta.model_name
+# -- slugs -----------------------------------------------------------------------------
+
+# How much of a community's name (a purpose's statement) its slug keeps: room is left
+# for a suffix within the slug field.
+SLUG_LENGTH = 150
+PURPOSE_SLUG_LENGTH = 180
+# How many counted candidates ("name-2", "name-3"...) a new row tries before a random one.
+SLUG_ATTEMPTS = 10
+
+
+def _first_free_slug(model, base: str) -> str:
+    """The first of "base", "base-2", "base-3"... that no committed ``model`` row has."""
     slug, n = base, 2
     while model.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
+
+
+def _create_with_slug(model, *, text: str, max_length: int, **fields):
+    """Create a ``model`` row (``fields``) under the first free slug for ``text``.
+
+    Finding a free slug and inserting it are two statements: under READ COMMITTED another
+    transaction can commit the same slug in between (two people recording "Quilt Makers"
+    at once), and the insert meets the slug's unique constraint. So each insert runs in
+    a savepoint, and when it is refused because the slug is now taken, the next free
+    slug is tried: ``SLUG_ATTEMPTS`` counted ones, then random suffixes. Any other
+    refusal is raised as it is. The surrounding transaction goes on either way.
+    """
+    base = slugify(text)[:max_length] or model._meta.model_name
+    for attempt in range(SLUG_ATTEMPTS + 3):
+        if attempt < SLUG_ATTEMPTS:
+            slug = _first_free_slug(model, base)
+        else:
+            slug = f"{base}-{secrets.token_hex(4)}"
+        try:
+            with transaction.atomic():
+                return model.objects.create(slug=slug, **fields)
+        except IntegrityError:
+            if not model.objects.filter(slug=slug).exists():
+                raise  # not the slug: another constraint refused the row
+    raise IntegrityError(f"No free slug for {text!r} after {SLUG_ATTEMPTS + 3} attempts.")

@@ -9,18 +9,19 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
-from .. import notifications
+from .. import notifications, selectors
 from ..models import Community, Purpose, StageChange
 from ._common import (
+    SLUG_LENGTH,
     Action,
     CommunityError,
     Role,
     State,
+    _create_with_slug,
     _default_role,
     _lock,
     _new_or_existing,
     _transition,
-    _unique_slug,
 )
 from .communities import _appoint_leaders, _require_activatable, future_purpose
 from .membership import join_community
@@ -37,9 +38,11 @@ def record_cop(
     practise_here: bool = True,
 ) -> Community:
     """Record a community of practice someone sees; listed at once."""
-    community = Community.objects.create(
+    community = _create_with_slug(
+        Community,
+        text=name,
+        max_length=SLUG_LENGTH,
         name=name,
-        slug=_unique_slug(name),
         kind=Community.Kind.COP,
         status=Community.Status.ACTIVE,
         summary=summary,
@@ -154,9 +157,11 @@ def propose_formalisation(
 
 
 def _proposal(*, actor, name, summary, suggested_sponsor, formed_from, purposes) -> Community:
-    community = Community.objects.create(
+    community = _create_with_slug(
+        Community,
+        text=name,
+        max_length=SLUG_LENGTH,
         name=name,
-        slug=_unique_slug(name),
         kind=Community.Kind.KC,
         status=Community.Status.PROPOSED,
         summary=summary,
@@ -194,6 +199,8 @@ def approve_proposal(
         _carry_over_participants(community.formed_from, community, actor=actor, invite=True)
         _settle_other_proposals(community.formed_from, name=community.name, keep=community)
     notifications.proposal_decided(community, approved=True)
+    # Its purposes are in the directory now (``Purpose.objects.listed()``).
+    transaction.on_commit(selectors.purpose_menu_changed)
     return community
 
 
@@ -277,9 +284,11 @@ def formalise_cop(
     _require_not_formalised(cop)
     stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
     _require_activatable(sponsor=sponsor, stewards=stewards, purposes=purposes)
-    kc = Community.objects.create(
+    kc = _create_with_slug(
+        Community,
+        text=name,
+        max_length=SLUG_LENGTH,
         name=name,
-        slug=_unique_slug(name),
         kind=Community.Kind.KC,
         status=Community.Status.ACTIVE,
         summary=cop.summary,
@@ -297,6 +306,7 @@ def formalise_cop(
     if archive_cop:
         cop.status = Community.Status.ARCHIVED
         cop.save(update_fields=["status", "updated_at"])
+    transaction.on_commit(selectors.purpose_menu_changed)
     return kc
 
 

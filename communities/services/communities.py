@@ -2,20 +2,23 @@
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from members.models import Member
 
+from .. import selectors
 from ..models import Community, Purpose
 from ._common import (
+    PURPOSE_SLUG_LENGTH,
+    SLUG_LENGTH,
     Action,
     CommunityError,
     Role,
     State,
+    _create_with_slug,
     _new_or_existing,
     _transition,
-    _unique_slug,
 )
 
 
@@ -71,9 +74,11 @@ def create_community(
     stewards = [s for s in dict.fromkeys(stewards) if s != sponsor]
     purposes = list(purposes)
     _require_activatable(sponsor=sponsor, stewards=stewards, purposes=purposes)
-    community = Community.objects.create(
+    community = _create_with_slug(
+        Community,
+        text=name,
+        max_length=SLUG_LENGTH,
         name=name,
-        slug=_unique_slug(name),
         kind=Community.Kind.KC,
         summary=summary,
         description=description,
@@ -82,18 +87,29 @@ def create_community(
     )
     community.purposes.set(purposes)
     _appoint_leaders(community, actor=actor, sponsor=sponsor, stewards=stewards)
+    transaction.on_commit(selectors.purpose_menu_changed)
     return community
 
 
 def future_purpose(statement: str) -> Purpose:
-    """The future-shaping purpose with this statement, created if new."""
-    purpose, _created = Purpose.objects.get_or_create(
-        statement=statement.strip(),
-        defaults={
-            "slug": _unique_slug(statement, model=Purpose, max_length=180),
-            "orientation": Purpose.Orientation.SHAPE_FUTURE,
-        },
-    )
+    """The future-shaping purpose with this statement, created if new (one purpose per
+    statement, even when two people write it at once)."""
+    statement = statement.strip()
+    purpose = Purpose.objects.filter(statement=statement).first()
+    if purpose is None:
+        try:
+            purpose = _create_with_slug(
+                Purpose,
+                text=statement,
+                max_length=PURPOSE_SLUG_LENGTH,
+                statement=statement,
+                orientation=Purpose.Orientation.SHAPE_FUTURE,
+            )
+        except IntegrityError:
+            # Someone recorded the same statement meanwhile: it is the same purpose.
+            purpose = Purpose.objects.filter(statement=statement).first()
+            if purpose is None:
+                raise
     if purpose.orientation != Purpose.Orientation.SHAPE_FUTURE:
         raise CommunityError(
             _(
