@@ -13,6 +13,7 @@ from .dashboard import dashboard_context
 from .forms import (
     AddMembersForm,
     CommunityCreateForm,
+    CommunityEditForm,
     DecisionForm,
     DirectoryFilterForm,
     FormaliseForm,
@@ -398,6 +399,41 @@ def community_create(request):
         )
         return redirect(community)
     return render(request, "communities/community_create.html", {"form": form})
+
+
+def community_edit(request, slug):
+    """GET shows the community's details in a form; POST saves what changed (one history
+    event per field) and returns to the community's page."""
+    community = access.community_for_editing(request.user, slug)
+    form = CommunityEditForm(request.POST or None, community=community)
+    if request.method == "POST" and form.is_valid():
+        try:
+            events = services.edit_community(
+                community=community, actor=request.member, **form.changes()
+            )
+        except services.EditConflict as error:
+            # Their changes stay in the form, now drawn from the community as it is.
+            community.refresh_from_db()
+            data = request.POST.copy()
+            data["version"] = community.updated_at.isoformat()
+            form = CommunityEditForm(data, community=community)
+            form.is_valid()
+            form.add_error(None, str(error))
+        except services.ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            if events:
+                messages.success(
+                    request, _("Your changes to %(name)s are saved.") % {"name": community.name}
+                )
+            else:
+                messages.info(request, _("You changed nothing, so nothing was saved."))
+            return redirect(community)
+    return render(
+        request,
+        "communities/community_edit.html",
+        {"community": community, "form": form, "purpose_menu": selectors.purpose_menu()},
+    )
 
 
 # -- bulk: import, export, dashboard -----------------------------------------------------
