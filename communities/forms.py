@@ -345,7 +345,24 @@ class RecordCopForm(forms.Form):
         help_text=_("One sentence: what these people do together."),
     )
     cadence = forms.CharField(label=_("Where and how people meet"), max_length=150, required=False)
-    practise_here = forms.BooleanField(label=_("I practise here"), required=False, initial=True)
+    purpose = forms.CharField(
+        label=_("Purpose (optional)"),
+        max_length=200,
+        required=False,
+        help_text=_(
+            "What the community spreads or brings people up to speed on, e.g. “Faster SQL "
+            "for every analyst”. An existing purpose of that name is reused."
+        ),
+    )
+    practise_here = forms.BooleanField(
+        label=_("I practise here"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "You become its first coordinator: you can edit it, and hand that on to someone "
+            "else from its Manage membership page."
+        ),
+    )
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 

@@ -330,16 +330,21 @@ def membership_role(request, slug, pk):
     form = RoleForm(request.POST)
     if form.is_valid():
         role = form.cleaned_data["role"]
+        # In a CoP a steward is called a coordinator.
+        role_label = dict(_roles_for(community)).get(role, Membership.Role(role).label)
         _attempt(
             request,
             lambda: services.change_role(
                 community=community, membership=membership, actor=request.member, role=role
             ),
             _("%(name)s is now %(role)s.")
-            % {"name": membership.member.display_name, "role": Membership.Role(role).label},
+            % {"name": membership.member.display_name, "role": role_label},
         )
     else:
         messages.error(request, _("Choose a role."))
+    # A coordinator (or steward) who handed their role on no longer manages the list.
+    if not access.may_curate(request.user, community):
+        return redirect(community)
     return redirect(_manage_url(community))
 
 
@@ -540,10 +545,12 @@ def cop_record(request):
                 summary=data["summary"],
                 cadence=data["cadence"],
                 practise_here=data["practise_here"],
+                purpose=data["purpose"],
             )
-            messages.success(
-                request, _("%(name)s is now in the directory.") % {"name": community.name}
-            )
+            message = _("%(name)s is now in the directory.") % {"name": community.name}
+            if data["practise_here"]:
+                message += " " + _("You are its coordinator: you can edit it and hand that on.")
+            messages.success(request, message)
             return redirect(community)
         form = RecordCopForm(initial={**data, "confirmed": True})
     return render(request, "communities/cop_record.html", {"form": form, "similar": similar})

@@ -22,8 +22,7 @@ from ._common import (
     _transition,
     _unique_slug,
 )
-from .communities import _appoint_leaders, _require_activatable, future_purpose
-from .membership import join_community
+from .communities import _appoint_leaders, _require_activatable, future_purpose, purpose_named
 
 
 @transaction.atomic
@@ -35,8 +34,12 @@ def record_cop(
     cadence: str = "",
     description: str = "",
     practise_here: bool = True,
+    purpose: str = "",
 ) -> Community:
-    """Record a community of practice someone sees; listed at once."""
+    """Record a community of practice someone sees; listed at once. A recorder who
+    practises there is its first coordinator (they can hand that on from the manage
+    page); ``purpose``, a statement, is an existing purpose of that name or a new one
+    that spreads practice."""
     community = Community.objects.create(
         name=name,
         slug=_unique_slug(name),
@@ -47,8 +50,19 @@ def record_cop(
         cadence=cadence,
         stage=Community.Stage.SHARING,
     )
+    if purpose.strip():
+        community.purposes.add(
+            purpose_named(purpose, orientation=Purpose.Orientation.SPREAD_PRACTICE)
+        )
     if practise_here:
-        join_community(community=community, member=actor)
+        _transition(
+            _new_or_existing(community, actor),
+            actor=actor,
+            action=Action.PRACTISING,
+            state=State.ACTIVE,
+            role=Role.STEWARD,
+            note=_("Recorded the community: its first coordinator"),
+        )
     return community
 
 
