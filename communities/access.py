@@ -150,6 +150,13 @@ def may_curate(user, community: Community, *, membership=_NOT_READ) -> bool:
     return _is_active_steward(membership)
 
 
+def may_edit_community(user, community: Community, *, membership=_NOT_READ) -> bool:
+    """Whether ``user`` may edit the community's details (summary, description, purposes,
+    join policy, links, where and how it meets): the people who curate it, its active
+    stewards (a CoP's coordinators) and directory admins."""
+    return may_curate(user, community, membership=membership)
+
+
 def may_formalise(user, community: Community, *, membership=_NOT_READ) -> bool:
     """A community of practice's curators may formalise it: directory admins at once,
     its coordinators by proposing it to them."""
@@ -250,6 +257,16 @@ def community_for_steward(user, slug: str) -> Community:
     community = community_for_viewer(user, slug)
     if not may_curate(user, community):
         raise PermissionDenied("Only this community's stewards and directory admins can do that.")
+    return community
+
+
+def community_for_editing(user, slug: str) -> Community:
+    """A community whose details this user may edit (``may_edit_community``)."""
+    community = community_for_viewer(user, slug)
+    if not may_edit_community(user, community):
+        raise PermissionDenied(
+            "Only this community's stewards or coordinators and directory admins can edit it."
+        )
     return community
 
 
@@ -373,6 +390,7 @@ class StewardshipLinks:
     formalise: bool
     merge: bool
     decide_proposal: bool
+    edit: bool = False  # Edit community: its details and purposes
 
 
 def stewardship_links(
@@ -384,6 +402,7 @@ def stewardship_links(
     the directory (not archived, as a merged duplicate is, nor proposed)."""
     return StewardshipLinks(
         manage=may_curate(user, community, membership=membership),
+        edit=may_edit_community(user, community, membership=membership),
         formalise=community.status != Status.ARCHIVED
         and may_formalise(user, community, membership=membership),
         merge=community.status not in (Status.ARCHIVED, Status.PROPOSED) and may_merge(user),

@@ -1,4 +1,5 @@
 import re
+from datetime import datetime
 
 from django import forms
 from django.utils.text import slugify
@@ -347,7 +348,24 @@ class RecordCopForm(forms.Form):
         help_text=_("One sentence: what these people do together."),
     )
     cadence = forms.CharField(label=_("Where and how people meet"), max_length=150, required=False)
-    practise_here = forms.BooleanField(label=_("I practise here"), required=False, initial=True)
+    purpose = forms.CharField(
+        label=_("Purpose (optional)"),
+        max_length=200,
+        required=False,
+        help_text=_(
+            "What the community spreads or brings people up to speed on, e.g. “Faster SQL "
+            "for every analyst”. An existing purpose of that name is reused."
+        ),
+    )
+    practise_here = forms.BooleanField(
+        label=_("I practise here"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "You become its first coordinator: you can edit it, and hand that on to someone "
+            "else from its Manage membership page."
+        ),
+    )
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
@@ -485,3 +503,99 @@ class LadderFilterForm(PurposeMenuMixin, forms.Form):
         if data.get("department"):
             queryset = queryset.in_department(data["department"])
         return queryset
+
+
+class CommunityEditForm(forms.ModelForm):
+    """A community's details, as its stewards (a CoP's coordinators) and directory admins
+    edit them: ``services.edit_community`` saves them and enforces the rules (a knowledge
+    community keeps a purpose that shapes the future). Never ``save()``d itself.
+
+    Purposes: the community's current ones, ticked (untick to drop one), and one more by
+    its statement (an existing purpose, or a new one with the chosen orientation).
+    ``version`` is the ``updated_at`` the form was drawn from."""
+
+    purposes = forms.ModelMultipleChoiceField(
+        label=_("Keep these purposes"),
+        queryset=Purpose.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Untick a purpose to drop it."),
+    )
+    new_purpose = forms.CharField(
+        label=_("Add a purpose"),
+        max_length=200,
+        required=False,
+        help_text=_("Its statement: an existing purpose of that name is reused."),
+    )
+    new_purpose_orientation = forms.ChoiceField(
+        label=_("If that purpose is new, it"),
+        choices=Purpose.Orientation.choices,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    version = forms.CharField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = Community
+        fields = ["summary", "description", "join_policy", "cadence", "links"]
+        labels = {"cadence": _("Where and how people meet")}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 5}),
+            "links": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    field_order = [
+        "summary",
+        "description",
+        "purposes",
+        "new_purpose",
+        "new_purpose_orientation",
+        "join_policy",
+        "cadence",
+        "links",
+    ]
+
+    def __init__(self, *args, community: Community, **kwargs):
+        super().__init__(*args, instance=community, **kwargs)
+        current = community.purposes.order_by("statement")
+        self.fields["purposes"].queryset = current
+        self.fields["purposes"].initial = list(current)
+        self.fields["purposes"].label_from_instance = lambda purpose: (
+            f"{purpose.statement} ({purpose.get_orientation_display()})"
+        )
+        self.fields["new_purpose"].widget.attrs["list"] = "purpose-suggestions"
+        self.fields["version"].initial = community.updated_at.isoformat()
+        orientation = self.fields["new_purpose_orientation"]
+        if community.is_kc:
+            self.fields["purposes"].help_text = _(
+                "Untick a purpose to drop it. A knowledge community keeps at least one "
+                "that shapes the future."
+            )
+            orientation.initial = Purpose.Orientation.SHAPE_FUTURE
+            self.fields["join_policy"].label = _("How people join")
+            self.fields["join_policy"].help_text = _(
+                "Requests already waiting stay for you to decide."
+            )
+        else:
+            orientation.initial = Purpose.Orientation.SPREAD_PRACTICE
+            del self.fields["join_policy"]  # people simply practise in a CoP
+
+    def clean_version(self):
+        try:
+            version = datetime.fromisoformat(self.cleaned_data["version"])
+        except ValueError:
+            version = None
+        if version is None or version.tzinfo is None:
+            raise forms.ValidationError(_("This form is out of date: reload the page."))
+        return version
+
+    def changes(self) -> dict:
+        """The cleaned data as ``services.edit_community`` takes it."""
+        data = self.cleaned_data
+        return {
+            **{name: data[name] for name in self._meta.fields if name in self.fields},
+            "purposes": list(data["purposes"]),
+            "new_purpose": data["new_purpose"],
+            "new_purpose_orientation": data["new_purpose_orientation"],
+            "unchanged_since": data["version"],
+        }

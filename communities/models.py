@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
 from django.urls import reverse
@@ -73,6 +74,26 @@ class Purpose(models.Model):
 
     def get_absolute_url(self):
         return reverse("communities:purpose_detail", args=[self.slug])
+
+
+def validate_links(value: str) -> None:
+    """Every line of a community's ``links`` is a web address, optionally after a title
+    and a bar ("Team site | https://…"): what ``Community.link_list`` shows."""
+    for number, line in enumerate(value.splitlines(), start=1):
+        if not line.strip():
+            continue
+        _title, _sep, url = line.rpartition("|")
+        url = url.strip()
+        if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+            raise ValidationError(
+                _(
+                    "Line %(number)s is not a web address: write one address a line, "
+                    "starting with https://, optionally after a title and a bar "
+                    "(“Team site | https://…”)."
+                ),
+                code="invalid_link",
+                params={"number": number},
+            )
 
 
 class CommunityQuerySet(models.QuerySet):
@@ -219,7 +240,10 @@ class Community(models.Model):
         _("meeting cadence"), max_length=150, blank=True, help_text=_("e.g. Every other Tuesday")
     )
     links = models.TextField(
-        _("links"), blank=True, help_text=_("One address a line, optionally 'Title | address'.")
+        _("links"),
+        blank=True,
+        help_text=_("One address a line, optionally 'Title | address'."),
+        validators=[validate_links],
     )
     purposes = models.ManyToManyField(
         Purpose, verbose_name=_("purposes"), related_name="communities", blank=True
@@ -486,6 +510,9 @@ class MembershipEvent(models.Model):
         ROLE_CHANGED = "role_changed", _("Role changed")
         PRACTISING = "practising", _("Says they practise here")
         MERGED = "merged", _("Moved in from a merged community")
+        # The community's own details (summary, purposes, join policy…), one event per
+        # field, with no person as its target (``services.edit_community``).
+        EDITED = "edited", _("Community details changed")
 
     community = models.ForeignKey(
         Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="events"

@@ -15,6 +15,7 @@ urlpatterns = [
     path("c/<slug:slug>/formalise/", views.community_formalise, name="community_formalise"),
     path("c/<slug:slug>/merge/", views.community_merge, name="community_merge"),
     path("c/<slug:slug>/stage/", views.stage_set, name="stage_set"),
+    path("c/<slug:slug>/edit/", views.community_edit, name="community_edit"),
     # staff
     path("c/<slug:slug>/join/", views.membership_join, name="membership_join"),
     path("c/<slug:slug>/request/", views.membership_request, name="membership_request"),

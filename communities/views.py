@@ -13,6 +13,7 @@ from .dashboard import dashboard_context
 from .forms import (
     AddMembersForm,
     CommunityCreateForm,
+    CommunityEditForm,
     DecisionForm,
     DirectoryFilterForm,
     FormaliseForm,
@@ -329,16 +330,21 @@ def membership_role(request, slug, pk):
     form = RoleForm(request.POST)
     if form.is_valid():
         role = form.cleaned_data["role"]
+        # In a CoP a steward is called a coordinator.
+        role_label = dict(_roles_for(community)).get(role, Membership.Role(role).label)
         _attempt(
             request,
             lambda: services.change_role(
                 community=community, membership=membership, actor=request.member, role=role
             ),
             _("%(name)s is now %(role)s.")
-            % {"name": membership.member.display_name, "role": Membership.Role(role).label},
+            % {"name": membership.member.display_name, "role": role_label},
         )
     else:
         messages.error(request, _("Choose a role."))
+    # A coordinator (or steward) who handed their role on no longer manages the list.
+    if not access.may_curate(request.user, community):
+        return redirect(community)
     return redirect(_manage_url(community))
 
 
@@ -398,6 +404,41 @@ def community_create(request):
         )
         return redirect(community)
     return render(request, "communities/community_create.html", {"form": form})
+
+
+def community_edit(request, slug):
+    """GET shows the community's details in a form; POST saves what changed (one history
+    event per field) and returns to the community's page."""
+    community = access.community_for_editing(request.user, slug)
+    form = CommunityEditForm(request.POST or None, community=community)
+    if request.method == "POST" and form.is_valid():
+        try:
+            events = services.edit_community(
+                community=community, actor=request.member, **form.changes()
+            )
+        except services.EditConflict as error:
+            # Their changes stay in the form, now drawn from the community as it is.
+            community.refresh_from_db()
+            data = request.POST.copy()
+            data["version"] = community.updated_at.isoformat()
+            form = CommunityEditForm(data, community=community)
+            form.is_valid()
+            form.add_error(None, str(error))
+        except services.ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            if events:
+                messages.success(
+                    request, _("Your changes to %(name)s are saved.") % {"name": community.name}
+                )
+            else:
+                messages.info(request, _("You changed nothing, so nothing was saved."))
+            return redirect(community)
+    return render(
+        request,
+        "communities/community_edit.html",
+        {"community": community, "form": form, "purpose_menu": selectors.purpose_menu()},
+    )
 
 
 # -- bulk: import, export, dashboard -----------------------------------------------------
@@ -504,10 +545,12 @@ def cop_record(request):
                 summary=data["summary"],
                 cadence=data["cadence"],
                 practise_here=data["practise_here"],
+                purpose=data["purpose"],
             )
-            messages.success(
-                request, _("%(name)s is now in the directory.") % {"name": community.name}
-            )
+            message = _("%(name)s is now in the directory.") % {"name": community.name}
+            if data["practise_here"]:
+                message += " " + _("You are its coordinator: you can edit it and hand that on.")
+            messages.success(request, message)
             return redirect(community)
         form = RecordCopForm(initial={**data, "confirmed": True})
     return render(request, "communities/cop_record.html", {"form": form, "similar": similar})

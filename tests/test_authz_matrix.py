@@ -235,6 +235,22 @@ CORE_MATRIX = {
         "data": lambda w: {"stage": "cooperation", "note": "We share systematically now."},
         "writes": True,
     },
+    "communities:community_edit": curator_page(
+        ("target_slug",),
+        post=Redirect("{target_url}"),
+        data=lambda w: {
+            "summary": "Claims paid in two days, everywhere.",
+            "description": "",
+            "purposes": [w.purpose.pk],
+            "new_purpose": "",
+            "new_purpose_orientation": "shape_future",
+            "join_policy": "open",
+            "cadence": "",
+            "links": "",
+            "version": Community.objects.get(pk=w.target.pk).updated_at.isoformat(),
+        },
+        writes=True,
+    ),
     # -- one's own membership
     "communities:membership_join": staff_action(),
     "communities:membership_request": staff_action(lambda w: {"note": "I work on this."}),

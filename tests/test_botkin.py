@@ -158,7 +158,7 @@ def people(practising, staff, coordinator, outsider, steward, directory_admin):
 # -- recording a CoP and finding similar ones ----------------------------------------
 
 
-def test_recorded_cop_is_listed_at_once_with_the_recorder_practising(staff):
+def test_recorded_cop_is_listed_at_once_with_the_recorder_as_its_coordinator(staff):
     cop = services.record_cop(
         actor=staff.member,
         name="Excel Wizards",
@@ -170,13 +170,16 @@ def test_recorded_cop_is_listed_at_once_with_the_recorder_practising(staff):
     assert cop.slug == "excel-wizards"
     assert cop.cadence == "Fridays at noon"
     assert list(Community.objects.listed().filter(kind=Kind.COP)) == [cop]
-    assert memberships_of(cop) == {"Sam Staff": (Role.PARTICIPANT, State.ACTIVE)}
+    assert memberships_of(cop) == {"Sam Staff": (Role.STEWARD, State.ACTIVE)}
     event = cop.events.get()
-    assert (event.action, event.actor, event.target) == (
+    assert (event.action, event.actor, event.target, event.role_after) == (
         Action.PRACTISING,
         staff.member,
         staff.member,
+        Role.STEWARD,
     )
+    assert event.note == "Recorded the community: its first coordinator"
+    assert not cop.purposes.exists()
 
 
 def test_recorded_cop_without_practise_here_has_no_membership(staff):
@@ -914,7 +917,7 @@ def test_record_cop_saves_at_once_when_nothing_is_similar(client, staff):
     cop = Community.objects.get(name="Excel Wizards")
     assert response.status_code == 302
     assert response.url == cop.get_absolute_url()
-    assert memberships_of(cop) == {"Sam Staff": (Role.PARTICIPANT, State.ACTIVE)}
+    assert memberships_of(cop) == {"Sam Staff": (Role.STEWARD, State.ACTIVE)}
     page = client.get(response.url)
     assert "Excel Wizards is now in the directory." in visible_text(page)
     assert "People who practise here" in visible_text(page)
@@ -941,7 +944,7 @@ def test_record_cop_asks_about_similar_communities_then_saves_when_confirmed(cli
     recorded = Community.objects.get(name="Clinic for Excel")
     assert second.url == recorded.get_absolute_url()
     assert recorded.kind == Kind.COP
-    assert memberships_of(recorded) == {"Sam Staff": (Role.PARTICIPANT, State.ACTIVE)}
+    assert memberships_of(recorded) == {"Sam Staff": (Role.STEWARD, State.ACTIVE)}
 
 
 def test_record_cop_without_i_practise_here_adds_no_one(client, outsider):

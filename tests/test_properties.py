@@ -446,7 +446,7 @@ def test_recording_a_cop_is_whole_or_nothing(as_outsider, world, fields):
             )
             assert Community.objects.filter(slug=slug).count() == 1
             if "membership" in changes:
-                assert changes["membership"]["added"][0][2:4] == ["active", "participant"]
+                assert changes["membership"]["added"][0][2:4] == ["active", "steward"]
 
 
 @FUZZ

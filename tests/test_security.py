@@ -312,7 +312,8 @@ def test_record_cop_ignores_extra_fields(client, world):
         "sharing",
     )
     assert list(cop.memberships.values_list("member__user", "state", "role")) == [
-        (user.pk, "active", "participant")  # a participant, never the coordinator
+        # Its coordinator (recording one makes you that), never a sponsor, and no one else.
+        (user.pk, "active", "steward")
     ]
     assert_no_privilege_gained(user)
 

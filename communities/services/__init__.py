@@ -22,7 +22,8 @@ Rules: archived communities accept no joins, requests, invitations or additions;
 an active KC keeps at least one active steward; at most one active sponsor.
 
 By subject: ``membership`` (one person joining, leaving, curated by stewards),
-``bulk`` (adding lists, roster imports), ``communities`` (creating KCs, purposes),
+``bulk`` (adding lists, roster imports), ``communities`` (creating KCs, purposes,
+editing a community's details: one ``edited`` event per changed field),
 ``botkin`` (CoPs, proposals, formalising, merging, stages), ``people`` (the HR sync).
 """
 
@@ -38,7 +39,15 @@ from .botkin import (
     set_stage,
 )
 from .bulk import BulkResult, add_members, apply_roster_import, preview_roster_import
-from .communities import activation_problems, create_community, future_purpose
+from .communities import (
+    EDITABLE_FIELDS,
+    EditConflict,
+    activation_problems,
+    create_community,
+    edit_community,
+    future_purpose,
+    purpose_named,
+)
 from .membership import (
     accept_invitation,
     approve_request,
@@ -54,8 +63,10 @@ from .membership import (
 from .people import end_memberships_of, sync_people
 
 __all__ = [
+    "EDITABLE_FIELDS",
     "BulkResult",
     "CommunityError",
+    "EditConflict",
     "MembershipError",
     "ServiceError",
     "accept_invitation",
@@ -70,6 +81,7 @@ __all__ = [
     "decline_invitation",
     "decline_proposal",
     "deny_request",
+    "edit_community",
     "end_memberships_of",
     "formalise_cop",
     "future_purpose",
@@ -79,6 +91,7 @@ __all__ = [
     "preview_roster_import",
     "propose_formalisation",
     "propose_kc",
+    "purpose_named",
     "record_cop",
     "remove_member",
     "request_membership",

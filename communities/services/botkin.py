@@ -23,8 +23,7 @@ from ._common import (
     _new_or_existing,
     _transition,
 )
-from .communities import _appoint_leaders, _require_activatable, future_purpose
-from .membership import join_community
+from .communities import _appoint_leaders, _require_activatable, future_purpose, purpose_named
 
 
 @transaction.atomic
@@ -36,8 +35,12 @@ def record_cop(
     cadence: str = "",
     description: str = "",
     practise_here: bool = True,
+    purpose: str = "",
 ) -> Community:
-    """Record a community of practice someone sees; listed at once."""
+    """Record a community of practice someone sees; listed at once. A recorder who
+    practises there is its first coordinator (they can hand that on from the manage
+    page); ``purpose``, a statement, is an existing purpose of that name or a new one
+    that spreads practice."""
     community = _create_with_slug(
         Community,
         text=name,
@@ -50,8 +53,19 @@ def record_cop(
         cadence=cadence,
         stage=Community.Stage.SHARING,
     )
+    if purpose.strip():
+        community.purposes.add(
+            purpose_named(purpose, orientation=Purpose.Orientation.SPREAD_PRACTICE)
+        )
     if practise_here:
-        join_community(community=community, member=actor)
+        _transition(
+            _new_or_existing(community, actor),
+            actor=actor,
+            action=Action.PRACTISING,
+            state=State.ACTIVE,
+            role=Role.STEWARD,
+            note=_("Recorded the community: its first coordinator"),
+        )
     return community
 
 

@@ -184,6 +184,8 @@ ADMIN_PAGES = {
         "communities:community_manage", KC, query="?q=stella&state=active"
     ),
     "add-members": _path("communities:members_add", KC),
+    "edit-community-kc": _path("communities:community_edit", KC),
+    "edit-community-cop": _path("communities:community_edit", COP),
     "add-members-search": _path("communities:members_add", KC, query="?q=Sam"),
     "remove-member": _path(
         "communities:membership_remove",
