@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import connections, router
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -118,6 +119,22 @@ def is_directory_admin(user) -> bool:
         flag = bool(row and row[0])
         remember_directory_admin(user, flag)
     return flag
+
+
+def directory_admins():
+    """Every active user ``is_directory_admin`` says yes to (superusers included)."""
+    app_label, codename = MANAGE_DIRECTORY_PERMISSION.split(".")
+    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(groups__permissions__in=permission)
+            | Q(user_permissions__in=permission)
+        )
+        .distinct()
+    )
 
 
 def require_directory_admin(user) -> None:

@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "kcdir.middleware.PrivatePagesMiddleware",
     "members.middleware.CurrentMemberMiddleware",
+    # Links in emails a request causes use the address it reached kcdir at.
+    "kcdir.site.SiteURLMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its lockout page.
     "axes.middleware.AxesMiddleware",
@@ -307,8 +309,10 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 # Seconds a slow mail server may hold a request (unset, it could hold a worker past
 # gunicorn's own timeout after the change is saved).
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
-# The address people reach kcdir at, for links in emails.
-KCDIR_BASE_URL = os.environ.get("KCDIR_BASE_URL", "http://127.0.0.1:8000")
+# The address people reach kcdir at, for links in emails (kcdir/site.py). Unset, links
+# use the address of the request that caused the email (in development, `make run`'s).
+# KCDIR_BASE_URL is its former name, still read.
+KCDIR_SITE_URL = os.environ.get("KCDIR_SITE_URL") or os.environ.get("KCDIR_BASE_URL", "")
 
 PAGE_SIZE = 24
 

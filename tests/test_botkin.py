@@ -566,7 +566,7 @@ def test_approving_a_proposal_formed_from_a_cop_invites_its_participants(
         ("Pia Participant", "Practised in SQL Clinic"),
         ("Sam Staff", "Practised in SQL Clinic"),
     ]
-    assert {tuple(m.to) for m in mailoutbox if "invited" in m.subject} == {
+    assert {tuple(m.to) for m in mailoutbox if "invites you" in m.subject} == {
         ("staff@example.org",),
         ("pia@example.org",),
     }

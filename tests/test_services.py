@@ -1062,7 +1062,7 @@ def test_change_role_is_refused_for_someone_not_active(open_kc, admin, state):
 
 @pytest.fixture
 def base_url(settings) -> str:
-    settings.KCDIR_BASE_URL = "https://kcdir.example.org/"
+    settings.KCDIR_SITE_URL = "https://kcdir.example.org/"
     return "https://kcdir.example.org"
 
 
@@ -1140,7 +1140,7 @@ def test_invitee_is_emailed_an_invitation_with_the_community_link(
         services.add_members(community=invite_kc, members=[person], actor=admin, invite=True)
 
     assert [email.to for email in mailoutbox] == [[person.email]]
-    assert mailoutbox[0].subject == f"You are invited to join {invite_kc.name}"
+    assert mailoutbox[0].subject == f"{admin.display_name} invites you to join {invite_kc.name}"
     assert f"{base_url}{invite_kc.get_absolute_url()}" in mailoutbox[0].body
 
 

@@ -184,6 +184,7 @@ def _proposal(*, actor, name, summary, suggested_sponsor, formed_from, purposes)
         formed_from=formed_from,
     )
     community.purposes.add(*purposes)
+    notifications.proposal_received(community)
     return community
 
 
@@ -237,23 +238,30 @@ def _carry_over_participants(cop: Community, kc: Community, *, actor, invite: bo
     """The CoP's active participants become invited to (or members of) the KC."""
     carried = 0
     participants = cop.memberships.filter(state=State.ACTIVE).select_related("member__user")
-    for participant in participants:
-        membership = _new_or_existing(kc, participant.member)
-        if membership.state == State.ACTIVE:
-            continue
-        _transition(
-            membership,
-            actor=actor,
-            action=Action.INVITED if invite else Action.ADDED,
-            state=State.INVITED if invite else State.ACTIVE,
-            role=Role.MEMBER,
-            decided=True,
-            note=_("Practised in %(name)s") % {"name": cop.name},
-        )
-        if invite:
-            notifications.invited(membership)
-        carried += 1
+    with notifications.batch():
+        for participant in participants:
+            carried += _carry_over(participant, kc, cop=cop, actor=actor, invite=invite)
     return carried
+
+
+def _carry_over(participant, kc: Community, *, cop, actor, invite: bool) -> int:
+    membership = _new_or_existing(kc, participant.member)
+    if membership.state == State.ACTIVE:
+        return 0
+    _transition(
+        membership,
+        actor=actor,
+        action=Action.INVITED if invite else Action.ADDED,
+        state=State.INVITED if invite else State.ACTIVE,
+        role=Role.MEMBER,
+        decided=True,
+        note=_("Practised in %(name)s") % {"name": cop.name},
+    )
+    if invite:
+        notifications.invited(membership)
+    else:
+        notifications.added(membership, actor=actor)
+    return 1
 
 
 def _require_not_formalised(cop: Community) -> None:

@@ -47,6 +47,11 @@ def add_members(
     """
     community = _lock(community)
     _require_open_for_joining(community)
+    with notifications.batch():  # one email each, over one connection, after commit
+        return _add_members(community, members, actor=actor, invite=invite)
+
+
+def _add_members(community, members, *, actor, invite) -> BulkResult:
     result = BulkResult()
     for member in members:
         membership = _new_or_existing(community, member)
@@ -78,6 +83,7 @@ def add_members(
                 role=_default_role(community),
                 decided=True,
             )
+            notifications.added(membership, actor=actor)
         result.done.append(member)
     return result
 
@@ -116,6 +122,7 @@ def apply_roster_import(*, roster_import: RosterImport, actor: Member) -> dict[s
     source = _("Imported from %(file)s") % {"file": roster_import.file_name}
     rows = _ImportRows.of(plan, actor=actor, now=now, source=source)
     rows.write(community, actor=actor, now=now)
+    notifications.roster_imported(community, rows.events, actor=actor)
     roster_import.applied_at, roster_import.applied_by = now, actor
     roster_import.save(update_fields=["applied_at", "applied_by"])
     return plan.totals()

@@ -173,7 +173,8 @@ def remove_member(
         )
     _keeps_a_steward(community, membership)
     _keeps_a_sponsor(community, membership)
-    return _transition(
+    state_before = membership.state
+    membership = _transition(
         membership,
         actor=actor,
         action=Action.REMOVED,
@@ -181,6 +182,8 @@ def remove_member(
         decided=True,
         note=reason,
     )
+    notifications.removed(membership, actor=actor, state_before=state_before)
+    return membership
 
 
 @transaction.atomic
@@ -226,7 +229,8 @@ def change_role(
                 role=Role.MEMBER,
                 decided=True,
             )
-    return _transition(
+            notifications.role_changed(previous, actor=actor)
+    membership = _transition(
         membership,
         actor=actor,
         action=Action.ROLE_CHANGED,
@@ -234,3 +238,5 @@ def change_role(
         role=role,
         decided=True,
     )
+    notifications.role_changed(membership, actor=actor)
+    return membership
