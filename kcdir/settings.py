@@ -323,10 +323,16 @@ DIRECTORY_CACHE_SECONDS = int(os.environ.get("DIRECTORY_CACHE_SECONDS", "300"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refused_on_one_line": {"()": "kcdir.log_filters.RefusedRequestsOnOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Django's own loggers go to the root's handler only (its default adds a console
+        # handler of its own under DEBUG, printing every record twice).
+        "django": {"handlers": [], "level": "INFO"},
+        # A refused request (4xx) logs one line, no traceback (kcdir/log_filters.py).
+        "django.request": {"filters": ["refused_on_one_line"]},
         # Failed sign-ins, lockouts and refused authorisations, with user and address.
         "kcdir.security": {"level": "INFO"},
         "axes": {"level": "WARNING"},
