@@ -525,9 +525,12 @@ def decision_time(today: date | None = None) -> Chart:
     if overall is None:
         summary = _("No requests were decided in the last %(months)d months.") % {"months": MONTHS}
     else:
-        summary = _(
+        summary = ngettext(
             "Median days from a request to its decision, by month of decision: "
-            "%(overall)s days overall, over %(count)d decisions."
+            "%(overall)s days overall, over %(count)d decision.",
+            "Median days from a request to its decision, by month of decision: "
+            "%(overall)s days overall, over %(count)d decisions.",
+            len(everything),
         ) % {"overall": overall, "count": len(everything)}
     return Chart(
         slug="decision-time",
@@ -557,7 +560,11 @@ def most_pursued_purposes() -> Chart:
     )
     labels = [purpose.statement for purpose in purposes]
     values = [purpose.community_count for purpose in purposes]
-    summary = _("The %(count)d purposes the most communities pursue: %(parts)s.") % {
+    summary = ngettext(
+        "The purpose the most communities pursue: %(parts)s.",
+        "The %(count)d purposes the most communities pursue: %(parts)s.",
+        len(purposes),
+    ) % {
         "count": len(purposes),
         "parts": "; ".join(f"{label} ({n})" for label, n in zip(labels, values, strict=True)),
     }

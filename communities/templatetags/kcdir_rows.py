@@ -25,12 +25,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.text import Truncator
-from django.utils.timesince import TIME_STRINGS, timesince
+from django.utils.timesince import TIME_STRINGS
 from django.utils.translation import gettext
 
 from communities.models import Membership, MembershipEvent
 
 from ._jinja import jinja_tag
+from .kcdir_wording import waited_since
 
 register = template.Library()
 
@@ -135,7 +136,7 @@ def waiting_rows(entries) -> dict:
         member = entry.member
         named = {"name": member.display_name}
         try:
-            waited = timesince(entry.updated_at, now, time_strings=time_strings)
+            waited = waited_since(entry.updated_at, now, time_strings=time_strings)
         except (ValueError, TypeError):
             waited = ""
         rows.append(
