@@ -1,7 +1,9 @@
 import re
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django import forms
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
@@ -238,11 +240,60 @@ class HistoryFilterForm(forms.Form):
         choices=[("", _("Every action")), *MembershipEvent.Action.choices],
     )
 
+    person = forms.CharField(
+        label=_("Person"),
+        required=False,
+        max_length=150,
+        help_text=_("Part of a name, who acted or whom it was about"),
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # In the address as ?from= and ?to= (Python keeps "from" for itself).
+        self.fields["from"] = self.fields.pop("date_from")
+        self.fields["to"] = self.fields.pop("date_to")
+        self.fields["from"].error_messages["invalid"] = _("Enter a date, such as 2026-03-31.")
+        self.fields["to"].error_messages["invalid"] = _("Enter a date, such as 2026-03-31.")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("from"), cleaned.get("to")
+        if start and end and start > end:
+            self.add_error("to", _("The end date comes before the start date."))
+        return cleaned
+
     def filtered(self, queryset):
+        """``queryset`` (events) narrowed by every filter that is valid; a filter with
+        an error is left out (and the form shows the error)."""
         self.is_valid()
-        if self.cleaned_data.get("action"):
-            queryset = queryset.filter(action=self.cleaned_data["action"])
+        data = self.cleaned_data
+        if data.get("action"):
+            queryset = queryset.filter(action=data["action"])
+        person = (data.get("person") or "").strip()
+        if person:
+            queryset = queryset.filter(
+                Q(target_name__icontains=person) | Q(actor_name__icontains=person)
+            )
+        if data.get("from"):
+            queryset = queryset.filter(created_at__gte=_start_of_day(data["from"]))
+        if data.get("to"):
+            queryset = queryset.filter(created_at__lt=_start_of_day(data["to"] + timedelta(days=1)))
         return queryset
+
+    @property
+    def active_filters(self) -> bool:
+        return any(self.data.get(name) for name in ("action", "person", "from", "to"))
+
+
+def _start_of_day(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the current time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _find_people(text: str) -> tuple[list[Member], list[str]]:

@@ -47,6 +47,7 @@ def filter_field(bound_field) -> dict:
         "errors": errors,
         "described_by": " ".join(described),
         "is_select": is_select,
+        "input_type": getattr(field.widget, "input_type", "text") or "text",
         "options": (
             [(key, label, str(key) == value) for key, label in field.choices] if is_select else ()
         ),
