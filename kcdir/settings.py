@@ -226,13 +226,14 @@ AXES_SENSITIVE_PARAMETERS = [
 
 # The cache. With REDIS_URL, Redis: shared by every app process, so sessions, sign-out
 # and rate limits hold across them. Without it, each process keeps its own memory cache,
-# which is right only for one process (`make run`, the tests).
+# which is right only for one process (`make run`, the tests). A Redis outage is a cache
+# miss, not an error (kcdir/cache.py): sessions fall back to the database.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHES = {
     "default": {
         "BACKEND": os.environ.get(
             "CACHE_BACKEND",
-            "django.core.cache.backends.redis.RedisCache"
+            "kcdir.cache.ForgivingRedisCache"
             if REDIS_URL
             else "django.core.cache.backends.locmem.LocMemCache",
         ),
