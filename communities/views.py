@@ -82,6 +82,7 @@ def community_detail(request, slug):
             "roster_page": roster_page,
             "viewer_membership": viewer_membership,
             "actions": access.membership_actions(community, viewer_membership),
+            "cannot_leave": access.why_cannot_leave(community, viewer_membership),
             "stewardship": stewardship,
             "stage_form": StageForm(initial={"stage": community.stage})
             if stewardship.manage
@@ -184,7 +185,7 @@ def invitation_decline(request, slug):
 
 
 def membership_leave(request, slug):
-    """GET asks for confirmation; POST leaves."""
+    """GET asks for confirmation (or says why they cannot leave yet); POST leaves."""
     community = access.community_for_viewer(request.user, slug)
     if request.method == "POST":
         _attempt(
@@ -193,11 +194,14 @@ def membership_leave(request, slug):
             _("You left %(community)s.") % {"community": community.name},
         )
         return redirect(community)
+    membership = community.memberships.filter(member=request.member).first()
     return render(
         request,
         "communities/membership_leave.html",
         {
             "community": community,
+            "cannot_leave": access.why_cannot_leave(community, membership),
+            "may_manage": access.may_curate(request.user, community, membership=membership),
             "rejoining_needs_a_steward": access.rejoining_needs_a_steward(community),
         },
     )
@@ -325,20 +329,45 @@ def members_add(request, slug):
 
 @require_POST
 def membership_role(request, slug, pk):
+    """Change a role at once, unless it replaces someone (appointing a sponsor makes the
+    current one a member): then a page says so first, and its Confirm applies both."""
     community, membership = access.membership_for_steward(request.user, slug, pk)
     form = RoleForm(request.POST)
-    if form.is_valid():
-        role = form.cleaned_data["role"]
-        _attempt(
-            request,
-            lambda: services.change_role(
-                community=community, membership=membership, actor=request.member, role=role
-            ),
-            _("%(name)s is now %(role)s.")
-            % {"name": membership.member.display_name, "role": Membership.Role(role).label},
-        )
-    else:
+    if not form.is_valid():
         messages.error(request, _("Choose a role."))
+        return redirect(_manage_url(community))
+    role = form.cleaned_data["role"]
+    try:
+        change = services.plan_role_change(community=community, membership=membership, role=role)
+    except services.ServiceError as error:
+        messages.error(request, str(error))
+        return redirect(_manage_url(community))
+    replacing = change.replaces.pk if change.replaces else None
+    if replacing is not None and form.cleaned_data["replacing"] != replacing:
+        return render(
+            request,
+            "communities/membership_role_confirm.html",
+            {"community": community, "change": change, "role_label": Membership.Role(role).label},
+        )
+    done = _("%(name)s is now %(role)s.") % {
+        "name": membership.member.display_name,
+        "role": Membership.Role(role).label,
+    }
+    if change.replaces is not None:
+        done += " " + _("%(name)s, the previous sponsor, is now a member.") % {
+            "name": change.replaces.member.display_name
+        }
+    _attempt(
+        request,
+        lambda: services.change_role(
+            community=community,
+            membership=membership,
+            actor=request.member,
+            role=role,
+            replacing=replacing,
+        ),
+        done,
+    )
     return redirect(_manage_url(community))
 
 

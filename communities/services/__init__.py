@@ -19,7 +19,8 @@ The state machine (states down, services across), for a knowledge community:
     requested/invited    remove -> removed (withdraws it)
 
 Rules: archived communities accept no joins, requests, invitations or additions;
-an active KC keeps at least one active steward; at most one active sponsor.
+an active KC keeps at least one active steward; at most one active sponsor
+(``plan_role_change`` says beforehand whom appointing a sponsor replaces).
 
 By subject: ``membership`` (one person joining, leaving, curated by stewards),
 ``bulk`` (adding lists, roster imports), ``communities`` (creating KCs, purposes),
@@ -40,6 +41,7 @@ from .botkin import (
 from .bulk import BulkResult, add_members, apply_roster_import, preview_roster_import
 from .communities import activation_problems, create_community, future_purpose
 from .membership import (
+    RoleChange,
     accept_invitation,
     approve_request,
     cancel_request,
@@ -48,6 +50,7 @@ from .membership import (
     deny_request,
     join_community,
     leave_community,
+    plan_role_change,
     remove_member,
     request_membership,
 )
@@ -57,6 +60,7 @@ __all__ = [
     "BulkResult",
     "CommunityError",
     "MembershipError",
+    "RoleChange",
     "ServiceError",
     "accept_invitation",
     "activation_problems",
@@ -76,6 +80,7 @@ __all__ = [
     "join_community",
     "leave_community",
     "merge_communities",
+    "plan_role_change",
     "preview_roster_import",
     "propose_formalisation",
     "propose_kc",

@@ -1,12 +1,14 @@
 """Roster changes one person at a time: joining, requests, invitations, leaving, and
 stewards curating the list. See the package's docstring for the state machine."""
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from members.models import Member
 
-from .. import notifications
+from .. import access, notifications
 from ..models import Community, Membership
 from ._common import (
     Action,
@@ -116,8 +118,11 @@ def leave_community(*, community: Community, member: Member) -> Membership:
     membership = _membership_for_update(community, member)
     if membership is None or membership.state != State.ACTIVE:
         raise MembershipError(_("You are not a member of this community."))
-    _keeps_a_steward(community, membership)
-    _keeps_a_sponsor(community, membership)
+    # The last steward and the sponsor stay (``_keeps_a_steward``, ``_keeps_a_sponsor``):
+    # said to them, as their community page says it before they try.
+    refusal = access.why_cannot_leave(community, membership)
+    if refusal:
+        raise MembershipError(refusal)
     return _transition(membership, actor=member, action=Action.LEFT, state=State.LEFT)
 
 
@@ -183,16 +188,21 @@ def remove_member(
     )
 
 
-@transaction.atomic
-def change_role(
-    *, community: Community, membership: Membership, actor: Member, role: str
-) -> Membership:
-    """Make an active member a member, steward or sponsor.
+@dataclass(frozen=True)
+class RoleChange:
+    """What making ``membership`` ``role`` does: ``replaces``, when not ``None``, is the
+    current sponsor, who becomes a member (a knowledge community has one sponsor)."""
 
-    Appointing a sponsor makes the previous sponsor a member (one sponsor per KC).
-    """
-    community = _lock(community)
-    membership = _locked_membership(community, membership)
+    membership: Membership
+    role: str
+    replaces: Membership | None = None
+
+
+# ``change_role``'s ``replacing`` when the caller showed no consequences to anyone.
+_UNCHECKED = object()
+
+
+def _check_role_change(community: Community, membership: Membership, role: str) -> None:
     if role not in Role.values:
         raise MembershipError(_("Unknown role."))
     if membership.state != State.ACTIVE:
@@ -210,22 +220,66 @@ def change_role(
         )
     _keeps_a_steward(community, membership)
     _keeps_a_sponsor(community, membership)
-    if role == Role.SPONSOR:
-        previous = (
-            Membership.objects.select_for_update()
-            .select_related("member")
-            .filter(community=community, state=State.ACTIVE, role=Role.SPONSOR)
-            .first()
+
+
+def _sponsor_replaced(
+    community: Community, membership: Membership, role: str, *, lock: bool
+) -> Membership | None:
+    if role != Role.SPONSOR:
+        return None
+    sponsors = Membership.objects.filter(
+        community=community, state=State.ACTIVE, role=Role.SPONSOR
+    ).exclude(pk=membership.pk)
+    if lock:
+        sponsors = sponsors.select_for_update()
+    return sponsors.select_related("member").first()
+
+
+def plan_role_change(*, community: Community, membership: Membership, role: str) -> RoleChange:
+    """What ``change_role`` would do now (nothing is written), so a page can say it and
+    ask before: refused as ``change_role`` would refuse it."""
+    _check_role_change(community, membership, role)
+    return RoleChange(
+        membership=membership,
+        role=role,
+        replaces=_sponsor_replaced(community, membership, role, lock=False),
+    )
+
+
+@transaction.atomic
+def change_role(
+    *,
+    community: Community,
+    membership: Membership,
+    actor: Member,
+    role: str,
+    replacing: int | None = _UNCHECKED,
+) -> Membership:
+    """Make an active member a member, steward or sponsor.
+
+    Appointing a sponsor makes the previous sponsor a member (one sponsor per KC), in
+    the same transaction, with a history event each. ``replacing``: the id of the
+    sponsor's membership the person was told would be replaced (``plan_role_change``),
+    or ``None`` when they were told of no one; refused if that is no longer so.
+    """
+    community = _lock(community)
+    membership = _locked_membership(community, membership)
+    _check_role_change(community, membership, role)
+    previous = _sponsor_replaced(community, membership, role, lock=True)
+    if replacing is not _UNCHECKED and replacing != (previous.pk if previous else None):
+        raise MembershipError(
+            _("The sponsor of %(community)s changed in the meantime. Look at the list again.")
+            % {"community": community.name}
         )
-        if previous is not None:
-            _transition(
-                previous,
-                actor=actor,
-                action=Action.ROLE_CHANGED,
-                state=State.ACTIVE,
-                role=Role.MEMBER,
-                decided=True,
-            )
+    if previous is not None:
+        _transition(
+            previous,
+            actor=actor,
+            action=Action.ROLE_CHANGED,
+            state=State.ACTIVE,
+            role=Role.MEMBER,
+            decided=True,
+        )
     return _transition(
         membership,
         actor=actor,
