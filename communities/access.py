@@ -10,7 +10,7 @@ Views, the context templates get and the admin ask here; nothing else decides ac
   this person, so its templates only show the answers.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from django.contrib.auth import get_user_model
@@ -299,6 +299,9 @@ class MembershipActions:
     proposed: bool = False
     removed: bool = False
     invite_only: bool = False
+    # Their invitation lapsed (``Membership.invitation_has_lapsed``): the rest is what
+    # someone who had left may do.
+    invitation_lapsed: bool = False
 
 
 def membership_actions(community: Community, membership: Membership | None) -> MembershipActions:
@@ -307,8 +310,12 @@ def membership_actions(community: Community, membership: Membership | None) -> M
     Mirrors the state machine in ``communities.services``: leaving and cancelling a
     request work in any community; accepting, joining and requesting need one that
     takes members (not archived or proposed); a removed person asks again only where
-    the community takes requests; an invitation is declined where it can be accepted.
+    the community takes requests; an invitation is declined where it can be accepted,
+    and a lapsed one is neither (the person is as free as someone who left).
     """
+    if membership is not None and membership.invitation_has_lapsed():
+        after = membership_actions(community, Membership(community=community, state=State.LEFT))
+        return replace(after, invitation_lapsed=True)
     state = membership.state if membership is not None else None
     if state == State.ACTIVE:
         return MembershipActions(leave=True)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
@@ -5,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from . import access, selectors, services
@@ -390,6 +392,48 @@ def membership_remove(request, slug, pk):
     return render(
         request,
         "communities/membership_remove.html",
+        {"community": community, "membership": membership, "form": form},
+    )
+
+
+@require_POST
+def invitation_resend(request, slug, pk):
+    community, membership = access.membership_for_steward(request.user, slug, pk)
+    _attempt(
+        request,
+        lambda: services.resend_invitation(
+            community=community, membership=membership, actor=request.member
+        ),
+        ngettext(
+            "The invitation to %(name)s is sent again; it lapses in %(days)d day.",
+            "The invitation to %(name)s is sent again; it lapses in %(days)d days.",
+            settings.INVITATION_EXPIRY_DAYS,
+        )
+        % {"name": membership.member.display_name, "days": settings.INVITATION_EXPIRY_DAYS},
+    )
+    return redirect(_manage_url(community))
+
+
+def invitation_withdraw(request, slug, pk):
+    """GET asks for confirmation (and an optional reason); POST withdraws."""
+    community, membership = access.membership_for_steward(request.user, slug, pk)
+    form = NoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        _attempt(
+            request,
+            lambda: services.withdraw_invitation(
+                community=community,
+                membership=membership,
+                actor=request.member,
+                reason=form.cleaned_data["note"],
+            ),
+            _("The invitation to %(name)s is withdrawn.")
+            % {"name": membership.member.display_name},
+        )
+        return redirect(_manage_url(community))
+    return render(
+        request,
+        "communities/invitation_withdraw.html",
         {"community": community, "membership": membership, "form": form},
     )
 

@@ -1,10 +1,15 @@
 """Roster changes one person at a time: joining, requests, invitations, leaving, and
 stewards curating the list. See the package's docstring for the state machine."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from members.models import Member
 
@@ -35,7 +40,7 @@ def join_community(*, community: Community, member: Member) -> Membership:
     """Join an open KC at once (or say you practise in a CoP)."""
     community = _lock(community)
     _require_open_for_joining(community)
-    membership = _new_or_existing(community, member)
+    membership = _lapse_if_due(_new_or_existing(community, member))
     if membership.state == State.ACTIVE:
         raise MembershipError(_("You are already a member."))
     if community.is_kc and community.join_policy != Community.JoinPolicy.OPEN:
@@ -65,7 +70,7 @@ def request_membership(*, community: Community, member: Member, note: str = "") 
     _require_kc(community)
     if community.join_policy != Community.JoinPolicy.REQUEST:
         raise MembershipError(_("This knowledge community does not take requests."))
-    membership = _new_or_existing(community, member)
+    membership = _lapse_if_due(_new_or_existing(community, member))
     if membership.state == State.ACTIVE:
         raise MembershipError(_("You are already a member."))
     if membership.state == State.REQUESTED:
@@ -93,22 +98,40 @@ def cancel_request(*, community: Community, member: Member) -> Membership:
     return _transition(membership, actor=member, action=Action.CANCELLED, state=State.LEFT)
 
 
-@transaction.atomic
-def accept_invitation(*, community: Community, member: Member) -> Membership:
-    community = _lock(community)
-    _require_open_for_joining(community)
+def _lapsed_message(community: Community) -> str:
+    days = settings.INVITATION_EXPIRY_DAYS
+    return ngettext(
+        "Your invitation to %(community)s lapsed: it was not accepted within %(days)d day. "
+        "Ask a steward to invite you again.",
+        "Your invitation to %(community)s lapsed: it was not accepted within %(days)d days. "
+        "Ask a steward to invite you again.",
+        days,
+    ) % {"community": community.name, "days": days}
+
+
+def _own_invitation(community: Community, member: Member) -> Membership:
+    """The person's invitation to the locked ``community``, if it is still open."""
     membership = _membership_for_update(community, member)
     if membership is None or membership.state != State.INVITED:
         raise MembershipError(_("You have no invitation to this community."))
+    if membership.invitation_has_lapsed():
+        raise MembershipError(_lapsed_message(community))
+    return membership
+
+
+@transaction.atomic
+def accept_invitation(*, community: Community, member: Member) -> Membership:
+    """Accept an invitation that has not lapsed (``INVITATION_EXPIRY_DAYS``)."""
+    community = _lock(community)
+    _require_open_for_joining(community)
+    membership = _own_invitation(community, member)
     return _transition(membership, actor=member, action=Action.ACCEPTED, state=State.ACTIVE)
 
 
 @transaction.atomic
 def decline_invitation(*, community: Community, member: Member) -> Membership:
     community = _lock(community)
-    membership = _membership_for_update(community, member)
-    if membership is None or membership.state != State.INVITED:
-        raise MembershipError(_("You have no invitation to this community."))
+    membership = _own_invitation(community, member)
     return _transition(membership, actor=member, action=Action.DECLINED, state=State.LEFT)
 
 
@@ -288,3 +311,102 @@ def change_role(
         role=role,
         decided=True,
     )
+
+
+# -- invitations ------------------------------------------------------------------------
+
+
+def _lapse(membership: Membership) -> Membership:
+    """End an invitation nobody answered in time: "left", as if declined, with its event."""
+    days = settings.INVITATION_EXPIRY_DAYS
+    note = ngettext(
+        "Not answered within %(days)d day.", "Not answered within %(days)d days.", days
+    ) % {"days": days}
+    return _transition(membership, actor=None, action=Action.LAPSED, state=State.LEFT, note=note)
+
+
+def _lapse_if_due(membership: Membership) -> Membership:
+    """A lapsed invitation found by a join or a request ends first: no longer invited,
+    the person joins or asks like anyone else, and the history says so in order."""
+    if membership.pk is not None and membership.invitation_has_lapsed():
+        return _lapse(membership)
+    return membership
+
+
+def _steward_invitation(community: Community, membership: Membership) -> Membership:
+    membership = _locked_membership(community, membership)
+    if membership.state != State.INVITED:
+        raise MembershipError(
+            _("%(name)s has no invitation waiting (it was answered, withdrawn or lapsed).")
+            % {"name": membership.member.display_name}
+        )
+    return membership
+
+
+@transaction.atomic
+def resend_invitation(*, community: Community, membership: Membership, actor: Member) -> Membership:
+    """Send an open invitation again (lapsed or not, while it is still "invited"): the
+    invitee gets the email again and has ``INVITATION_EXPIRY_DAYS`` days from now."""
+    community = _lock(community)
+    _require_open_for_joining(community)
+    membership = _steward_invitation(community, membership)
+    membership = _transition(
+        membership, actor=actor, action=Action.REINVITED, state=State.INVITED, decided=True
+    )
+    notifications.invited(membership)
+    return membership
+
+
+@transaction.atomic
+def withdraw_invitation(
+    *, community: Community, membership: Membership, actor: Member, reason: str = ""
+) -> Membership:
+    """Take back an invitation: the person comes off the list as if removed (they can
+    ask again where the community takes requests)."""
+    community = _lock(community)
+    membership = _steward_invitation(community, membership)
+    return _transition(
+        membership,
+        actor=actor,
+        action=Action.WITHDRAWN,
+        state=State.REMOVED,
+        decided=True,
+        note=reason,
+    )
+
+
+@dataclass(frozen=True)
+class LapseResult:
+    lapsed: int
+    communities: int
+
+
+def lapse_invitations(
+    *,
+    now: datetime | None = None,
+    batch_size: int = 500,
+    progress: Callable[[int, int], None] | None = None,
+) -> LapseResult:
+    """End every invitation not answered within ``INVITATION_EXPIRY_DAYS`` days: each
+    moves to "left" with a "lapsed" history event. Batches of ``batch_size``, each in
+    its own transaction; an invitation accepted, declined or sent again meanwhile is
+    left alone (checked again under its row lock). Running it again changes nothing.
+    ``progress(done, total)`` is called after each batch."""
+    now = now or timezone.now()
+    due = list(Membership.objects.lapsed_invitations(now).values_list("pk", flat=True))
+    lapsed, communities = 0, set()
+    for start in range(0, len(due), batch_size):
+        with transaction.atomic():
+            batch = (
+                Membership.objects.lapsed_invitations(now)
+                .filter(pk__in=due[start : start + batch_size])
+                .select_for_update(of=("self",))
+                .select_related("member")
+            )
+            for membership in batch:
+                _lapse(membership)
+                lapsed += 1
+                communities.add(membership.community_id)
+        if progress is not None:
+            progress(min(start + batch_size, len(due)), len(due))
+    return LapseResult(lapsed=lapsed, communities=len(communities))
