@@ -192,6 +192,10 @@ class DecisionForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+    # Set by the confirmation page: the sponsor's membership the person agreed to replace.
+    replacing = forms.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput
+    )
 
 
 class AddMembersForm(forms.Form):

@@ -1,3 +1,6 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
@@ -356,6 +359,12 @@ ROLE_RANK = models.Case(
 MEMBER_NAME = "member__display_name"
 
 
+def invitations_lapse_before(now: datetime | None = None) -> datetime:
+    """Invitations sent (or sent again) before this moment have lapsed: they were not
+    answered within ``INVITATION_EXPIRY_DAYS`` days."""
+    return (now or timezone.now()) - timedelta(days=settings.INVITATION_EXPIRY_DAYS)
+
+
 class MembershipQuerySet(models.QuerySet):
     def active(self):
         return self.filter(state=Membership.State.ACTIVE)
@@ -371,6 +380,16 @@ class MembershipQuerySet(models.QuerySet):
         if community_ids is not None:
             waiting = waiting.filter(community_id__in=community_ids)
         return waiting.order_by("updated_at", "pk")
+
+    def lapsed_invitations(self, now: datetime | None = None):
+        """Invitations not answered within ``INVITATION_EXPIRY_DAYS`` days, oldest first
+        (``Membership.invitation_sent_at``: when one was sent, or last sent again). They
+        can no longer be accepted; ``services.lapse_invitations`` ends them."""
+        cutoff = invitations_lapse_before(now)
+        return self.filter(
+            Q(decided_at__lt=cutoff) | Q(decided_at__isnull=True, updated_at__lt=cutoff),
+            state=Membership.State.INVITED,
+        ).order_by("decided_at", "updated_at", "pk")
 
     def roster(self):
         """Active members in roster order: sponsor, stewards, then everyone by name
@@ -435,8 +454,9 @@ class Membership(models.Model):
         REMOVED = "removed", _("Removed")
         DENIED = "denied", _("Denied")
 
-    # On the community's list: members, and people asked or asking to be; a steward's
-    # Remove takes any of them off it.
+    # On the community's list: members, and people asked or asking to be; the
+    # ``remove_member`` service takes any of them off it (the manage page offers Remove
+    # for members, and Deny or Withdraw invitation for the others).
     ON_THE_LIST = (State.ACTIVE, State.INVITED, State.REQUESTED)
 
     member = models.ForeignKey(
@@ -490,6 +510,22 @@ class Membership(models.Model):
     def __str__(self):
         return f"{self.member} in {self.community} ({self.get_role_display()}, {self.state})"
 
+    @property
+    def invitation_sent_at(self) -> datetime | None:
+        """When an invitation was sent, or last sent again: inviting (and resending)
+        records its decision time; a row written without one counts from its last change."""
+        return self.decided_at or self.updated_at
+
+    def invitation_has_lapsed(self, now: datetime | None = None) -> bool:
+        """Whether this is an invitation nobody answered within ``INVITATION_EXPIRY_DAYS``
+        days (``MembershipQuerySet.lapsed_invitations`` asks the same of many)."""
+        sent = self.invitation_sent_at
+        return (
+            self.state == self.State.INVITED
+            and sent is not None
+            and sent < invitations_lapse_before(now)
+        )
+
 
 class MembershipEvent(models.Model):
     """Append-only history of roster changes. Names are copied so history
@@ -513,6 +549,9 @@ class MembershipEvent(models.Model):
         # The community's own details (summary, purposes, join policy…), one event per
         # field, with no person as its target (``services.edit_community``).
         EDITED = "edited", _("Community details changed")
+        REINVITED = "reinvited", _("Invitation sent again")
+        WITHDRAWN = "withdrawn", _("Invitation withdrawn")
+        LAPSED = "lapsed", _("Invitation lapsed")
 
     community = models.ForeignKey(
         Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="events"

@@ -77,6 +77,7 @@ def invited(membership: Membership) -> None:
             "membership": membership,
             "community": membership.community,
             "community_url": _absolute(membership.community.get_absolute_url()),
+            "expiry_days": settings.INVITATION_EXPIRY_DAYS,
         },
         recipients=[membership.member.user.email],
     )

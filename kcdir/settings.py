@@ -313,6 +313,14 @@ KCDIR_BASE_URL = os.environ.get("KCDIR_BASE_URL", "http://127.0.0.1:8000")
 
 PAGE_SIZE = 24
 
+# Days an invitation waits for an answer; after that it cannot be accepted, and
+# ``manage.py lapse_invitations`` (daily, from cron) ends it with a history event.
+INVITATION_EXPIRY_DAYS = int(os.environ.get("KCDIR_INVITATION_EXPIRY_DAYS", "30"))
+if INVITATION_EXPIRY_DAYS < 1:
+    raise ImproperlyConfigured(
+        "KCDIR_INVITATION_EXPIRY_DAYS must be a whole number of days, 1 or more."
+    )
+
 # How long a page may keep what it drew for everyone (communities/caching.py):
 # entries are also dropped at once by any change to the directory. 0 turns it off.
 DIRECTORY_CACHE_SECONDS = int(os.environ.get("DIRECTORY_CACHE_SECONDS", "300"))

@@ -43,14 +43,15 @@ def add_members(
     """Add people as active members, or invite them (``invite=True``), in one transaction.
 
     People already on the list (active, or already invited when inviting) are
-    reported, not changed.
+    reported, not changed; a lapsed invitation is sent anew.
     """
     community = _lock(community)
     _require_open_for_joining(community)
     result = BulkResult()
     for member in members:
         membership = _new_or_existing(community, member)
-        if membership.state == State.ACTIVE or (invite and membership.state == State.INVITED):
+        invited = membership.state == State.INVITED and not membership.invitation_has_lapsed()
+        if membership.state == State.ACTIVE or (invite and invited):
             result.already.append(member)
             continue
         if membership.state == State.REQUESTED:
