@@ -37,7 +37,14 @@ from .botkin import (
     record_cop,
     set_stage,
 )
-from .bulk import BulkResult, add_members, apply_roster_import, preview_roster_import
+from .bulk import (
+    ROSTER_IMPORT_KEPT_FOR,
+    BulkResult,
+    add_members,
+    apply_roster_import,
+    clear_stale_roster_imports,
+    preview_roster_import,
+)
 from .communities import activation_problems, create_community, future_purpose
 from .membership import (
     accept_invitation,
@@ -54,6 +61,7 @@ from .membership import (
 from .people import end_memberships_of, sync_people
 
 __all__ = [
+    "ROSTER_IMPORT_KEPT_FOR",
     "BulkResult",
     "CommunityError",
     "MembershipError",
@@ -66,6 +74,7 @@ __all__ = [
     "approve_request",
     "cancel_request",
     "change_role",
+    "clear_stale_roster_imports",
     "create_community",
     "decline_invitation",
     "decline_proposal",
