@@ -1,7 +1,8 @@
 """Roster import and export: the CSV pages, the services behind them and the commands.
 
-Import is two steps: upload (``communities:roster_import``) stores a ``RosterImport``
-and redirects to its preview; POST to the preview (Confirm) applies it. A refused
+Import is two steps: upload (``communities:roster_import``) plans the file once, stores
+the plan (a ``RosterImport`` and its ``RosterImportRow``s) and redirects to its preview,
+which pages the stored plan; POST to the preview (Confirm) applies exactly that plan. A refused
 upload or confirmation must leave the roster, its history and the stored imports
 exactly as they were.
 """
@@ -969,7 +970,7 @@ def test_apply_refuses_when_someone_it_adds_has_left_the_directory_since_the_pre
     response = client.post(preview_url(pending), follow=True)
 
     assert alerts(response) == [
-        "1 people in this import have left the directory since the preview, so nothing "
+        "1 person in this import has left the directory since the preview, so nothing "
         "was applied. Upload the file again to see a fresh preview."
     ]
     assert snapshot() == before

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from members.models import Member
 
@@ -99,8 +100,8 @@ def preview_roster_import(
     """Plan an upload once and store the plan, for its preview and its confirmation.
 
     Raises ``RosterFileError`` (nothing stored) for a file that cannot be read as a
-    whole or has more rows than ``ROSTER_IMPORT_MAX_ROWS``. Imports older than a day,
-    anyone's, are deleted first (see ``clear_stale_roster_imports``).
+    whole or has more rows than ``ROSTER_IMPORT_MAX_ROWS``. Once the file is planned,
+    anyone's imports older than a day are deleted (``clear_stale_roster_imports``).
     """
     plan = roster_upload.plan_import(community, text, remove_absent=remove_absent)
     clear_stale_roster_imports()
@@ -242,9 +243,12 @@ def _stored_plan_still_valid(community: Community, roster_import: RosterImport) 
             changes.append(_Change(line, action, member_id, name, role, note))
     if gone:
         raise MembershipError(
-            _(
+            ngettext(
+                "%(n)s person in this import has left the directory since the preview, "
+                "so nothing was applied. Upload the file again to see a fresh preview.",
                 "%(n)s people in this import have left the directory since the preview, "
-                "so nothing was applied. Upload the file again to see a fresh preview."
+                "so nothing was applied. Upload the file again to see a fresh preview.",
+                gone,
             )
             % {"n": gone}
         )
