@@ -2,6 +2,8 @@ import re
 from datetime import datetime
 
 from django import forms
+from django.conf import settings
+from django.utils.formats import number_format
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
@@ -332,16 +334,17 @@ class CommunityCreateForm(forms.ModelForm):
 
 
 class RosterImportForm(forms.Form):
-    file = forms.FileField(
-        label=_("Roster file (CSV)"),
-        help_text=_(
-            "Columns: email or username, role (member, steward, sponsor), and optionally note. "
-            "UTF-8, at most 5 MB."
-        ),
-    )
+    file = forms.FileField(label=_("Roster file (CSV)"))
     remove_absent = forms.BooleanField(
         label=_("Remove active members who are not in the file"), required=False
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "Columns: email or username, role (member, steward, sponsor), and optionally note. "
+            "UTF-8, at most 5 MB and %(rows)s rows."
+        ) % {"rows": number_format(settings.ROSTER_IMPORT_MAX_ROWS, force_grouping=True)}
 
 
 class RecordCopForm(forms.Form):

@@ -625,8 +625,11 @@ class StageChange(models.Model):
 class RosterImport(models.Model):
     """An uploaded roster between its preview and its confirmation.
 
-    The preview records a fingerprint of the roster it was computed against;
-    confirming applies only if the roster still matches, and only once.
+    The upload is planned once and the plan stored (``RosterImportRow``, with the
+    totals and the rule problems here); the file itself is not kept. The plan records
+    a fingerprint of the roster it was computed against; confirming applies the stored
+    plan only if the roster still matches, and only once. Applying deletes the plan's
+    rows; anything older than a day is deleted (``clear_stale_imports``).
     """
 
     community = models.ForeignKey(
@@ -634,9 +637,13 @@ class RosterImport(models.Model):
     )
     uploaded_by = models.ForeignKey(Member, on_delete=models.SET_NULL, null=True, related_name="+")
     file_name = models.CharField(max_length=255)
-    content = models.TextField()
     remove_absent = models.BooleanField(default=False)
     fingerprint = models.CharField(max_length=64)
+    # How many plan rows there are of each action ("add", "change", "unchanged",
+    # "remove", "skip", "error"), and the community rules the result would break.
+    totals = models.JSONField(default=dict)
+    problems = models.JSONField(default=list)
+    row_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     applied_at = models.DateTimeField(null=True, blank=True)
     applied_by = models.ForeignKey(
@@ -650,6 +657,72 @@ class RosterImport(models.Model):
 
     def __str__(self):
         return f"{self.file_name} → {self.community}"
+
+    @property
+    def change_count(self) -> int:
+        return sum(self.totals.get(action, 0) for action in ("add", "change", "remove"))
+
+    @property
+    def can_apply(self) -> bool:
+        return not self.problems and self.change_count > 0
+
+
+class RosterImportRow(models.Model):
+    """One row of a stored import plan, numbered (``position``) in the order the
+    preview lists them: every row that does something first, then the unchanged ones,
+    each group in file order."""
+
+    class Action(models.TextChoices):
+        ADD = "add", _("Add")
+        CHANGE = "change", _("Change role")
+        UNCHANGED = "unchanged", _("Unchanged")
+        REMOVE = "remove", _("Remove")
+        SKIP = "skip", _("Skipped")
+        ERROR = "error", _("Error")
+
+    # Neither foreign key is a database constraint: checking one costs PostgreSQL a
+    # lookup per row at commit (about as long again as storing 50,000 rows). Only
+    # ``services.preview_roster_import`` writes rows, with their import, in one
+    # transaction; Django deletes them with it (CASCADE, SET_NULL); and applying joins
+    # each row to its person and refuses if they are gone or inactive.
+    # No index of its own either: the (roster_import, position) constraint's serves it.
+    roster_import = models.ForeignKey(
+        RosterImport,
+        on_delete=models.CASCADE,
+        related_name="rows",
+        db_index=False,
+        db_constraint=False,
+    )
+    position = models.PositiveIntegerField()
+    line = models.PositiveIntegerField()  # 0: a removal, not in the file
+    key = models.TextField(blank=True)  # the email or username cell, as written
+    action = models.CharField(max_length=10, choices=Action.choices)
+    role = models.CharField(max_length=12, blank=True)
+    note = models.CharField(max_length=1000, blank=True)
+    message = models.TextField(blank=True)
+    # Unindexed: plans are short-lived, and people are deactivated, not deleted.
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+
+    class Meta:
+        ordering = ["roster_import", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["roster_import", "position"], name="roster_import_row_position"
+            )
+        ]
+        verbose_name = _("roster import row")
+        verbose_name_plural = _("roster import rows")
+
+    def __str__(self):
+        return f"{self.roster_import_id} #{self.position}: {self.action} {self.key}"
 
 
 class DirectoryVersion(models.Model):

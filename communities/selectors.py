@@ -22,8 +22,8 @@ from members.models import Department, Member
 
 from . import caching, manage_rows
 from .access import is_directory_admin, requests_decidable_by
-from .models import Community, Membership, Purpose, count_communities, count_members
-from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, known_page
+from .models import Community, Membership, Purpose, RosterImport, count_communities, count_members
+from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, PositionedRows, known_page
 
 # -- the directory and purposes -----------------------------------------------------------
 
@@ -31,6 +31,7 @@ from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, known_pag
 LIVE = [Community.Status.ACTIVE, Community.Status.DORMANT]
 CARD_TEMPLATE = "includes/_community_card.html"
 PURPOSES_PER_PAGE = 50
+IMPORT_ROWS_PER_PAGE = 200
 PURPOSE_MENU_SIZE = 100
 PURPOSE_MENU_SECONDS = 300
 
@@ -137,6 +138,15 @@ def roster_page(community: Community, query: str, number) -> Page:
 class ManageLists:
     roster_page: NameKeysetPage  # of manage_rows.Entry
     waiting_page: Page  # of manage_rows.Entry
+
+
+def roster_import_page(roster_import: RosterImport, number) -> Page:
+    """One page of an import's stored plan, as the preview lists it; read by position
+    (an index range), with the total stored at upload: nothing is re-read or counted."""
+    rows = roster_import.rows.select_related("member").order_by("position")
+    return Paginator(PositionedRows(rows, roster_import.row_count), IMPORT_ROWS_PER_PAGE).get_page(
+        number
+    )
 
 
 def manage_lists(

@@ -558,15 +558,16 @@ def roster_import_preview(request, slug, pk):
             % totals,
         )
         return redirect("communities:community_manage", slug=community.slug)
-    plan = roster_upload.plan_import(
-        community, pending.content, remove_absent=pending.remove_absent
+    # The plan was worked out and stored at upload: read one page of it, nothing more.
+    page = (
+        None
+        if pending.applied_at
+        else selectors.roster_import_page(pending, request.GET.get("page"))
     )
-    rows = sorted(plan.rows, key=lambda row: (row.action == "unchanged", row.line))
-    page = Paginator(rows, 200).get_page(request.GET.get("page"))
     return render(
         request,
         "communities/roster_import_preview.html",
-        {"community": community, "pending": pending, "plan": plan, "page_obj": page},
+        {"community": community, "pending": pending, "page_obj": page},
     )
 
 

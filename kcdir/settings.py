@@ -325,6 +325,11 @@ if INVITATION_EXPIRY_DAYS < 1:
 # entries are also dropped at once by any change to the directory. 0 turns it off.
 DIRECTORY_CACHE_SECONDS = int(os.environ.get("DIRECTORY_CACHE_SECONDS", "300"))
 
+# The most rows one roster import (the Import CSV page, manage.py import_roster) takes;
+# a larger file is refused at upload with the count. Each upload is planned and stored
+# once, so this bounds the work and the rows one upload costs.
+ROSTER_IMPORT_MAX_ROWS = int(os.environ.get("KCDIR_ROSTER_IMPORT_MAX_ROWS", "50000"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -43,7 +43,14 @@ from .botkin import (
     record_cop,
     set_stage,
 )
-from .bulk import BulkResult, add_members, apply_roster_import, preview_roster_import
+from .bulk import (
+    ROSTER_IMPORT_KEPT_FOR,
+    BulkResult,
+    add_members,
+    apply_roster_import,
+    clear_stale_roster_imports,
+    preview_roster_import,
+)
 from .communities import (
     EDITABLE_FIELDS,
     EditConflict,
@@ -75,6 +82,7 @@ from .people import end_memberships_of, sync_people
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "ROSTER_IMPORT_KEPT_FOR",
     "BulkResult",
     "CommunityError",
     "EditConflict",
@@ -90,6 +98,7 @@ __all__ = [
     "approve_request",
     "cancel_request",
     "change_role",
+    "clear_stale_roster_imports",
     "create_community",
     "decline_invitation",
     "decline_proposal",
