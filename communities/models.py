@@ -146,7 +146,8 @@ class CommunityQuerySet(models.QuerySet):
 
         Each word's matches are asked as sets of ids, one per column, so PostgreSQL finds
         them through the trigram indexes on ``UPPER(column)`` (migration 0005) and never
-        runs a regular expression over every community (10,000: 2 ms against 190 ms)."""
+        runs a regular expression over every community (10,000 communities, "python": the
+        page 16 ms and its count 17 ms, against 367 ms and 190 ms)."""
         words = search_words(text)
         if not words:
             return self
