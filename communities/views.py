@@ -44,9 +44,11 @@ def community_list(request):
         return form
 
     form = SimpleLazyObject(directory_form)
-    page = SimpleLazyObject(
-        lambda: selectors.directory_page(
-            form.filtered(Community.objects.for_directory()), request.GET.get("page")
+    search = SimpleLazyObject(
+        lambda: selectors.directory_search(
+            lambda query: form.filtered(Community.objects.for_directory(), query),
+            form.query,
+            request.GET.get("page"),
         )
     )
     return render(
@@ -54,7 +56,8 @@ def community_list(request):
         "communities/community_list.html",
         {
             "form": form,
-            "page_obj": page,
+            "search": search,
+            "page_obj": SimpleLazyObject(lambda: search.page),
             "is_directory_admin": access.is_directory_admin(request.user),
         },
     )
