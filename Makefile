@@ -8,11 +8,12 @@ PORT ?= 8000
 # to production's settings; manage.py and deployments keep kcdir.settings, without it.
 DEV_SETTINGS := devtools.settings
 
-.PHONY: run test bench lint format setup setup-dev assets migrate clean help
+.PHONY: run test faults bench lint format setup setup-dev assets migrate clean help
 
 help:
 	@echo "make run   - set up, migrate, load demo data if empty, serve on http://$(HOST):$(PORT)"
 	@echo "make test  - set up with test tools, lint, run the whole test suite"
+	@echo "make faults - break real services (own PostgreSQL, Redis, gunicorn; docs/RELIABILITY.md)"
 	@echo "make bench - benchmark on enterprise-scale data (PostgreSQL; docs/PERFORMANCE.md)"
 
 $(PY):
@@ -56,6 +57,13 @@ test: setup-dev
 	$(VENV)/bin/lint-imports --no-cache
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run --no-input > /dev/null
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The fault tests (docs/RELIABILITY.md, "Faults kcdir survives"): each starts its own
+# PostgreSQL cluster, redis-server and gunicorn, and stops, kills or fills them; the
+# machine's PostgreSQL and Redis are never touched. A few minutes; not part of `make test`.
+faults: export DJANGO_SETTINGS_MODULE = $(DEV_SETTINGS)
+faults: setup-dev
+	$(VENV)/bin/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # The scale benchmark (docs/PERFORMANCE.md): PostgreSQL from DATABASE_URL, by default a
 # local kcdir_bench database (createdb kcdir_bench); loads the enterprise data if absent.

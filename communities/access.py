@@ -10,7 +10,7 @@ Views, the context templates get and the admin ask here; nothing else decides ac
   this person, so its templates only show the answers.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from django.contrib.auth import get_user_model
@@ -21,6 +21,7 @@ from django.db import connections, router
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from members.models import Member
 
@@ -361,6 +362,9 @@ class MembershipActions:
     proposed: bool = False
     removed: bool = False
     invite_only: bool = False
+    # Their invitation lapsed (``Membership.invitation_has_lapsed``): the rest is what
+    # someone who had left may do.
+    invitation_lapsed: bool = False
 
 
 def membership_actions(community: Community, membership: Membership | None) -> MembershipActions:
@@ -369,8 +373,12 @@ def membership_actions(community: Community, membership: Membership | None) -> M
     Mirrors the state machine in ``communities.services``: leaving and cancelling a
     request work in any community; accepting, joining and requesting need one that
     takes members (not archived or proposed); a removed person asks again only where
-    the community takes requests; an invitation is declined where it can be accepted.
+    the community takes requests; an invitation is declined where it can be accepted,
+    and a lapsed one is neither (the person is as free as someone who left).
     """
+    if membership is not None and membership.invitation_has_lapsed():
+        after = membership_actions(community, Membership(community=community, state=State.LEFT))
+        return replace(after, invitation_lapsed=True)
     state = membership.state if membership is not None else None
     if state == State.ACTIVE:
         return MembershipActions(leave=True)
@@ -397,6 +405,71 @@ def rejoining_needs_a_steward(community: Community) -> bool:
     (by request or invitation), as the confirmation page warns."""
     after = membership_actions(community, Membership(community=community, state=State.LEFT))
     return after.request or after.invite_only
+
+
+# -- who must stay ------------------------------------------------------------------------
+
+
+def _keeps_its_leaders(community: Community) -> bool:
+    """An active knowledge community keeps a sponsor and at least one steward."""
+    return community.is_kc and community.status == Status.ACTIVE
+
+
+def _other_active_stewards(community: Community, membership: Membership) -> bool:
+    # A community read with ``with_leaders()`` has its active stewards at hand.
+    leaders = getattr(community, "leaders", None)
+    if leaders is not None:
+        return any(
+            leader.role == Membership.Role.STEWARD and leader.pk != membership.pk
+            for leader in leaders
+        )
+    return (
+        Membership.objects.filter(
+            community=community, state=State.ACTIVE, role=Membership.Role.STEWARD
+        )
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+def is_last_steward(community: Community, membership: Membership) -> bool:
+    """Whether ``membership`` is the last active steward of an active knowledge
+    community, who may not leave, be removed or be demoted until someone else is one."""
+    return (
+        _keeps_its_leaders(community)
+        and _is_active_steward(membership)
+        and not _other_active_stewards(community, membership)
+    )
+
+
+def is_needed_sponsor(community: Community, membership: Membership) -> bool:
+    """Whether ``membership`` is the sponsor of an active knowledge community, who stays
+    until another is appointed (appointing one makes them a member)."""
+    return (
+        _keeps_its_leaders(community)
+        and membership.state == State.ACTIVE
+        and membership.role == Membership.Role.SPONSOR
+    )
+
+
+def why_cannot_leave(community: Community, membership: Membership | None) -> str:
+    """Why the person whose ``membership`` it is cannot leave ``community`` now, said to
+    them with what to do first; empty when they can (or have nothing to leave, which
+    the service says itself). The community page shows it instead of Leave, the leave
+    page instead of its confirmation, and ``services.leave_community`` refuses with it."""
+    if membership is None or membership.state != State.ACTIVE:
+        return ""
+    if is_last_steward(community, membership):
+        return _(
+            "You are the only steward of %(community)s. Make someone else steward first "
+            "(on the Manage membership page), then you can leave."
+        ) % {"community": community.name}
+    if is_needed_sponsor(community, membership):
+        return _(
+            "You are the sponsor of %(community)s, and an active knowledge community needs "
+            "one. Ask a steward to make someone else sponsor first, then you can leave."
+        ) % {"community": community.name}
+    return ""
 
 
 @dataclass(frozen=True)

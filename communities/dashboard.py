@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.db.models import Count, Exists, OuterRef, Prefetch
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Community, Membership, MembershipEvent, Purpose
@@ -71,14 +72,14 @@ def dashboard_context() -> dict:
         )
         .order_by("name")
     )
+    # Counted from when each invitation was sent or sent again (``invitation_sent_at``).
     stale_invitations = (
-        Membership.objects.filter(
-            state=Membership.State.INVITED,
-            updated_at__lt=now - timedelta(days=STALE_INVITATION_DAYS),
-        )
+        Membership.objects.filter(state=Membership.State.INVITED)
+        .alias(sent_at=Coalesce("decided_at", "updated_at"))
+        .filter(sent_at__lt=now - timedelta(days=STALE_INVITATION_DAYS))
         .exclude(community__status=Community.Status.ARCHIVED)
         .select_related("member", "community")
-        .order_by("updated_at", "pk")
+        .order_by("sent_at", "pk")
     )
     incomplete = _incomplete_kcs()
     proposals = (

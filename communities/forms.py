@@ -2,8 +2,10 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
@@ -11,7 +13,7 @@ from members.forms import SearchField
 from members.models import Department, Member
 
 from . import selectors
-from .models import Community, Membership, MembershipEvent, Purpose
+from .models import Community, Membership, MembershipEvent, Purpose, search_words
 
 
 class PurposeMenuMixin:
@@ -38,6 +40,7 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
     invalid is dropped rather than rejected, so a hand-edited URL still works."""
 
     SORT_CHOICES = [
+        ("", _("Best match")),
         ("name", _("Name")),
         ("newest", _("Newest")),
         ("members", _("Most members")),
@@ -64,13 +67,43 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
         to_field_name="slug",
         empty_label=_("Any department"),
     )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[
+            ("", _("Active and dormant")),
+            *[(value, label) for value, label in Community.Status.choices if value != "proposed"],
+            ("all", _("Any status, archived too")),
+        ],
+    )
+    join_policy = forms.ChoiceField(
+        label=_("Joining"),
+        required=False,
+        choices=[
+            ("", _("Any way of joining")),
+            (Community.JoinPolicy.OPEN, _("Open to join")),
+            (Community.JoinPolicy.REQUEST, _("Ask to join")),
+            (Community.JoinPolicy.INVITE, _("By invitation")),
+        ],
+    )
     sort = forms.ChoiceField(label=_("Sort"), required=False, choices=SORT_CHOICES)
+    MENUS = ("status", "join_policy", "kind", "stage", "purpose", "department", "sort")
 
-    def filtered(self, queryset):
-        """Apply the valid parts of the query string to ``queryset``."""
+    @property
+    def query(self) -> str:
+        self.is_valid()
+        return self.cleaned_data.get("q", "")
+
+    def filtered(self, queryset, query: str | None = None):
+        """Apply the valid parts of the query string to ``queryset``, searching for
+        ``query`` (a corrected spelling) instead of ``q`` when given. Archived
+        communities are left out unless the status filter asks for them."""
         self.is_valid()
         data = {name: value for name, value in self.cleaned_data.items() if value}
-        queryset = queryset.search(data.get("q", ""))
+        text = data.get("q", "") if query is None else query
+        queryset = queryset.search(text).with_status(data.get("status", ""))
+        if "join_policy" in data:
+            queryset = queryset.filter(join_policy=data["join_policy"])
         if "kind" in data:
             queryset = queryset.filter(kind=data["kind"])
         if "stage" in data:
@@ -79,6 +112,8 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
             queryset = queryset.pursuing(data["purpose"])
         if "department" in data:
             queryset = queryset.in_department(data["department"])
+        if "sort" not in data and search_words(text):
+            return queryset.ranked()
         return queryset.sorted_by(data.get("sort", "name"))
 
     def menus(self) -> list[dict]:
@@ -86,7 +121,7 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
         them itself because widget templates cost more than the rest of the page."""
         self.is_valid()
         menus = []
-        for name in ("kind", "stage", "purpose", "department", "sort"):
+        for name in self.MENUS:
             field = self.fields[name]
             value = self.data.get(name, "") if self.is_bound else ""
             options = [(str(key), label, str(key) == value) for key, label in field.choices]
@@ -97,8 +132,16 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
     def active_filters(self) -> bool:
         self.is_valid()
         return any(
-            self.cleaned_data.get(name) for name in ("q", "kind", "stage", "purpose", "department")
+            self.cleaned_data.get(name)
+            for name in ("q", "status", "join_policy", "kind", "stage", "purpose", "department")
         )
+
+    @property
+    def open_filters(self) -> bool:
+        """Whether a filter other than the search is chosen: the folded filters
+        start open on a phone when one is."""
+        self.is_valid()
+        return any(self.cleaned_data.get(name) for name in self.MENUS)
 
 
 class SearchForm(forms.Form):
@@ -194,6 +237,10 @@ class DecisionForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+    # Set by the confirmation page: the sponsor's membership the person agreed to replace.
+    replacing = forms.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput
+    )
 
 
 class AddMembersForm(forms.Form):
@@ -379,16 +426,17 @@ class CommunityCreateForm(forms.ModelForm):
 
 
 class RosterImportForm(forms.Form):
-    file = forms.FileField(
-        label=_("Roster file (CSV)"),
-        help_text=_(
-            "Columns: email or username, role (member, steward, sponsor), and optionally note. "
-            "UTF-8, at most 5 MB."
-        ),
-    )
+    file = forms.FileField(label=_("Roster file (CSV)"))
     remove_absent = forms.BooleanField(
         label=_("Remove active members who are not in the file"), required=False
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "Columns: email or username, role (member, steward, sponsor), and optionally note. "
+            "UTF-8, at most 5 MB and %(rows)s rows."
+        ) % {"rows": number_format(settings.ROSTER_IMPORT_MAX_ROWS, force_grouping=True)}
 
 
 class RecordCopForm(forms.Form):

@@ -32,12 +32,15 @@ class Entry:
     role: str = ""
     note: str = ""
     updated_at: datetime | None = None
+    decided_at: datetime | None = None
 
 
 ROSTER_COLUMNS = (
     "pk",
     "state",
     "role",
+    "decided_at",  # with updated_at: when an invitation was sent (it lapses)
+    "updated_at",
     "member__display_name",
     "member__user__username",
     "member__user__email",
@@ -59,6 +62,8 @@ def roster_entry(row: dict) -> Entry:
         pk=row["pk"],
         state=row["state"],
         role=row["role"],
+        decided_at=row["decided_at"],
+        updated_at=row["updated_at"],
         member=Person(
             display_name=row["member__display_name"],
             username=row["member__user__username"],

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -119,6 +120,7 @@ def invited(membership: Membership) -> None:
             "community": membership.community,
             "inviter": _actor_name(inviter),
             "community_url": _absolute(membership.community.get_absolute_url()),
+            "expiry_days": settings.INVITATION_EXPIRY_DAYS,
         },
         recipients=[membership.member.user.email],
     )

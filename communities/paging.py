@@ -4,6 +4,8 @@
   first membership shown) rather than by page number, so the fiftieth page costs what
   the first does: the database walks the names from the cursor instead of skipping
   everything before it. Its total is exact.
+- ``PositionedRows``: rows numbered 0, 1, 2 … by a ``position`` column (a stored import
+  plan), whose pages are ranges of positions: an index range, never an OFFSET.
 - ``CappedPaginator``: a ``Paginator`` that counts at most ``cap`` + 1 rows. Up to the
   cap the total is exact; beyond it the page says "more than" the cap and offers the
   pages up to it, and searching or filtering narrows the list.
@@ -111,6 +113,25 @@ def _field(row, name):
 
 def _built(rows: list, build) -> list:
     return [build(row) for row in rows] if build else rows
+
+
+class PositionedRows:
+    """What a ``Paginator`` pages over for rows numbered 0 … ``count`` - 1 by their
+    ``position``: its total is known (no COUNT), and a slice reads the rows whose
+    position is in range, so a deep page costs what the first does."""
+
+    def __init__(self, queryset, count: int):
+        self.queryset, self.total = queryset, count
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, key: slice) -> list:
+        start, stop = key.start or 0, min(key.stop, self.total)
+        return list(self.queryset.filter(position__gte=start, position__lt=stop))
 
 
 class CountedPaginator(Paginator):

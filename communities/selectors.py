@@ -22,8 +22,8 @@ from members.models import Department, Member
 
 from . import caching, manage_rows
 from .access import is_directory_admin, requests_decidable_by
-from .models import Community, Membership, Purpose, count_communities, count_members
-from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, known_page
+from .models import Community, Membership, Purpose, RosterImport, count_communities, count_members
+from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, PositionedRows, known_page
 
 # -- the directory and purposes -----------------------------------------------------------
 
@@ -31,6 +31,7 @@ from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, known_pag
 LIVE = [Community.Status.ACTIVE, Community.Status.DORMANT]
 CARD_TEMPLATE = "includes/_community_card.html"
 PURPOSES_PER_PAGE = 50
+IMPORT_ROWS_PER_PAGE = 200
 PURPOSE_MENU_SIZE = 100
 PURPOSE_MENU_SECONDS = 300
 
@@ -45,6 +46,7 @@ def card_shows(community: Community) -> tuple:
         community.kind,
         community.status,
         community.stage,
+        community.join_policy,
         community.summary,
         tuple((purpose.slug, purpose.statement) for purpose in community.purposes.all()),
         community.active_member_count,
@@ -72,6 +74,100 @@ def directory_page(communities, number) -> Page:
     page = Paginator(communities, settings.PAGE_SIZE).get_page(number)
     page.object_list = with_cards(count_members(page.object_list))
     return page
+
+
+@dataclass
+class DirectorySearch:
+    """A page of the directory, and the spelling it was found with when the words as
+    typed found nothing (``corrected``, else ``""``)."""
+
+    page: Page
+    corrected: str = ""
+
+
+def directory_search(narrow, query: str, number) -> DirectorySearch:
+    """Page ``number`` of ``narrow(query)`` (the directory narrowed by the form, searching
+    for the words given). When the words as typed find nothing, the closest spelling
+    the directory's own words allow is tried instead ("pyton" is searched as "python")."""
+    page = directory_page(narrow(query), number)
+    if page.paginator.count or not query:
+        return DirectorySearch(page)
+    corrected = corrected_query(query)
+    if not corrected:
+        return DirectorySearch(page)
+    retried = directory_page(narrow(corrected), number)
+    if not retried.paginator.count:
+        return DirectorySearch(page)
+    return DirectorySearch(retried, corrected)
+
+
+SPELLING_CUTOFF = 0.75
+VOCABULARY_SECONDS = 300
+
+
+def search_vocabulary() -> dict[int, list[str]]:
+    """The words of listed communities' names, summaries and purposes (lower-cased,
+    three letters or more), by length: what a misspelt search is corrected to. Read
+    only when a search finds nothing, and kept for a few minutes (10,000 communities
+    take about 0.4 s to read): a new name may take that long to be offered."""
+
+    def read() -> dict[int, list[str]]:
+        words = set()
+        texts = Community.objects.listed().values_list("name", "summary")
+        for name, summary in texts.iterator(chunk_size=2000):
+            words.update(re.findall(r"\w{3,}", f"{name} {summary}".lower()))
+        for statement in Purpose.objects.listed().values_list("statement", flat=True):
+            words.update(re.findall(r"\w{3,}", statement.lower()))
+        by_length: dict[int, list[str]] = {}
+        for word in sorted(words):
+            by_length.setdefault(len(word), []).append(word)
+        return by_length
+
+    return caching.remembered("search-vocabulary", (), read, VOCABULARY_SECONDS)
+
+
+def corrected_query(query: str) -> str:
+    """``query`` with each word the directory does not know (nor begins a word it
+    knows) replaced by the closest one it does; ``""`` when nothing changed."""
+    vocabulary = search_vocabulary()
+    words = re.findall(r"\w+", query.lower())
+    corrected = []
+    for word in words:
+        known_start = any(
+            known.startswith(word)
+            for length, group in vocabulary.items()
+            if length >= len(word)
+            for known in group
+        )
+        if len(word) < 3 or known_start:
+            corrected.append(word)
+            continue
+        near = [
+            known
+            for length in range(len(word) - 2, len(word) + 3)
+            for known in vocabulary.get(length, ())
+        ]
+        match = difflib.get_close_matches(word, near, n=1, cutoff=SPELLING_CUTOFF)
+        corrected.append(match[0] if match else word)
+    return " ".join(corrected) if corrected != words else ""
+
+
+def viewer_states(member, community_ids) -> dict[int, str]:
+    """Community id -> the viewer's standing there ("active", "requested" or "invited")
+    among ``community_ids``: one query, for what a card says to its viewer alone."""
+    if member is None or not community_ids:
+        return {}
+    return dict(
+        Membership.objects.filter(
+            member=member,
+            community_id__in=list(community_ids),
+            state__in=[
+                Membership.State.ACTIVE,
+                Membership.State.REQUESTED,
+                Membership.State.INVITED,
+            ],
+        ).values_list("community_id", "state")
+    )
 
 
 def purposes_page(query: str, number) -> Page:
@@ -137,6 +233,15 @@ def roster_page(community: Community, query: str, number) -> Page:
 class ManageLists:
     roster_page: NameKeysetPage  # of manage_rows.Entry
     waiting_page: Page  # of manage_rows.Entry
+
+
+def roster_import_page(roster_import: RosterImport, number) -> Page:
+    """One page of an import's stored plan, as the preview lists it; read by position
+    (an index range), with the total stored at upload: nothing is re-read or counted."""
+    rows = roster_import.rows.select_related("member").order_by("position")
+    return Paginator(PositionedRows(rows, roster_import.row_count), IMPORT_ROWS_PER_PAGE).get_page(
+        number
+    )
 
 
 def manage_lists(

@@ -31,6 +31,16 @@ urlpatterns = [
     path(
         "c/<slug:slug>/manage/<int:pk>/remove/", views.membership_remove, name="membership_remove"
     ),
+    path(
+        "c/<slug:slug>/manage/<int:pk>/resend/",
+        views.invitation_resend,
+        name="invitation_resend",
+    ),
+    path(
+        "c/<slug:slug>/manage/<int:pk>/withdraw/",
+        views.invitation_withdraw,
+        name="invitation_withdraw",
+    ),
     path("c/<slug:slug>/manage/import/", views.roster_import, name="roster_import"),
     path(
         "c/<slug:slug>/manage/import/<int:pk>/",

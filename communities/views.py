@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
@@ -5,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from . import access, selectors, services
@@ -42,9 +44,11 @@ def community_list(request):
         return form
 
     form = SimpleLazyObject(directory_form)
-    page = SimpleLazyObject(
-        lambda: selectors.directory_page(
-            form.filtered(Community.objects.for_directory()), request.GET.get("page")
+    search = SimpleLazyObject(
+        lambda: selectors.directory_search(
+            lambda query: form.filtered(Community.objects.for_directory(), query),
+            form.query,
+            request.GET.get("page"),
         )
     )
     return render(
@@ -52,7 +56,8 @@ def community_list(request):
         "communities/community_list.html",
         {
             "form": form,
-            "page_obj": page,
+            "search": search,
+            "page_obj": SimpleLazyObject(lambda: search.page),
             "is_directory_admin": access.is_directory_admin(request.user),
         },
     )
@@ -83,6 +88,7 @@ def community_detail(request, slug):
             "roster_page": roster_page,
             "viewer_membership": viewer_membership,
             "actions": access.membership_actions(community, viewer_membership),
+            "cannot_leave": access.why_cannot_leave(community, viewer_membership),
             "stewardship": stewardship,
             "stage_form": StageForm(initial={"stage": community.stage})
             if stewardship.manage
@@ -185,7 +191,7 @@ def invitation_decline(request, slug):
 
 
 def membership_leave(request, slug):
-    """GET asks for confirmation; POST leaves."""
+    """GET asks for confirmation (or says why they cannot leave yet); POST leaves."""
     community = access.community_for_viewer(request.user, slug)
     if request.method == "POST":
         _attempt(
@@ -194,11 +200,14 @@ def membership_leave(request, slug):
             _("You left %(community)s.") % {"community": community.name},
         )
         return redirect(community)
+    membership = community.memberships.filter(member=request.member).first()
     return render(
         request,
         "communities/membership_leave.html",
         {
             "community": community,
+            "cannot_leave": access.why_cannot_leave(community, membership),
+            "may_manage": access.may_curate(request.user, community, membership=membership),
             "rejoining_needs_a_steward": access.rejoining_needs_a_steward(community),
         },
     )
@@ -326,22 +335,47 @@ def members_add(request, slug):
 
 @require_POST
 def membership_role(request, slug, pk):
+    """Change a role at once, unless it replaces someone (appointing a sponsor makes the
+    current one a member): then a page says so first, and its Confirm applies both."""
     community, membership = access.membership_for_steward(request.user, slug, pk)
     form = RoleForm(request.POST)
-    if form.is_valid():
-        role = form.cleaned_data["role"]
-        # In a CoP a steward is called a coordinator.
-        role_label = dict(_roles_for(community)).get(role, Membership.Role(role).label)
-        _attempt(
-            request,
-            lambda: services.change_role(
-                community=community, membership=membership, actor=request.member, role=role
-            ),
-            _("%(name)s is now %(role)s.")
-            % {"name": membership.member.display_name, "role": role_label},
-        )
-    else:
+    if not form.is_valid():
         messages.error(request, _("Choose a role."))
+        return redirect(_manage_url(community))
+    role = form.cleaned_data["role"]
+    # In a CoP a steward is called a coordinator.
+    role_label = dict(_roles_for(community)).get(role, Membership.Role(role).label)
+    try:
+        change = services.plan_role_change(community=community, membership=membership, role=role)
+    except services.ServiceError as error:
+        messages.error(request, str(error))
+        return redirect(_manage_url(community))
+    replacing = change.replaces.pk if change.replaces else None
+    if replacing is not None and form.cleaned_data["replacing"] != replacing:
+        return render(
+            request,
+            "communities/membership_role_confirm.html",
+            {"community": community, "change": change, "role_label": role_label},
+        )
+    done = _("%(name)s is now %(role)s.") % {
+        "name": membership.member.display_name,
+        "role": role_label,
+    }
+    if change.replaces is not None:
+        done += " " + _("%(name)s, the previous sponsor, is now a member.") % {
+            "name": change.replaces.member.display_name
+        }
+    _attempt(
+        request,
+        lambda: services.change_role(
+            community=community,
+            membership=membership,
+            actor=request.member,
+            role=role,
+            replacing=replacing,
+        ),
+        done,
+    )
     # A coordinator (or steward) who handed their role on no longer manages the list.
     if not access.may_curate(request.user, community):
         return redirect(community)
@@ -367,6 +401,48 @@ def membership_remove(request, slug, pk):
     return render(
         request,
         "communities/membership_remove.html",
+        {"community": community, "membership": membership, "form": form},
+    )
+
+
+@require_POST
+def invitation_resend(request, slug, pk):
+    community, membership = access.membership_for_steward(request.user, slug, pk)
+    _attempt(
+        request,
+        lambda: services.resend_invitation(
+            community=community, membership=membership, actor=request.member
+        ),
+        ngettext(
+            "The invitation to %(name)s is sent again; it lapses in %(days)d day.",
+            "The invitation to %(name)s is sent again; it lapses in %(days)d days.",
+            settings.INVITATION_EXPIRY_DAYS,
+        )
+        % {"name": membership.member.display_name, "days": settings.INVITATION_EXPIRY_DAYS},
+    )
+    return redirect(_manage_url(community))
+
+
+def invitation_withdraw(request, slug, pk):
+    """GET asks for confirmation (and an optional reason); POST withdraws."""
+    community, membership = access.membership_for_steward(request.user, slug, pk)
+    form = NoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        _attempt(
+            request,
+            lambda: services.withdraw_invitation(
+                community=community,
+                membership=membership,
+                actor=request.member,
+                reason=form.cleaned_data["note"],
+            ),
+            _("The invitation to %(name)s is withdrawn.")
+            % {"name": membership.member.display_name},
+        )
+        return redirect(_manage_url(community))
+    return render(
+        request,
+        "communities/invitation_withdraw.html",
         {"community": community, "membership": membership, "form": form},
     )
 
@@ -485,15 +561,16 @@ def roster_import_preview(request, slug, pk):
             % totals,
         )
         return redirect("communities:community_manage", slug=community.slug)
-    plan = roster_upload.plan_import(
-        community, pending.content, remove_absent=pending.remove_absent
+    # The plan was worked out and stored at upload: read one page of it, nothing more.
+    page = (
+        None
+        if pending.applied_at
+        else selectors.roster_import_page(pending, request.GET.get("page"))
     )
-    rows = sorted(plan.rows, key=lambda row: (row.action == "unchanged", row.line))
-    page = Paginator(rows, 200).get_page(request.GET.get("page"))
     return render(
         request,
         "communities/roster_import_preview.html",
-        {"community": community, "pending": pending, "plan": plan, "page_obj": page},
+        {"community": community, "pending": pending, "page_obj": page},
     )
 
 

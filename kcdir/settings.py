@@ -228,13 +228,14 @@ AXES_SENSITIVE_PARAMETERS = [
 
 # The cache. With REDIS_URL, Redis: shared by every app process, so sessions, sign-out
 # and rate limits hold across them. Without it, each process keeps its own memory cache,
-# which is right only for one process (`make run`, the tests).
+# which is right only for one process (`make run`, the tests). A Redis outage is a cache
+# miss, not an error (kcdir/cache.py): sessions fall back to the database.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHES = {
     "default": {
         "BACKEND": os.environ.get(
             "CACHE_BACKEND",
-            "django.core.cache.backends.redis.RedisCache"
+            "kcdir.cache.ForgivingRedisCache"
             if REDIS_URL
             else "django.core.cache.backends.locmem.LocMemCache",
         ),
@@ -316,9 +317,22 @@ KCDIR_SITE_URL = os.environ.get("KCDIR_SITE_URL") or os.environ.get("KCDIR_BASE_
 
 PAGE_SIZE = 24
 
+# Days an invitation waits for an answer; after that it cannot be accepted, and
+# ``manage.py lapse_invitations`` (daily, from cron) ends it with a history event.
+INVITATION_EXPIRY_DAYS = int(os.environ.get("KCDIR_INVITATION_EXPIRY_DAYS", "30"))
+if INVITATION_EXPIRY_DAYS < 1:
+    raise ImproperlyConfigured(
+        "KCDIR_INVITATION_EXPIRY_DAYS must be a whole number of days, 1 or more."
+    )
+
 # How long a page may keep what it drew for everyone (communities/caching.py):
 # entries are also dropped at once by any change to the directory. 0 turns it off.
 DIRECTORY_CACHE_SECONDS = int(os.environ.get("DIRECTORY_CACHE_SECONDS", "300"))
+
+# The most rows one roster import (the Import CSV page, manage.py import_roster) takes;
+# a larger file is refused at upload with the count. Each upload is planned and stored
+# once, so this bounds the work and the rows one upload costs.
+ROSTER_IMPORT_MAX_ROWS = int(os.environ.get("KCDIR_ROSTER_IMPORT_MAX_ROWS", "50000"))
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ admin.site.site_header = "kcdir administration"
 admin.site.site_title = "kcdir admin"
 
 handler403 = "kcdir.views.permission_denied"
+handler500 = "kcdir.views.server_error"
 
 urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),

@@ -1,10 +1,13 @@
 """Project-level views: health check and error pages."""
 
 import logging
+import sys
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse
+from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -40,3 +43,33 @@ def permission_denied(request, exception=None):
         request.path,
     )
     return defaults.permission_denied(request, exception)
+
+
+# The database not answering (down, restarting, unreachable, out of connections, out of
+# disk), as against a fault in kcdir: the request can work again in a moment.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
+
+
+def _database_unavailable(error: BaseException | None) -> bool:
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, DATABASE_UNAVAILABLE):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def server_error(request):
+    """The error page for an exception nothing handled (handler500), wherever it was
+    raised (a view, a middleware, another error page): 503 "temporarily unavailable",
+    with ``Retry-After``, when it is the database not answering; the 500 page otherwise.
+    Django logs the traceback either way; neither page shows it, or touches the
+    database."""
+    if not _database_unavailable(sys.exc_info()[1]):
+        return defaults.server_error(request)
+    response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    add_never_cache_headers(response)
+    return response

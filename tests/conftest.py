@@ -208,6 +208,11 @@ def world(db, directory_admin, superuser):
         community=target,
         state=Membership.State.REQUESTED,
     )
+    invited = MembershipFactory(
+        member=member_named("Ivo Invited", username="ivo"),
+        community=target,
+        state=Membership.State.INVITED,
+    )
 
     otto = member_named("Otto Steward", username="otto")
     other = led_kc(
@@ -256,6 +261,7 @@ def world(db, directory_admin, superuser):
         mo_username=mo.user.username,
         mo_membership_pk=mo_membership.pk,
         pending=pending,
+        invited_membership_pk=invited.pk,
         import_pk=pending_import.pk,
         ada=ada,
         bea=bea,

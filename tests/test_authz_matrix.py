@@ -286,6 +286,17 @@ CORE_MATRIX = {
         data=lambda w: {"note": "Moved on."},
         writes=True,
     ),
+    "communities:invitation_resend": {
+        "args": ("target_slug", "invited_membership_pk"),
+        "methods": {"GET": everyone(405), "POST": only(CURATORS, Redirect("{manage_url}"))},
+        "writes": True,
+    },
+    "communities:invitation_withdraw": curator_page(
+        ("target_slug", "invited_membership_pk"),
+        post=Redirect("{manage_url}"),
+        data=lambda w: {"note": "Sent by mistake."},
+        writes=True,
+    ),
     "communities:roster_import": curator_page(
         ("target_slug",),
         post=Redirect("{manage_url}import/", prefix=True),

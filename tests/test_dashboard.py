@@ -4,6 +4,7 @@ Each section is found by its heading id (``aria-labelledby``) and read as text, 
 the tests prove what an admin sees, not just what the view computed.
 """
 
+import html
 import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -12,6 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from communities import services
 from communities.models import Community, Membership, MembershipEvent, Purpose
 
 from .factories import (
@@ -254,6 +256,93 @@ def test_invitations_unanswered_for_thirty_days_are_listed(client, directory_adm
     assert stale_items(response) == ["Ivy Stale → Claims Turnaround"]
     assert badge_count(response, "stale-heading") == 1
     assert "Invitations unanswered for 30 days" in section_text(response, "stale-heading")
+
+
+def action_links(response, heading_id: str) -> list[tuple[str, str, str]]:
+    """(text, aria-label, href) of each button-like link in a section: where each row
+    is acted on."""
+    return [
+        (visible_text(text), html.unescape(label), html.unescape(href))
+        for href, label, text in re.findall(
+            r'<a class="btn[^"]*" href="([^"]*)" aria-label="([^"]*)">(.*?)</a>',
+            section_html(response, heading_id),
+            re.S,
+        )
+    ]
+
+
+def test_each_waiting_request_links_to_its_row_where_it_is_decided(
+    client, directory_admin, open_kc, request_kc
+):
+    rhea = MembershipFactory(
+        community=request_kc, member=member_named("Rhea O'Neil"), state=State.REQUESTED
+    )
+    walter = MembershipFactory(
+        community=open_kc, member=member_named("Walter Middle"), state=State.REQUESTED
+    )
+    set_updated_at(rhea, ago(days=5))
+    client.force_login(directory_admin)
+
+    links = action_links(client.get(DASHBOARD), "waiting-heading")
+
+    assert [(text, label) for text, label, _href in links] == [
+        ("Decide", "Decide on the request from Rhea O'Neil to join Climate Risk Pricing"),
+        ("Decide", "Decide on the request from Walter Middle to join Claims Turnaround"),
+    ]
+    for (_text, _label, href), membership in zip(links, [rhea, walter], strict=True):
+        target = urlsplit(href)
+        manage = reverse("communities:community_manage", args=[membership.community.slug])
+        assert (target.path, target.fragment) == (manage, f"membership-{membership.pk}")
+        assert parse_qs(target.query) == {
+            "state": ["requested"],
+            "q": [membership.member.display_name],
+        }
+        page = client.get(f"{target.path}?{target.query}")
+        row = re.search(
+            rf'<tr id="membership-{membership.pk}">(.*?)</tr>', page.content.decode(), re.S
+        )
+        name, cells = membership.member.display_name, html.unescape(row.group(1))
+        assert f'aria-label="Approve the request from {name}"' in cells
+        assert f'aria-label="Deny the request from {name}"' in cells
+
+
+def test_each_stale_invitation_links_to_its_row_where_it_is_resent_or_withdrawn(
+    client, directory_admin, open_kc
+):
+    ivy = MembershipFactory(
+        community=open_kc, member=member_named("Ivy Stale"), state=State.INVITED
+    )
+    set_updated_at(ivy, ago(days=31))
+    client.force_login(directory_admin)
+
+    links = action_links(client.get(DASHBOARD), "stale-heading")
+
+    assert [(text, label) for text, label, _href in links] == [
+        (
+            "Resend or withdraw",
+            "Resend or withdraw the invitation to Ivy Stale to join Claims Turnaround",
+        )
+    ]
+    target = urlsplit(links[0][2])
+    assert target.fragment == f"membership-{ivy.pk}"
+    assert parse_qs(target.query) == {"state": ["invited"], "q": ["Ivy Stale"]}
+    page = client.get(f"{target.path}?{target.query}").content.decode()
+    row = re.search(rf'<tr id="membership-{ivy.pk}">(.*?)</tr>', page, re.S).group(1)
+    assert 'aria-label="Resend invitation to Ivy Stale"' in row
+    assert 'aria-label="Withdraw invitation to Ivy Stale"' in row
+
+
+def test_a_resent_invitation_is_no_longer_stale(client, directory_admin, open_kc, steward):
+    ivy = MembershipFactory(
+        community=open_kc, member=member_named("Ivy Stale"), state=State.INVITED
+    )
+    Membership.objects.filter(pk=ivy.pk).update(decided_at=ago(days=40), updated_at=ago(days=40))
+    client.force_login(directory_admin)
+    assert stale_items(client.get(DASHBOARD)) == ["Ivy Stale → Claims Turnaround"]
+
+    services.resend_invitation(community=open_kc, membership=ivy, actor=steward.member)
+
+    assert stale_items(client.get(DASHBOARD)) == []
 
 
 def test_counts_by_kind_status_and_stage_follow_the_data(

@@ -294,7 +294,14 @@ def test_after_a_change_only_the_changed_card_is_drawn_again(kc, reader, client)
             lambda kc: Community.objects.filter(pk=kc.pk).update(stage="community"),
             '<span class="badge text-bg-light border">Community</span>',
         ),
-        (lambda kc: Community.objects.filter(pk=kc.pk).update(status="dormant"), "Dormant"),
+        (
+            lambda kc: Community.objects.filter(pk=kc.pk).update(status="dormant"),
+            '<span class="badge text-bg-warning">Dormant</span>',  # "Dormant" is a filter too
+        ),
+        (
+            lambda kc: Community.objects.filter(pk=kc.pk).update(join_policy="invite"),
+            '<span class="badge text-bg-light border join-policy">By invitation</span>',
+        ),
         (lambda kc: kc.purposes.add(PurposeFactory(statement="Faster claims")), "Faster claims"),
         (
             lambda kc: services.join_community(community=kc, member=member_named("New One")),

@@ -1,7 +1,8 @@
 """Roster import and export: the CSV pages, the services behind them and the commands.
 
-Import is two steps: upload (``communities:roster_import``) stores a ``RosterImport``
-and redirects to its preview; POST to the preview (Confirm) applies it. A refused
+Import is two steps: upload (``communities:roster_import``) plans the file once, stores
+the plan (a ``RosterImport`` and its ``RosterImportRow``s) and redirects to its preview,
+which pages the stored plan; POST to the preview (Confirm) applies exactly that plan. A refused
 upload or confirmation must leave the roster, its history and the stored imports
 exactly as they were.
 """
@@ -10,7 +11,10 @@ import codecs
 import csv
 import datetime
 import io
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -23,13 +27,21 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.models.signals import post_init
 from django.http import StreamingHttpResponse
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve, reverse
 from django.utils import timezone
 
 from communities import services
 from communities.csv_io import cells, exports, pg_copy, roster_upload
-from communities.models import Community, Membership, MembershipEvent, RosterImport
+from communities.models import (
+    Community,
+    Membership,
+    MembershipEvent,
+    RosterImport,
+    RosterImportRow,
+)
+from communities.services import bulk
 from members.models import Member
 
 from .factories import (
@@ -773,6 +785,363 @@ def test_import_adds_no_one_to_an_archived_community(steward, open_kc, people):
     assert pending.applied_at is None
 
 
+# -- planned once: the upload stores the plan, the preview pages it, apply applies it ------
+
+
+def store_plan(community, actor, lines, **kwargs) -> RosterImport:
+    return services.preview_roster_import(
+        community=community,
+        actor=actor,
+        file_name=kwargs.pop("file_name", "r.csv"),
+        text=csv_text(*lines),
+        remove_absent=kwargs.pop("remove_absent", False),
+    )
+
+
+@pytest.fixture
+def no_reading_or_planning(monkeypatch):
+    """Fails a test that reads, decodes or plans a CSV, or fingerprints the roster."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the stored plan must be read, not the file planned again")
+
+    for name in ("plan_import", "read_rows", "decode_upload", "roster_fingerprint"):
+        monkeypatch.setattr(roster_upload, name, refuse)
+
+
+def test_preview_pages_the_stored_plan_and_never_reads_or_plans_the_file_again(
+    client, steward, open_kc, people, request
+):
+    unknown = [f"nobody{i:03d}@example.org,member," for i in range(250)]
+    client.force_login(steward)
+    pending = pending_from(
+        upload(
+            client,
+            open_kc,
+            csv_text("steward,steward,", *unknown, "priya.patel,member,hi"),
+        )
+    )
+    request.getfixturevalue("no_reading_or_planning")
+
+    first = client.get(preview_url(pending))
+    second = client.get(preview_url(pending), {"page": 2})
+
+    assert first.status_code == second.status_code == 200
+    rows = preview_table(first) + preview_table(second)
+    # What does something first (file order), then the unchanged rows.
+    assert [row["line"] for row in rows] == [str(line) for line in range(3, 254)] + ["2"]
+    assert rows[250] == {
+        "line": "253",
+        "key": "priya.patel",
+        "person": "Priya Patel",
+        "action": "Add",
+        "role": "member",
+        "details": "",
+    }
+    assert (rows[-1]["person"], rows[-1]["action"]) == ("Stella Steward", "Unchanged")
+    assert len(preview_table(first)) == 200
+    assert "add: 1" in page_text(first) and "errors: 250" in page_text(first)
+    assert has_confirm_button(first) and has_confirm_button(second)
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "x", "999"])
+def test_preview_pages_out_of_range_show_the_first_or_the_last_page(
+    client, steward, open_kc, people, page
+):
+    lines = [f"nobody{i:03d}@example.org,member," for i in range(250)]
+    pending = store_plan(open_kc, actor_of(steward), lines)
+    client.force_login(steward)
+
+    shown = preview_table(client.get(preview_url(pending), {"page": page}))
+
+    last = page != "x"  # Django's get_page: a number out of range is the last page
+    assert [row["line"] for row in shown][:1] == (["202"] if last else ["2"])
+    assert len(shown) == (50 if last else 200)
+
+
+def _plan_of(steward, open_kc, rows: int) -> RosterImport:
+    people = [
+        MemberFactory(user__username=f"budget{rows}-{i}", display_name=f"Budget {rows} {i}")
+        for i in range(3)
+    ]
+    lines = [f"{p.user.username},member," for p in people]
+    lines += [f"nobody{i:05d},member," for i in range(rows - len(lines))]
+    return store_plan(open_kc, actor_of(steward), lines)
+
+
+# The user with their member, the directory-admin check and the navbar's waiting count
+# (every page), the community and the import (access), and one page of the plan's rows
+# with their people: the same for 10 rows as for 5,000, on the first page or the last.
+PREVIEW_QUERY_BUDGET = 6
+
+
+def test_preview_page_costs_the_same_queries_for_a_small_and_a_large_plan_and_a_deep_page(
+    client, steward, open_kc, django_assert_max_num_queries
+):
+    small, large = _plan_of(steward, open_kc, 10), _plan_of(steward, open_kc, 5_000)
+    client.force_login(steward)
+    client.get(preview_url(small))  # warm the session and the caches
+
+    counts = {}
+    for name, pending, page in [("small", small, 1), ("large", large, 1), ("deep", large, 25)]:
+        with django_assert_max_num_queries(PREVIEW_QUERY_BUDGET) as queries:
+            response = client.get(preview_url(pending), {"page": page})
+        counts[name] = len(queries.captured_queries)
+        assert len(preview_table(response)) == (10 if name == "small" else 200)
+
+    assert counts["small"] == counts["large"] == counts["deep"], counts
+    reads = [
+        q["sql"].upper() for q in queries.captured_queries if "ROSTERIMPORTROW" in q["sql"].upper()
+    ]
+    assert len(reads) == 1, "the deep page is one read of its rows"
+    assert "OFFSET" not in reads[0] and "COUNT(" not in reads[0]
+
+
+def test_the_stored_plan_keeps_every_cell_exactly_tabs_backslashes_and_line_breaks_too(
+    steward, open_kc, people
+):
+    text = (
+        "email,role,note\n"
+        'priya.patel,member,"tab\there \\N back\\slash\r\nnew line"\n'
+        '"no\tone\\N",member,\n'
+        '"\\N",member,\n'
+        'omar.okafor,"boss\\\tman",\n'
+    )
+    planned = roster_upload.plan_import(open_kc, text)
+
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="r.csv",
+        text=text,
+        remove_absent=False,
+    )
+
+    stored = list(
+        pending.rows.order_by("line").values_list(
+            "line", "key", "action", "role", "note", "message", "member"
+        )
+    )
+    assert stored == [
+        (
+            row.line,
+            row.key,
+            row.action,
+            row.role,
+            row.note,
+            row.message,
+            row.member.pk if row.member else None,
+        )
+        for row in sorted(planned.rows, key=lambda row: row.line)
+    ]
+    assert stored[0][4] == "tab\there \\N back\\slash\r\nnew line"
+    assert stored[1][1] == "no\tone\\n" and stored[2][1] == "\\n"
+    assert stored[3][5] == "Unknown role “boss\\\tman”: use member, sponsor, steward."
+
+
+def test_the_plan_fingerprint_is_the_roster_it_was_computed_against(open_kc, plain_member):
+    plan = roster_upload.plan_import(open_kc, csv_text("mo,steward,"))
+
+    assert plan.fingerprint == roster_upload.roster_fingerprint(open_kc)
+
+
+def test_apply_applies_the_stored_plan_not_the_file_read_again(steward, open_kc, people):
+    pending = store_plan(open_kc, actor_of(steward), ["priya.patel@example.org,member,"])
+    # Afterwards the address names someone else: reading the file again would add Omar.
+    get_user_model().objects.filter(pk=people.priya.user_id).update(email="priya@elsewhere.org")
+    get_user_model().objects.filter(pk=people.omar.user_id).update(email="priya.patel@example.org")
+
+    totals = services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+
+    assert totals["add"] == 1
+    assert "Priya Patel" in roster_of(open_kc) and "Omar Okafor" not in roster_of(open_kc)
+
+
+def test_apply_refuses_when_someone_it_adds_has_left_the_directory_since_the_preview(
+    client, steward, open_kc, people
+):
+    client.force_login(steward)
+    pending = pending_from(
+        upload(client, open_kc, csv_text("priya.patel@example.org,member,", "omar.okafor,member,"))
+    )
+    get_user_model().objects.filter(pk=people.omar.user_id).update(is_active=False)
+    before = snapshot()
+
+    response = client.post(preview_url(pending), follow=True)
+
+    assert alerts(response) == [
+        "1 person in this import has left the directory since the preview, so nothing "
+        "was applied. Upload the file again to see a fresh preview."
+    ]
+    assert snapshot() == before
+    assert pending.rows.count() == 2, "the plan stays until it is applied or stale"
+
+
+def test_apply_checks_the_community_rules_again_and_does_not_trust_the_stored_verdict(
+    steward, open_kc, people
+):
+    pending = store_plan(open_kc, actor_of(steward), ["priya.patel,member,", "steward,steward,"])
+    assert pending.problems == [] and pending.can_apply
+    # The stored plan now demotes the only steward; its stored verdict still says fine.
+    pending.rows.filter(key="steward").update(action="change", role=Role.MEMBER)
+    before = snapshot()
+
+    with pytest.raises(services.MembershipError, match="no steward"):
+        services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+
+    assert snapshot() == before
+    assert roster_of(open_kc)["Stella Steward"] == Role.STEWARD
+
+
+def test_a_failure_while_applying_leaves_the_roster_and_the_plan_as_they_were(
+    steward, open_kc, people, monkeypatch
+):
+    pending = store_plan(
+        open_kc, actor_of(steward), ["priya.patel,member,", "omar.okafor,steward,"]
+    )
+    before = snapshot()
+
+    insert_rows = bulk._insert_rows
+
+    def fail_on_the_events(model, *args):
+        if model is MembershipEvent:  # after the memberships were written
+            raise DatabaseError("disk full")
+        insert_rows(model, *args)
+
+    monkeypatch.setattr(bulk, "_insert_rows", fail_on_the_events)
+    with pytest.raises(DatabaseError, match="disk full"):
+        services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+
+    assert snapshot() == before
+    assert pending.rows.count() == 2
+
+
+def test_applying_deletes_the_plan_and_keeps_the_record_that_it_was_applied(
+    client, steward, open_kc, people
+):
+    client.force_login(steward)
+    pending = pending_from(upload(client, open_kc, csv_text("priya.patel,member,")))
+
+    client.post(preview_url(pending))
+
+    pending.refresh_from_db()
+    assert pending.applied_at is not None
+    assert not RosterImportRow.objects.exists()
+    again = client.get(preview_url(pending))
+    assert "This import was already applied." in alerts(again)
+    assert "add: 1" in page_text(again)
+    assert "<tbody>" not in again.content.decode()
+
+
+# -- the row cap ------------------------------------------------------------------------
+
+
+@override_settings(ROSTER_IMPORT_MAX_ROWS=1000)
+def test_a_file_over_the_row_cap_is_refused_at_upload_with_its_count(client, steward, open_kc):
+    client.force_login(steward)
+    before = snapshot()
+
+    response = upload(client, open_kc, csv_text(*[f"person{i},member," for i in range(1234)]))
+
+    message = (
+        "The file has 1,234 rows; the most one import takes is 1,000. Split it into smaller files."
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"] == [message]
+    assert message in page_text(response)
+    assert snapshot() == before and not RosterImportRow.objects.exists()
+
+
+@override_settings(ROSTER_IMPORT_MAX_ROWS=3)
+def test_a_file_at_the_row_cap_is_planned_and_the_form_names_the_cap(client, steward, open_kc):
+    client.force_login(steward)
+
+    form = client.get(url("roster_import", open_kc.slug))
+    pending = pending_from(
+        upload(
+            client,
+            open_kc,
+            csv_text(
+                "a,member,",
+                "b,member,",
+                "",
+            ),
+        )
+    )
+
+    assert "UTF-8, at most 5 MB and 3 rows." in page_text(form)
+    assert pending.row_count == 3 and pending.totals["error"] == 3
+
+
+def test_the_row_cap_comes_from_the_environment():
+    def cap(**env) -> int:
+        unset = {k: v for k, v in os.environ.items() if k != "KCDIR_ROSTER_IMPORT_MAX_ROWS"}
+        completed = subprocess.run(  # noqa: S603 (our own interpreter and settings)
+            [sys.executable, "-c", "import kcdir.settings as s; print(s.ROSTER_IMPORT_MAX_ROWS)"],
+            env={**unset, "SECRET_KEY": "kcdir-tests-only", "DEBUG": "0", **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return int(completed.stdout.strip())
+
+    assert cap() == 50_000
+    assert cap(KCDIR_ROSTER_IMPORT_MAX_ROWS="1234") == 1234
+
+
+# -- stale imports ----------------------------------------------------------------------
+
+
+def _age(pending: RosterImport, hours: float) -> None:
+    RosterImport.objects.filter(pk=pending.pk).update(
+        created_at=timezone.now() - datetime.timedelta(hours=hours)
+    )
+
+
+def test_clear_stale_imports_deletes_imports_and_plans_older_than_a_day(
+    steward, open_kc, request_kc, people
+):
+    actor = actor_of(steward)
+    old = store_plan(open_kc, actor, ["priya.patel,member,", "nobody,member,"])
+    old_applied = store_plan(open_kc, actor, ["omar.okafor,member,"])
+    services.apply_roster_import(roster_import=old_applied, actor=actor)
+    elsewhere = store_plan(request_kc, actor, ["lena.lind,member,"])
+    fresh = store_plan(open_kc, actor, ["lena.lind,member,"])
+    _age(old, 25)
+    _age(old_applied, 30)
+    _age(elsewhere, 24.1)
+    _age(fresh, 23)
+
+    out, err = run("clear_stale_imports")
+
+    assert out.strip() == "Deleted 3 roster imports older than 24 hours (3 planned rows)."
+    assert err.splitlines() == ["  3 of 3 imports deleted"]
+    assert list(RosterImport.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert list(RosterImportRow.objects.values_list("roster_import", flat=True)) == [fresh.pk]
+
+    out, err = run("clear_stale_imports", "--hours", "1", "--batch", "1")
+    assert out.strip() == "Deleted 1 roster imports older than 1 hours (1 planned rows)."
+    assert err.splitlines() == ["  1 of 1 imports deleted"]
+    assert not RosterImportRow.objects.exists()
+
+
+def test_an_upload_deletes_everyones_stale_imports_in_passing(
+    client, steward, open_kc, request_kc, people
+):
+    rex = request_kc.memberships.get(role=Role.STEWARD).member
+    stale = store_plan(request_kc, rex, ["priya.patel,member,"])
+    waiting = store_plan(request_kc, rex, ["omar.okafor,member,"])
+    _age(stale, 25)
+    _age(waiting, 2)
+    client.force_login(steward)
+
+    pending = pending_from(upload(client, open_kc, csv_text("lena.lind,member,")))
+
+    assert set(RosterImport.objects.values_list("pk", flat=True)) == {waiting.pk, pending.pk}
+    assert not RosterImportRow.objects.filter(roster_import_id=stale.pk).exists()
+
+
 # -- round trip -------------------------------------------------------------------------
 
 
@@ -816,12 +1185,11 @@ def test_exported_roster_imports_with_every_row_unchanged(
     )
     preview = client.get(preview_url(pending))
 
-    plan = preview.context["plan"]
-    actions = {row.key: row.action for row in plan.rows}
+    actions = dict(pending.rows.values_list("key", "action"))
     assert set(actions.values()) == ({"unchanged", "skip"} if everyone else {"unchanged"})
     assert sum(1 for action in actions.values() if action == "unchanged") == 7
     assert "+plus" in actions and "-minus@example.org" in actions
-    assert plan.changes == [] and not plan.problems
+    assert pending.change_count == 0 and pending.problems == []
     assert not has_confirm_button(preview)
     assert "Nothing to apply." in page_text(preview)
 
@@ -860,7 +1228,8 @@ def test_ten_thousand_row_file_previews_and_applies(client, steward, open_kc):
     preview = client.get(preview_url(pending))
 
     assert preview.status_code == 200
-    assert preview.context["plan"].totals()["add"] == count
+    assert preview.context["pending"].totals["add"] == count
+    assert len(preview_table(preview)) == 200, "one page of the stored plan"
     assert has_confirm_button(preview)
 
     started = time.perf_counter()
@@ -1638,7 +2007,10 @@ def _allowed_outcome(endpoint, cast, response):
         assert response.status_code == 200
         assert "Import a membership list" in page_text(response)
     elif endpoint == "upload":
-        assert pending_from(response).content == "email,role\nomar.okafor,member\n"
+        pending = pending_from(response)
+        assert list(pending.rows.values_list("line", "key", "action", "member__display_name")) == [
+            (2, "omar.okafor", "add", "Omar Okafor")
+        ]
     elif endpoint == "preview":
         assert response.status_code == 200
         assert [row["person"] for row in preview_table(response)] == ["Priya Patel"]

@@ -1057,7 +1057,7 @@ SESSIONS_AND_CACHE = (
 
 def test_sessions_are_cached_only_in_a_cache_shared_by_every_process():
     """Per-process caches would keep a signed-out session alive in the other processes."""
-    assert run_probe(deploy_env(), SESSIONS_AND_CACHE) == "cached_db RedisCache"
+    assert run_probe(deploy_env(), SESSIONS_AND_CACHE) == "cached_db ForgivingRedisCache"
     assert run_probe(deploy_env(REDIS_URL=None), SESSIONS_AND_CACHE) == "db LocMemCache"
 
 

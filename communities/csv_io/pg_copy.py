@@ -1,4 +1,5 @@
-"""CSV exports on PostgreSQL: ``COPY (SELECT …) TO STDOUT WITH (FORMAT csv)``, streamed.
+"""CSV exports on PostgreSQL: ``COPY (SELECT …) TO STDOUT WITH (FORMAT csv)``, streamed;
+and ``copy_in``, many rows stored with one ``COPY … FROM STDIN`` (a roster import's plan).
 
 ``exports`` writes each export two ways that give the same bytes: rows built in Python
 and written by ``csv.writer`` (any database), and one SQL query copied out by PostgreSQL
@@ -19,9 +20,10 @@ What keeps the two identical:
   reads.
 """
 
+import io
 import queue
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import nullcontext
 
 from django.db import connection
@@ -34,6 +36,34 @@ _DONE = object()
 def available() -> bool:
     """True when exports can use ``COPY``: PostgreSQL through psycopg2."""
     return connection.vendor == "postgresql" and connection.Database.__name__ == "psycopg2"
+
+
+# COPY's text format: a backslash, tab, newline or carriage return inside a value is
+# written as an escape, and \N (never produced by escaping a value) is NULL.
+_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_in(table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Insert ``rows`` (values for ``columns``: str, int or None for NULL) into ``table``
+    with one ``COPY … FROM STDIN``: for tens of thousands of rows several times faster
+    than an ``INSERT`` of arrays, whose parameters psycopg2 quotes one by one. Runs on
+    this thread's connection, inside its transaction; no ``save()``, no signals."""
+    buffer = io.StringIO()
+    write = buffer.write
+    for row in rows:
+        write(
+            "\t".join(
+                "\\N" if value is None else str(value).translate(_TEXT_ESCAPES) for value in row
+            )
+        )
+        write("\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        quote = connection.ops.quote_name
+        sql = f"COPY {quote(table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
+        logged = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else nullcontext()
+        with logged, connection.wrap_database_errors:
+            cursor.cursor.copy_expert(sql, buffer)
 
 
 def guarded(expression: str, prefixes: tuple[str, ...]) -> str:

@@ -2,15 +2,19 @@
 
 Format: a header row with ``email`` or ``username`` (or both), ``role``, and optionally
 ``note`` and ``state``; other columns are ignored, so a file exported by kcdir imports
-unchanged. Reads only: ``services.apply_roster_import`` writes the plan.
+unchanged. Reads only: ``services.preview_roster_import`` stores the plan (once, at
+upload) and ``services.apply_roster_import`` writes it.
 """
 
 import codecs
 import csv
 import hashlib
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from members.models import Member
@@ -51,6 +55,7 @@ class PlanRow:
 class RosterPlan:
     rows: list[PlanRow] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # rules the result would break
+    fingerprint: str = ""  # of the roster the plan was computed against
 
     ACTIONS = ("add", "change", "unchanged", "remove", "skip", "error")
 
@@ -97,8 +102,14 @@ def decode_upload(data: bytes, *, name: str = "") -> str:
         ) from None
 
 
-def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs; header names lower-cased and trimmed."""
+def read_rows(text: str, *, max_rows: int | None = None) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs; header names lower-cased and trimmed.
+
+    A file with more than ``max_rows`` rows (default: the ``ROSTER_IMPORT_MAX_ROWS``
+    setting) is refused; past the limit the rest are only counted, for the message.
+    """
+    if max_rows is None:
+        max_rows = settings.ROSTER_IMPORT_MAX_ROWS
     if "\x00" in text:
         raise RosterFileError(_("This is not a text file. Save the roster as CSV and try again."))
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -115,9 +126,12 @@ def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
             )
             % {"found": ", ".join(name for name in header if name) or _("nothing")}
         )
-    rows = []
+    rows, count = [], 0
     try:
         for values in reader:
+            count += 1
+            if count > max_rows:
+                continue
             row = {
                 name: unsafe_cell(value.strip())
                 for name, value in zip(header, values, strict=False)
@@ -129,15 +143,31 @@ def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
             _("Line %(line)s cannot be read as CSV: %(error)s")
             % {"line": reader.line_num, "error": error}
         ) from None
+    if count > max_rows:
+        raise RosterFileError(
+            _(
+                "The file has %(count)s rows; the most one import takes is %(limit)s. "
+                "Split it into smaller files."
+            )
+            % {
+                "count": number_format(count, force_grouping=True),
+                "limit": number_format(max_rows, force_grouping=True),
+            }
+        )
     return rows
 
 
 def roster_fingerprint(community: Community) -> str:
     """A digest of the community's memberships: changes when anyone's state or role does."""
-    digest = hashlib.sha256()
-    for pk, state, role in (
+    return fingerprint_of(
         community.memberships.order_by("pk").values_list("pk", "state", "role").iterator()
-    ):
+    )
+
+
+def fingerprint_of(memberships: Iterable[tuple[int, str, str]]) -> str:
+    """The digest of (pk, state, role) of each membership, in pk order."""
+    digest = hashlib.sha256()
+    for pk, state, role in memberships:
         digest.update(f"{pk}:{state}:{role};".encode())
     return digest.hexdigest()
 
@@ -157,7 +187,14 @@ def plan_import(community: Community, text: str, *, remove_absent: bool = False)
         plan.rows.append(planner.plan(line, row, key))
     if remove_absent:
         plan.rows.extend(planner.removals())
-    plan.problems = _broken_rules(community, plan, memberships)
+    plan.problems = broken_rules(
+        community,
+        {m.member_id: m.role for m in memberships.values() if m.state == State.ACTIVE},
+        ((row.action, row.member.pk, row.role) for row in plan.changes),
+    )
+    # From the memberships the plan was computed against, not read again: a change
+    # in between would otherwise pass for the state the plan assumed.
+    plan.fingerprint = fingerprint_of(sorted((m.pk, m.state, m.role) for m in memberships.values()))
     return plan
 
 
@@ -276,18 +313,20 @@ class _RowPlanner:
         ]
 
 
-def _broken_rules(community: Community, plan: RosterPlan, memberships) -> list[str]:
-    """The community rules the roster would break after this import."""
-    roles = {
-        member_id: m.role
-        for member_id, m in memberships.items()
-        if m.state == Membership.State.ACTIVE
-    }
-    for row in plan.rows:
-        if row.action in ("add", "change"):
-            roles[row.member.pk] = row.role
-        elif row.action == "remove":
-            roles.pop(row.member.pk, None)
+def broken_rules(
+    community: Community, active_roles: dict[int, str], changes: Iterable[tuple[str, int, str]]
+) -> list[str]:
+    """The community rules its roster would break after an import.
+
+    ``active_roles``: member id → role of each active member now; ``changes``: (action,
+    member id, role) of each row that adds, changes or removes someone.
+    """
+    roles = dict(active_roles)
+    for action, member_id, role in changes:
+        if action in ("add", "change"):
+            roles[member_id] = role
+        elif action == "remove":
+            roles.pop(member_id, None)
     problems = []
     if community.status in (Community.Status.ARCHIVED, Community.Status.PROPOSED):
         problems.append(_("This community is archived or proposed and accepts no new members."))

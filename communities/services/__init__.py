@@ -1,10 +1,11 @@
 """Writes: the only code that changes communities, memberships and their history.
 
-Every service is atomic and writes exactly one ``MembershipEvent`` per changed
-membership. A roster service locks the community row first (so two stewards acting
+Every service is atomic and writes exactly one ``MembershipEvent`` per change to a
+membership (a lapsed invitation ends with its own event before the person joins or
+asks). A roster service locks the community row first (so two stewards acting
 at once are serialised and the invariants below hold), checks the rule it enforces,
 writes the membership and its event, and queues its emails for after the commit; the
-HR sync writes in batches. A refused change raises a
+HR sync and ``lapse_invitations`` write in batches. A refused change raises a
 ``ServiceError`` (``MembershipError`` for a roster rule, ``CommunityError`` for a
 community rule) whose message says why, and changes nothing.
 
@@ -14,12 +15,16 @@ The state machine (states down, services across), for a knowledge community:
     removed              request (request) -> requested      (no self-join)
     any but active       invite -> invited; add -> active
     requested            approve -> active; deny -> denied; cancel -> left
-    invited              accept -> active; decline -> left
+    invited              accept -> active; decline -> left; withdraw -> removed;
+                         resend -> invited (the clock starts again)
+    invited, lapsed      lapse -> left (not answered within INVITATION_EXPIRY_DAYS days:
+                         no longer accepted, declined or counted as an invitation)
     active               leave -> left; remove -> removed; change_role
     requested/invited    remove -> removed (withdraws it)
 
 Rules: archived communities accept no joins, requests, invitations or additions;
-an active KC keeps at least one active steward; at most one active sponsor.
+an active KC keeps at least one active steward; at most one active sponsor
+(``plan_role_change`` says beforehand whom appointing a sponsor replaces).
 
 By subject: ``membership`` (one person joining, leaving, curated by stewards),
 ``bulk`` (adding lists, roster imports), ``communities`` (creating KCs, purposes,
@@ -38,7 +43,14 @@ from .botkin import (
     record_cop,
     set_stage,
 )
-from .bulk import BulkResult, add_members, apply_roster_import, preview_roster_import
+from .bulk import (
+    ROSTER_IMPORT_KEPT_FOR,
+    BulkResult,
+    add_members,
+    apply_roster_import,
+    clear_stale_roster_imports,
+    preview_roster_import,
+)
 from .communities import (
     EDITABLE_FIELDS,
     EditConflict,
@@ -49,6 +61,8 @@ from .communities import (
     purpose_named,
 )
 from .membership import (
+    LapseResult,
+    RoleChange,
     accept_invitation,
     approve_request,
     cancel_request,
@@ -56,18 +70,25 @@ from .membership import (
     decline_invitation,
     deny_request,
     join_community,
+    lapse_invitations,
     leave_community,
+    plan_role_change,
     remove_member,
     request_membership,
+    resend_invitation,
+    withdraw_invitation,
 )
 from .people import end_memberships_of, sync_people
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "ROSTER_IMPORT_KEPT_FOR",
     "BulkResult",
     "CommunityError",
     "EditConflict",
+    "LapseResult",
     "MembershipError",
+    "RoleChange",
     "ServiceError",
     "accept_invitation",
     "activation_problems",
@@ -77,6 +98,7 @@ __all__ = [
     "approve_request",
     "cancel_request",
     "change_role",
+    "clear_stale_roster_imports",
     "create_community",
     "decline_invitation",
     "decline_proposal",
@@ -86,8 +108,10 @@ __all__ = [
     "formalise_cop",
     "future_purpose",
     "join_community",
+    "lapse_invitations",
     "leave_community",
     "merge_communities",
+    "plan_role_change",
     "preview_roster_import",
     "propose_formalisation",
     "propose_kc",
@@ -95,6 +119,8 @@ __all__ = [
     "record_cop",
     "remove_member",
     "request_membership",
+    "resend_invitation",
     "set_stage",
     "sync_people",
+    "withdraw_invitation",
 ]

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
+from .. import access
 from ..models import Community, Membership, MembershipEvent
 
 State = Membership.State
@@ -151,9 +152,7 @@ def _require_kc(community: Community) -> None:
 
 def _keeps_a_sponsor(community: Community, membership: Membership) -> None:
     """Refuse to take the sponsor out of an active KC (appointing a new one swaps)."""
-    if not (community.is_kc and community.status == Community.Status.ACTIVE):
-        return
-    if membership.state == State.ACTIVE and membership.role == Role.SPONSOR:
+    if access.is_needed_sponsor(community, membership):
         raise MembershipError(
             _(
                 "%(name)s sponsors %(community)s, and an active knowledge community needs a "
@@ -165,16 +164,7 @@ def _keeps_a_sponsor(community: Community, membership: Membership) -> None:
 
 def _keeps_a_steward(community: Community, membership: Membership) -> None:
     """Refuse to take the last active steward out of an active KC."""
-    if not (community.is_kc and community.status == Community.Status.ACTIVE):
-        return
-    if membership.state != State.ACTIVE or membership.role != Role.STEWARD:
-        return
-    others = (
-        Membership.objects.filter(community=community, state=State.ACTIVE, role=Role.STEWARD)
-        .exclude(pk=membership.pk)
-        .exists()
-    )
-    if not others:
+    if access.is_last_steward(community, membership):
         raise MembershipError(
             _(
                 "%(name)s is the last steward of %(community)s, and an active knowledge "

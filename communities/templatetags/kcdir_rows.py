@@ -28,7 +28,7 @@ from django.utils.text import Truncator
 from django.utils.timesince import TIME_STRINGS
 from django.utils.translation import gettext
 
-from communities.models import Membership, MembershipEvent
+from communities.models import Membership, MembershipEvent, invitations_lapse_before
 
 from ._jinja import jinja_tag
 from .kcdir_wording import waited_since
@@ -159,14 +159,36 @@ def waiting_rows(entries) -> dict:
 @jinja_tag(register, "includes/_manage_roster_rows.html", csrf=True)
 def manage_roster_rows(entries, community, roles) -> dict:
     """The manage page's list (``manage_rows.Entry``): person, state, a role menu
-    (``roles``: its options) for active people, and Remove for everyone on the list."""
+    (``roles``: its options) for active people, and each row's own actions: Remove for
+    members, Approve and Deny for a request, Resend and Withdraw for an invitation
+    (which says when it lapsed). Each row's id is ``membership-<pk>``, for links here."""
     person_url = url_maker("members:member_detail")
     role_url = url_maker("communities:membership_role", community.slug, numeric=True)
     remove_url = url_maker("communities:membership_remove", community.slug, numeric=True)
+    resend_url = url_maker("communities:invitation_resend", community.slug, numeric=True)
+    withdraw_url = url_maker("communities:invitation_withdraw", community.slug, numeric=True)
+    decide_url = reverse("communities:requests_decide", args=[community.slug])
     states = _labels(Membership.State.choices)
     role_labels = _labels(Membership.Role.choices)
     role_of, remove = gettext("Role of %(name)s"), gettext("Remove %(name)s")
-    labels = {"change": gettext("Change"), "remove": gettext("Remove")}
+    approve, deny = (
+        gettext("Approve the request from %(name)s"),
+        gettext("Deny the request from %(name)s"),
+    )
+    resend, withdraw = (
+        gettext("Resend invitation to %(name)s"),
+        gettext("Withdraw invitation to %(name)s"),
+    )
+    lapsed_state = gettext("Invited (lapsed)")
+    lapse_before = invitations_lapse_before()
+    labels = {
+        "change": gettext("Change"),
+        "remove": gettext("Remove"),
+        "approve": gettext("Approve"),
+        "deny": gettext("Deny"),
+        "resend": gettext("Resend invitation"),
+        "withdraw": gettext("Withdraw invitation"),
+    }
     # The role menu's options (value, label, chosen), made once for each role.
     menus = {
         current: [(value, label, value == current) for value, label in roles]
@@ -189,10 +211,21 @@ def manage_roster_rows(entries, community, roles) -> dict:
             row["role_url"] = role_url(pk)
             row["role_options"] = menus.get(entry.role, ())
             row["role_label"] = role_of % named
-        else:
-            row["role_name"] = role_labels.get(entry.role, entry.role)
-        if entry.state in Membership.ON_THE_LIST:
             row["remove_url"] = remove_url(pk)
             row["remove_label"] = remove % named
+        else:
+            row["role_name"] = role_labels.get(entry.role, entry.role)
+        if entry.state == Membership.State.REQUESTED:
+            row["decide_url"] = decide_url
+            row["approve_label"] = approve % named
+            row["deny_label"] = deny % named
+        elif entry.state == Membership.State.INVITED:
+            sent = entry.decided_at or entry.updated_at
+            if sent is not None and sent < lapse_before:
+                row["state"] = lapsed_state
+            row["resend_url"] = resend_url(pk)
+            row["resend_label"] = resend % named
+            row["withdraw_url"] = withdraw_url(pk)
+            row["withdraw_label"] = withdraw % named
         rows.append(row)
     return {"rows": rows, **labels}

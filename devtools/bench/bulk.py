@@ -119,8 +119,8 @@ def report_import(report: Report, rows: int, times: tuple[float, float], memory:
     met = total <= IMPORT_SECONDS
     report.target(f"roster import of {rows:,} rows ≤ {IMPORT_SECONDS:.0f} s", met)
     for what, seconds in (
-        ("  preview (store, fingerprint)", preview),
-        ("  apply (plan, write)", apply),
+        ("  preview (plan, store the plan)", preview),
+        ("  apply (check, write)", apply),
     ):
         report.table_row([what, "", f"{seconds:.2f}", "", "", "", ""])
     report.table_row(

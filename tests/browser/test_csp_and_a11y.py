@@ -183,6 +183,14 @@ ADMIN_PAGES = {
     "manage-membership-filtered": _path(
         "communities:community_manage", KC, query="?q=stella&state=active"
     ),
+    "manage-membership-invited": _path(
+        "communities:community_manage", "ombudsman-zero", query="?state=invited"
+    ),
+    "withdraw-invitation": _path(
+        "communities:invitation_withdraw",
+        "ombudsman-zero",
+        lambda w: w["sam"].memberships.get(community__slug="ombudsman-zero").pk,
+    ),
     "add-members": _path("communities:members_add", KC),
     "edit-community-kc": _path("communities:community_edit", KC),
     "edit-community-cop": _path("communities:community_edit", COP),
