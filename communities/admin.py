@@ -94,6 +94,7 @@ class MembershipAdmin(admin.ModelAdmin):
         "note",
         "decided_by",
         "decided_at",
+        "active_since",
         "created_at",
         "updated_at",
     ]
@@ -104,6 +105,7 @@ class MembershipAdmin(admin.ModelAdmin):
         "state",
         "decided_by",
         "decided_at",
+        "active_since",
         "created_at",
         "updated_at",
     ]

@@ -410,6 +410,11 @@ class Membership(models.Model):
         related_name="+",
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    # When the person last became active here: the join, approval, accepted invitation,
+    # addition or import that made them a member (``created_at`` is when the row began,
+    # often a request). Rosters show it as "Since" and exports as "joined"; a role
+    # change or leaving keeps it, becoming active again sets it afresh.
+    active_since = models.DateTimeField(_("member since"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # The member's display name, for sorting rosters by an index. Kept by database
