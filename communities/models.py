@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
 from django.urls import reverse
@@ -563,6 +564,40 @@ class RosterImport(models.Model):
 
     def __str__(self):
         return f"{self.file_name} → {self.community}"
+
+
+class PeopleSyncUpload(models.Model):
+    """An HR extract uploaded on the admin's sync page, between its dry run and "Apply".
+
+    Applying reads this stored file, never a new upload: the page sends back the file's
+    SHA-256 (``sha256``) and the ``summary`` of the dry run it showed, and the sync is
+    refused if either differs (another file, or a directory changed meanwhile).
+    """
+
+    file_name = models.CharField(max_length=255)
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    summary = models.JSONField(default=dict)  # ``SyncPlan.summary()`` as the dry run showed it
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("people sync upload")
+        verbose_name_plural = _("people sync uploads")
+
+    def __str__(self):
+        return f"{self.file_name} ({self.sha256[:12]})"
 
 
 class DirectoryVersion(models.Model):

@@ -51,26 +51,40 @@ from .membership import (
     remove_member,
     request_membership,
 )
-from .people import end_memberships_of, sync_people
+from .people import (
+    SyncRefused,
+    apply_people_sync_upload,
+    deactivation_limit,
+    deactivation_refusal,
+    end_memberships_of,
+    file_fingerprint,
+    store_people_sync_upload,
+    sync_people,
+)
 
 __all__ = [
     "BulkResult",
     "CommunityError",
     "MembershipError",
     "ServiceError",
+    "SyncRefused",
     "accept_invitation",
     "activation_problems",
     "add_members",
+    "apply_people_sync_upload",
     "apply_roster_import",
     "approve_proposal",
     "approve_request",
     "cancel_request",
     "change_role",
     "create_community",
+    "deactivation_limit",
+    "deactivation_refusal",
     "decline_invitation",
     "decline_proposal",
     "deny_request",
     "end_memberships_of",
+    "file_fingerprint",
     "formalise_cop",
     "future_purpose",
     "join_community",
@@ -83,5 +97,6 @@ __all__ = [
     "remove_member",
     "request_membership",
     "set_stage",
+    "store_people_sync_upload",
     "sync_people",
 ]
