@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
@@ -18,7 +20,8 @@ from .forms import (
     FormaliseForm,
     HistoryFilterForm,
     LadderFilterForm,
-    MergeForm,
+    MergeChooseForm,
+    MergeConfirmForm,
     NoteForm,
     ProposalDecisionForm,
     ProposeKcForm,
@@ -573,7 +576,7 @@ def community_formalise(request, slug):
     """Directory admins formalise a CoP into a KC; its coordinators propose it."""
     cop = access.cop_for_formalising(request.user, slug)
     is_admin = access.is_directory_admin(request.user)
-    form = FormaliseForm(request.POST or None, initial={"name": cop.name})
+    form = FormaliseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -582,6 +585,8 @@ def community_formalise(request, slug):
                     cop=cop,
                     actor=request.member,
                     name=data["name"],
+                    summary=data["summary"],
+                    description=data["description"],
                     purposes=data["purposes"],
                     new_purpose=data["new_purpose"],
                     sponsor=data["sponsor"],
@@ -595,10 +600,14 @@ def community_formalise(request, slug):
                     cop=cop,
                     actor=request.member,
                     name=data["name"],
+                    summary=data["summary"],
+                    description=data["description"],
                     purposes=data["purposes"],
                     new_purpose=data["new_purpose"],
                     suggested_sponsor=data["sponsor"],
                 )
+        except services.CommunityNameTaken as error:
+            form.add_error("name", str(error))
         except services.ServiceError as error:
             form.add_error(None, str(error))
         else:
@@ -637,35 +646,113 @@ def stage_set(request, slug):
 
 
 def community_merge(request, slug):
+    """Directory admins merge a duplicate: choose the community that stays (likely
+    duplicates, or search by name), preview who moves and in which role (GET with
+    ``target``), then confirm (POST) exactly the plan previewed."""
     source = access.community_for_merging(request.user, slug)
-    form = MergeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        target = Community.objects.listed().filter(slug=form.cleaned_data["target"]).first()
-        if target is None:
-            form.add_error("target", _("No community has that address name."))
+    targets = selectors.merge_targets(source)
+    if request.method == "POST":
+        return _merge_confirmed(request, source, MergeConfirmForm(request.POST, targets=targets))
+    form = MergeChooseForm(request.GET, targets=targets)
+    form.is_valid()  # shows its errors; the page uses the valid values
+    target = form.cleaned_data.get("target")
+    if target is not None:
+        keep_roles = form.cleaned_data["keep_roles"]
+        try:
+            plan = services.plan_merge(source=source, target=target, keep_roles=keep_roles)
+        except services.ServiceError as error:
+            form.add_error("target", str(error))
         else:
-            try:
-                services.merge_communities(source=source, target=target, actor=request.member)
-            except services.ServiceError as error:
-                form.add_error(None, str(error))
-            else:
-                messages.success(
-                    request,
-                    _("%(source)s is merged into %(target)s.")
-                    % {"source": source.name, "target": target.name},
-                )
-                return redirect(target)
+            return _merge_preview(request, plan, targets)
     return render(
         request,
         "communities/community_merge.html",
         {
             "community": source,
             "form": form,
-            "similar": selectors.similar_communities(
-                source.name, source.summary, exclude_pk=source.pk
-            ),
+            **selectors.merge_candidates(source, form.cleaned_data.get("q", "")),
         },
     )
+
+
+def _merge_preview(request, plan, targets):
+    source, target = plan.source, plan.target
+    return render(
+        request,
+        "communities/community_merge_preview.html",
+        {
+            "community": source,
+            "plan": plan,
+            "joining": _merge_rows(plan.joining, source, target),
+            "already_there": _merge_rows(plan.already_there, source, target),
+            "ending": [(member, Membership.State(state).label) for member, state in plan.ending],
+            "confirm_form": MergeConfirmForm(
+                initial={
+                    "target": target.pk,
+                    "keep_roles": plan.keep_roles,
+                    "fingerprint": plan.fingerprint,
+                },
+                targets=targets,
+            ),
+            "other_choice_url": _merge_preview_url(source, target, not plan.keep_roles),
+        },
+    )
+
+
+def _merge_preview_url(source, target, keep_roles: bool) -> str:
+    query = {"target": target.pk, **({"keep_roles": "on"} if keep_roles else {})}
+    return f"{reverse('communities:community_merge', args=[source.slug])}?{urlencode(query)}"
+
+
+def _merge_rows(moves, source, target) -> list[dict]:
+    """A merge preview's people, as its tables show them."""
+    here, there = dict(_roles_for(source)), dict(_roles_for(target))
+    rows = []
+    for move in moves:
+        if move.kind == services.MergeMove.JOINS:
+            what = _("Joins as %(role)s") % {"role": there[move.role_after]}
+        elif move.kind == services.MergeMove.PROMOTED:
+            what = _("%(before)s there; becomes %(role)s") % {
+                "before": there[move.role_there],
+                "role": there[move.role_after],
+            }
+        else:
+            what = _("%(role)s there already; stays %(role)s") % {"role": there[move.role_after]}
+        rows.append(
+            {
+                "member": move.member,
+                "role_here": here.get(move.role_here, move.role_here),
+                "role_after": there[move.role_after],
+                "what": what,
+                "capped": move.capped,
+            }
+        )
+    return rows
+
+
+def _merge_confirmed(request, source, form):
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("communities:community_merge", slug=source.slug)
+    target, keep_roles = form.cleaned_data["target"], form.cleaned_data["keep_roles"]
+    try:
+        services.merge_communities(
+            source=source,
+            target=target,
+            actor=request.member,
+            keep_roles=keep_roles,
+            fingerprint=form.cleaned_data["fingerprint"],
+        )
+    except services.ServiceError as error:
+        messages.error(request, str(error))
+        return redirect(_merge_preview_url(source, target, keep_roles))
+    messages.success(
+        request,
+        _("%(source)s is merged into %(target)s.") % {"source": source.name, "target": target.name},
+    )
+    return redirect(target)
 
 
 LADDER_STEP_LIMIT = 60

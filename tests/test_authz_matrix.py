@@ -31,6 +31,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from communities import services
 from communities.models import (
     Community,
     Membership,
@@ -226,7 +227,10 @@ CORE_MATRIX = {
     "communities:community_merge": admin_page(
         ("target_slug",),
         post=Redirect("{other_url}"),
-        data=lambda w: {"target": w.other.slug},
+        data=lambda w: {
+            "target": w.other.pk,
+            "fingerprint": services.plan_merge(source=w.target, target=w.other).fingerprint,
+        },
         writes=True,
     ),
     "communities:stage_set": {

@@ -23,7 +23,8 @@ an active KC keeps at least one active steward; at most one active sponsor.
 
 By subject: ``membership`` (one person joining, leaving, curated by stewards),
 ``bulk`` (adding lists, roster imports), ``communities`` (creating KCs, purposes),
-``botkin`` (CoPs, proposals, formalising, merging, stages), ``people`` (the HR sync).
+``botkin`` (CoPs, proposals, formalising, stages), ``merging`` (duplicates: a plan to
+preview, then the same plan applied), ``people`` (the HR sync).
 """
 
 from ._common import CommunityError, MembershipError, ServiceError
@@ -31,14 +32,18 @@ from .botkin import (
     approve_proposal,
     decline_proposal,
     formalise_cop,
-    merge_communities,
     propose_formalisation,
     propose_kc,
     record_cop,
     set_stage,
 )
 from .bulk import BulkResult, add_members, apply_roster_import, preview_roster_import
-from .communities import activation_problems, create_community, future_purpose
+from .communities import (
+    CommunityNameTaken,
+    activation_problems,
+    create_community,
+    future_purpose,
+)
 from .membership import (
     accept_invitation,
     approve_request,
@@ -51,6 +56,7 @@ from .membership import (
     remove_member,
     request_membership,
 )
+from .merging import MergeMove, MergePlan, merge_communities, merge_problem, plan_merge
 from .people import (
     SyncRefused,
     apply_people_sync_upload,
@@ -65,7 +71,10 @@ from .people import (
 __all__ = [
     "BulkResult",
     "CommunityError",
+    "CommunityNameTaken",
     "MembershipError",
+    "MergeMove",
+    "MergePlan",
     "ServiceError",
     "SyncRefused",
     "accept_invitation",
@@ -90,6 +99,8 @@ __all__ = [
     "join_community",
     "leave_community",
     "merge_communities",
+    "merge_problem",
+    "plan_merge",
     "preview_roster_import",
     "propose_formalisation",
     "propose_kc",

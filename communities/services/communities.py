@@ -19,6 +19,24 @@ from ._common import (
 )
 
 
+class CommunityNameTaken(CommunityError):
+    """A new community would share its name with one in the directory."""
+
+
+def _require_free_name(name: str) -> None:
+    """Refuse a name that another listed community has (in any case), so two communities
+    are never told apart only by their addresses."""
+    taken = Community.objects.listed().filter(name__iexact=name.strip()).first()
+    if taken is not None:
+        raise CommunityNameTaken(
+            _(
+                "“%(name)s” is already the name of a community in the directory. Give the "
+                "knowledge community a name of its own."
+            )
+            % {"name": taken.name}
+        )
+
+
 def activation_problems(*, sponsor, stewards, purposes) -> list[str]:
     """What an active knowledge community would lack (empty when it may be active)."""
     problems = []
