@@ -288,6 +288,8 @@ class CommunityCreateForm(forms.ModelForm):
     stewards = PeopleField(
         label=_("Stewards"), help_text=_("Usernames or emails, separated by commas or spaces.")
     )
+    # Set once the similar communities were shown: the next Save goes ahead.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Community
@@ -357,13 +359,27 @@ class ProposeKcForm(forms.Form):
             "The future this community would shape, e.g. “Cut claim turnaround to two days”."
         ),
     )
-    summary = forms.CharField(label=_("Why now"), max_length=300, required=False)
+    summary = forms.CharField(
+        label=_("Summary"),
+        max_length=300,
+        required=False,
+        help_text=_("One sentence on what it would do: shown in the directory once approved."),
+    )
+    why_now = forms.CharField(
+        label=_("Why now"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For the directory admins who decide; not shown in the directory."),
+    )
     suggested_sponsor = PeopleField(
         label=_("Suggested sponsor"),
         single=True,
         required=False,
         help_text=_("Username or email of a leader who could sponsor it (optional)."),
     )
+    # Set once the similar communities were shown: the next Save goes ahead.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class LeadersForm(forms.Form):
@@ -444,6 +460,8 @@ class FormaliseForm(LeadersForm):
     archive_cop = forms.BooleanField(
         label=_("Archive the community of practice afterwards"), required=False
     )
+    # Set once the similar communities were shown: the next Save goes ahead.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     field_order = [
         "name",

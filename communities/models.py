@@ -234,6 +234,9 @@ class Community(models.Model):
         blank=True,
         related_name="+",
     )
+    # The proposer's "Why now", for the directory admins who decide: never the public
+    # ``summary``, and shown nowhere else.
+    proposal_note = models.TextField(_("why now"), blank=True)
     declined_at = models.DateTimeField(_("proposal declined"), null=True, blank=True)
     decision_note = models.TextField(_("decision note"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)

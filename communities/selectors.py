@@ -276,8 +276,9 @@ def similar_communities(
     within=None,
 ) -> list[Community]:
     """Communities most like this name, summary and purposes (their statements), best
-    first: shared words in the name count most, then in the summary or purposes, then
-    how alike the names read. Among ``within`` (default: every listed community)."""
+    first: those sharing a word of the name, or two words of the rest, with their name,
+    summary or purposes; shared words in the name count most, then anywhere, then how
+    alike the names read. Among ``within`` (default: every listed community)."""
     name_words = set(significant_words(name))
     words = name_words | set(significant_words(" ".join([summary, *purposes])))
     if not words:
@@ -295,16 +296,23 @@ def similar_communities(
         .prefetch_related("purposes")[:100]
     )
 
+    def words_of(candidate) -> set[str]:
+        statements = (purpose.statement for purpose in candidate.purposes.all())
+        return set(significant_words(" ".join([candidate.name, candidate.summary, *statements])))
+
+    def alike_enough(candidate) -> bool:
+        # A word of the name anywhere in it, or two words of the rest: one common word
+        # ("data", "2030") in a purpose is not a likeness.
+        shared = words & words_of(candidate)
+        return bool(shared & name_words) or len(shared) >= 2
+
     def score(candidate):
         shared_name = len(name_words & set(significant_words(candidate.name)))
-        text = " ".join(
-            [candidate.name, candidate.summary, *(p.statement for p in candidate.purposes.all())]
-        )
-        shared_any = len(words & set(significant_words(text)))
+        shared_any = len(words & words_of(candidate))
         alike = difflib.SequenceMatcher(None, name.lower(), candidate.name.lower()).ratio()
         return (shared_name, shared_any, alike)
 
-    return sorted(candidates, key=score, reverse=True)[:limit]
+    return sorted(filter(alike_enough, candidates), key=score, reverse=True)[:limit]
 
 
 def merge_targets(source: Community):

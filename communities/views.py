@@ -384,7 +384,17 @@ def community_create(request):
     """Directory admins create a knowledge community with its sponsor and stewards."""
     access.require_directory_admin(request.user)
     form = CommunityCreateForm(request.POST or None)
+    similar = []
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        similar, form = _similar_unless_confirmed(
+            request,
+            form,
+            name=data["name"],
+            summary=data["summary"],
+            purposes=[purpose.statement for purpose in data["purposes"]],
+        )
+    if request.method == "POST" and form.is_valid() and not similar:
         data = form.cleaned_data
         community = services.create_community(
             actor=request.member,
@@ -400,7 +410,22 @@ def community_create(request):
             request, _("%(community)s is in the directory.") % {"community": community}
         )
         return redirect(community)
-    return render(request, "communities/community_create.html", {"form": form})
+    return render(request, "communities/community_create.html", {"form": form, "similar": similar})
+
+
+def _similar_unless_confirmed(request, form, *, name, summary="", purposes=(), exclude_pk=None):
+    """Before a new community is saved: the listed communities like it (by name, summary
+    and purposes), unless the person saw them already. When there are some, the form
+    comes back bound to what they sent and marked ``confirmed``, so pressing its button
+    again goes ahead (as recording a CoP does). Returns (similar, form)."""
+    if form.cleaned_data.get("confirmed"):
+        return [], form
+    similar = selectors.similar_communities(name, summary, purposes=purposes, exclude_pk=exclude_pk)
+    if similar:
+        data = request.POST.copy()
+        data["confirmed"] = "True"
+        form = type(form)(data)
+    return similar, form
 
 
 # -- bulk: import, export, dashboard -----------------------------------------------------
@@ -517,8 +542,16 @@ def cop_record(request):
 
 
 def kc_propose(request):
+    """Anyone proposes a knowledge community; similar communities are shown first, and
+    saving needs a second, confirmed POST when there are any."""
     form = ProposeKcForm(request.POST or None)
+    similar = []
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        similar, form = _similar_unless_confirmed(
+            request, form, name=data["name"], summary=data["summary"], purposes=[data["purpose"]]
+        )
+    if request.method == "POST" and form.is_valid() and not similar:
         data = form.cleaned_data
         try:
             services.propose_kc(
@@ -526,6 +559,7 @@ def kc_propose(request):
                 name=data["name"],
                 purpose_statement=data["purpose"],
                 summary=data["summary"],
+                why_now=data["why_now"],
                 suggested_sponsor=data["suggested_sponsor"],
             )
         except services.ServiceError as error:
@@ -535,7 +569,7 @@ def kc_propose(request):
                 request, _("Thank you: directory admins will look at your proposal and tell you.")
             )
             return redirect("members:my_communities")
-    return render(request, "communities/kc_propose.html", {"form": form})
+    return render(request, "communities/kc_propose.html", {"form": form, "similar": similar})
 
 
 def proposal_decide(request, slug):
@@ -565,10 +599,26 @@ def proposal_decide(request, slug):
         else:
             messages.success(request, _("%(name)s is active.") % {"name": community.name})
             return redirect(community)
+    purposes = list(community.purposes.all())
     return render(
         request,
         "communities/proposal_decide.html",
-        {"community": community, "form": form, "purposes": community.purposes.all()},
+        {
+            "community": community,
+            "form": form,
+            "purposes": purposes,
+            # The CoP it would formalise is named on the page already.
+            "similar": [
+                similar
+                for similar in selectors.similar_communities(
+                    community.name,
+                    community.summary,
+                    purposes=[purpose.statement for purpose in purposes],
+                    exclude_pk=community.pk,
+                )
+                if similar.pk != community.formed_from_id
+            ],
+        },
     )
 
 
@@ -577,7 +627,22 @@ def community_formalise(request, slug):
     cop = access.cop_for_formalising(request.user, slug)
     is_admin = access.is_directory_admin(request.user)
     form = FormaliseForm(request.POST or None)
+    similar = []
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        name_problem = services.name_taken(data["name"])
+        if name_problem:
+            form.add_error("name", name_problem)
+        else:
+            similar, form = _similar_unless_confirmed(
+                request,
+                form,
+                name=data["name"],
+                summary=data["summary"],
+                purposes=[p.statement for p in data["purposes"]] + [data["new_purpose"]],
+                exclude_pk=cop.pk,
+            )
+    if request.method == "POST" and form.is_valid() and not similar:
         data = form.cleaned_data
         try:
             if is_admin:
@@ -621,7 +686,7 @@ def community_formalise(request, slug):
     return render(
         request,
         "communities/community_formalise.html",
-        {"community": cop, "form": form, "is_admin": is_admin},
+        {"community": cop, "form": form, "is_admin": is_admin, "similar": similar},
     )
 
 

@@ -178,6 +178,7 @@ CORE_MATRIX = {
             "purposes": [w.purpose.pk],
             "sponsor": w.ada.user.username,
             "stewards": w.bea.user.username,
+            "confirmed": "True",  # past the similar communities (Pricing Council)
         },
         writes=True,
     ),
@@ -221,6 +222,7 @@ CORE_MATRIX = {
             "stewards": w.bea.user.username,
             "join_policy": "request",
             "participants": "invite",
+            "confirmed": "True",  # past the similar communities
         },
         "writes": True,
     },

@@ -1314,7 +1314,8 @@ def test_formalise_refused_by_the_service_creates_no_purpose_either(
     before = snapshot()
 
     response = client.post(
-        url("community_formalise", cop.slug), formalise_data(name="Second Board")
+        url("community_formalise", cop.slug),
+        formalise_data(name="Second Board", confirmed="True"),  # past the similar ones
     )
 
     assert response.status_code == 200

@@ -43,6 +43,7 @@ from .communities import (
     activation_problems,
     create_community,
     future_purpose,
+    name_taken,
 )
 from .membership import (
     accept_invitation,
@@ -100,6 +101,7 @@ __all__ = [
     "leave_community",
     "merge_communities",
     "merge_problem",
+    "name_taken",
     "plan_merge",
     "preview_roster_import",
     "propose_formalisation",

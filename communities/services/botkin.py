@@ -67,10 +67,13 @@ def propose_kc(
     name: str,
     purpose_statement: str,
     summary: str = "",
+    why_now: str = "",
     suggested_sponsor: Member | None = None,
     formed_from: Community | None = None,
 ) -> Community:
-    """A staff member proposes a knowledge community; directory admins decide."""
+    """A staff member proposes a knowledge community; directory admins decide. The
+    ``summary`` is public once it is approved; ``why_now`` is the proposer's note to the
+    admins, kept apart (``proposal_note``)."""
     if formed_from is not None:
         _require_not_formalised(formed_from)
     purpose = future_purpose(purpose_statement)
@@ -78,6 +81,7 @@ def propose_kc(
         actor=actor,
         name=name,
         summary=summary,
+        why_now=why_now,
         suggested_sponsor=suggested_sponsor,
         formed_from=formed_from,
         purposes=[purpose],
@@ -119,7 +123,7 @@ def propose_formalisation(
 
 
 def _proposal(
-    *, actor, name, summary, suggested_sponsor, formed_from, purposes, description=""
+    *, actor, name, summary, suggested_sponsor, formed_from, purposes, description="", why_now=""
 ) -> Community:
     community = Community.objects.create(
         name=name,
@@ -128,6 +132,7 @@ def _proposal(
         status=Community.Status.PROPOSED,
         summary=summary,
         description=description,
+        proposal_note=why_now,
         proposed_by=actor,
         suggested_sponsor=suggested_sponsor,
         formed_from=formed_from,
