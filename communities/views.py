@@ -787,7 +787,6 @@ def _merge_rows(moves, source, target) -> list[dict]:
             {
                 "member": move.member,
                 "role_here": here.get(move.role_here, move.role_here),
-                "role_after": there[move.role_after],
                 "what": what,
                 "capped": move.capped,
             }

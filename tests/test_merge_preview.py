@@ -205,12 +205,12 @@ def test_the_preview_lists_exactly_who_moves_and_in_which_role(
     response = client.get(merge_url(duplicate), {"target": open_kc.pk})
 
     moving = section_text(response, "moving-heading")
-    assert "Sue Steward Steward Member role not kept Joins as Member" in moving
-    assert "Sid Sponsor Sponsor Member role not kept Joins as Member" in moving
-    assert "Max Member Member Member Joins as Member" in moving
+    assert "Sue Steward Steward Joins as Member role not kept" in moving
+    assert "Sid Sponsor Sponsor Joins as Member role not kept" in moving
+    assert "Max Member Member Joins as Member" in moving
     assert "Pat Both" not in moving
     already = section_text(response, "already-heading")
-    assert "Pat Both Steward Member role not kept Member there already; stays Member" in already
+    assert "Pat Both Steward Member there already; stays Member role not kept" in already
     assert "Rhea Requester (Requested)" in section_text(response, "ending-heading")
     assert "Roles are not kept" in visible_text(response)
 
@@ -222,10 +222,8 @@ def test_keeping_roles_is_previewed_before_it_is_confirmed(
 
     response = client.get(merge_url(duplicate), {"target": open_kc.pk, "keep_roles": "on"})
 
-    assert "Sue Steward Steward Steward Joins as Steward" in section_text(
-        response, "moving-heading"
-    )
-    assert "Pat Both Steward Steward Member there; becomes Steward" in section_text(
+    assert "Sue Steward Steward Joins as Steward" in section_text(response, "moving-heading")
+    assert "Pat Both Steward Member there; becomes Steward" in section_text(
         response, "already-heading"
     )
     assert "Roles are kept" in visible_text(response)
@@ -261,4 +259,4 @@ def test_a_stale_preview_is_not_applied_and_a_fresh_one_is_shown(
     assert everything() == before
     page = visible_text(response)
     assert "since the preview, so nothing was merged. Look at the new preview." in page
-    assert "Late Comer Member Member Joins as Member" in section_text(response, "moving-heading")
+    assert "Late Comer Member Joins as Member" in section_text(response, "moving-heading")
