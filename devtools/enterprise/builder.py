@@ -468,6 +468,7 @@ class EnterpriseBuilder:
                 null,
                 member_id(plan.proposed_by),
                 member_id(plan.proposed_by),
+                "",
             )
             for plan in self.plans
         )
@@ -491,6 +492,7 @@ class EnterpriseBuilder:
             "merged_into_id",
             "proposed_by_id",
             "suggested_sponsor_id",
+            "proposal_note",
         ]
         return columns, rows
 
