@@ -4,9 +4,15 @@ becomes the knowledge community's public summary when the proposal is approved.
 
 Proposals still waiting or declined (never public) that were proposed from scratch (not
 to formalise a CoP, whose summary was the CoP's) have their summary moved to the note.
+On SQLite the table is rebuilt for the new column, so its directory-version triggers are
+made again.
 """
 
+from importlib import import_module
+
 from django.db import migrations, models
+
+directory_version = import_module("communities.migrations.0006_directory_version")
 
 
 def move_notes(apps, schema_editor):
@@ -25,6 +31,18 @@ def restore_notes(apps, schema_editor):
         Community.objects.filter(pk=proposal.pk).update(summary=proposal.proposal_note[:300])
 
 
+def directory_triggers_again(apps, schema_editor):
+    """SQLite adds a NOT NULL column by rebuilding the table, which drops its triggers:
+    the directory version's (migration 0006) are made again. PostgreSQL keeps them."""
+    if schema_editor.connection.vendor != "sqlite":
+        return
+    table = "communities_community"
+    for operation in ("insert", "update", "delete"):
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS kcdir_directory_{table}_{operation}")
+    for statement in directory_version.sqlite_triggers(table):
+        schema_editor.execute(statement)
+
+
 class Migration(migrations.Migration):
     dependencies = [("communities", "0011_people_sync_upload")]
 
@@ -34,5 +52,6 @@ class Migration(migrations.Migration):
             name="proposal_note",
             field=models.TextField(blank=True, verbose_name="why now"),
         ),
+        migrations.RunPython(directory_triggers_again, migrations.RunPython.noop),
         migrations.RunPython(move_notes, restore_notes),
     ]
