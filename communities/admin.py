@@ -13,7 +13,7 @@ from members.admin import MemberAdmin
 from members.models import Member
 
 from . import access, services
-from .models import Community, Membership, MembershipEvent, Purpose
+from .models import Community, Membership, MembershipEvent, PeopleSyncUpload, Purpose
 from .people_sync import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -94,6 +94,7 @@ class MembershipAdmin(admin.ModelAdmin):
         "note",
         "decided_by",
         "decided_at",
+        "active_since",
         "created_at",
         "updated_at",
     ]
@@ -104,6 +105,7 @@ class MembershipAdmin(admin.ModelAdmin):
         "state",
         "decided_by",
         "decided_at",
+        "active_since",
         "created_at",
         "updated_at",
     ]
@@ -160,13 +162,6 @@ class PeopleSyncForm(forms.Form):
         label=gettext_lazy("HR extract (CSV)"),
         help_text=gettext_lazy("UTF-8 CSV with a header row, at most 20 MB."),
     )
-    apply = forms.BooleanField(
-        label=gettext_lazy("Apply changes"),
-        required=False,
-        help_text=gettext_lazy(
-            "Leave unticked for a dry run: it shows the changes and changes nothing."
-        ),
-    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -183,6 +178,13 @@ class PeopleSyncForm(forms.Form):
                 },
             )
         return upload
+
+
+class PeopleSyncApplyForm(forms.Form):
+    """ "Apply these changes" under a dry run: the stored file and its fingerprint."""
+
+    upload = forms.IntegerField(widget=forms.HiddenInput)
+    sha256 = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
 
 admin.site.unregister(Member)
@@ -213,66 +215,111 @@ class PeopleSyncMemberAdmin(MemberAdmin):
         return super().changelist_view(request, extra_context)
 
     def sync_view(self, request):
-        """Upload an HR extract: a dry run shows the plan; "Apply changes" applies it.
+        """Upload an HR extract for a dry run, which shows the plan and keeps the file;
+        "Apply these changes" under it applies exactly that file (its SHA-256 is checked),
+        never a new upload. A file that deactivates too many people is not offered for
+        applying: only ``manage.py sync_people --force`` goes past that limit.
 
-        The result is rendered, not redirected to: a resubmitted sync is a no-op.
+        The result is rendered, not redirected to: a resubmitted Apply is refused.
         """
         if not access.may_sync_people(request.user):
             raise PermissionDenied
-        if request.method == "POST":
-            form = PeopleSyncForm(request.POST, request.FILES)
-        else:
-            form = PeopleSyncForm()
+        form = PeopleSyncForm()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": gettext("Sync people from HR"),
-            "form": form,
             "required_columns": REQUIRED_COLUMNS,
             "optional_columns": OPTIONAL_COLUMNS,
+            "max_share": services.deactivation_limit(),
         }
-        if form.is_valid():  # only a POST binds the form: a GET never applies anything
-            context.update(
-                self._sync(request, form.cleaned_data["file"], apply=form.cleaned_data["apply"])
-            )
+        if request.method == "POST" and "upload" in request.POST:
+            context.update(self._apply(request, PeopleSyncApplyForm(request.POST)))
+        elif request.method == "POST":  # only a POST binds the form: a GET changes nothing
+            form = PeopleSyncForm(request.POST, request.FILES)
+            if form.is_valid():
+                context.update(self._dry_run(request, form.cleaned_data["file"]))
+        context["form"] = form
         return TemplateResponse(request, "admin/members/member/sync.html", context)
 
-    def _sync(self, request, upload, *, apply: bool) -> dict:
+    def _dry_run(self, request, upload) -> dict:
+        data = upload.read()
         try:
-            extract = parse_hr_csv(upload.read())
+            extract = parse_hr_csv(data)
         except SyncError as error:
             return _problems(error.problems)
         plan = plan_sync(extract.rows)
         context = {
-            "plan": plan,
+            **_plan_context(plan),
             "ignored_columns": extract.ignored_columns,
-            "summary_rows": _summary_rows(plan.summary()),
-            "changes": _change_rows(plan),
-            "applied": False,
+            "file_name": upload.name,
+            "sha256": services.file_fingerprint(data),
         }
         if plan.errors:
             return {**context, **_problems(plan.errors)}
-        if apply and not plan.is_empty:
-            try:
-                summary = services.sync_people(plan=plan)
-            except DatabaseError:
-                logger.exception("HR sync by %s failed", request.user)
-                messages.error(
-                    request,
-                    gettext(
-                        "The database refused the changes (has someone changed these people "
-                        "meanwhile?). Nothing was changed; run the sync again."
-                    ),
-                )
-                return context
-            logger.info("HR sync applied by %s: %s", request.user, format_summary(summary))
-            context.update(applied=True, summary_rows=_summary_rows(summary))
-            messages.success(request, gettext("The changes are applied."))
-        elif apply:
-            messages.info(
-                request, gettext("Nothing to change: the directory already matches the file.")
-            )
+        if context["refusal"] or plan.is_empty:
+            return context
+        stored = services.store_people_sync_upload(
+            data=data, file_name=upload.name, plan=plan, user=request.user
+        )
+        context["apply_form"] = PeopleSyncApplyForm(
+            initial={"upload": stored.pk, "sha256": stored.sha256}
+        )
         return context
+
+    def _apply(self, request, form: PeopleSyncApplyForm) -> dict:
+        stored = (
+            PeopleSyncUpload.objects.filter(pk=form.cleaned_data["upload"]).first()
+            if form.is_valid()
+            else None
+        )
+        if stored is None:
+            messages.error(
+                request, gettext("That dry run is no longer kept: upload the file again.")
+            )
+            return {}
+        try:
+            summary = services.apply_people_sync_upload(
+                upload=stored, sha256=form.cleaned_data["sha256"], user=request.user
+            )
+        except services.ServiceError as error:
+            messages.error(request, str(error))
+            return {}
+        except DatabaseError:
+            logger.exception("HR sync by %s failed", request.user)
+            messages.error(
+                request,
+                gettext(
+                    "The database refused the changes (has someone changed these people "
+                    "meanwhile?). Nothing was changed; run the sync again."
+                ),
+            )
+            return {}
+        logger.info(
+            "HR sync of %s (SHA-256 %s) applied by %s: %s",
+            stored.file_name,
+            stored.sha256,
+            request.user,
+            format_summary(summary),
+        )
+        messages.success(request, gettext("The changes are applied."))
+        return {
+            "applied": True,
+            "summary_rows": _summary_rows(summary),
+            "file_name": stored.file_name,
+            "sha256": stored.sha256,
+        }
+
+
+def _plan_context(plan: SyncPlan) -> dict:
+    """What the page shows of a dry run's ``plan``."""
+    return {
+        "plan": plan,
+        "summary_rows": _summary_rows(plan.summary()),
+        "changes": _change_rows(plan),
+        "refusal": services.deactivation_refusal(plan),
+        "applied": False,
+    }
 
 
 def _problems(problems: list[str]) -> dict:

@@ -390,6 +390,8 @@ class CommunityCreateForm(forms.ModelForm):
     stewards = PeopleField(
         label=_("Stewards"), help_text=_("Usernames or emails, separated by commas or spaces.")
     )
+    # Set once the similar communities were shown: the next Save goes ahead.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Community
@@ -477,13 +479,27 @@ class ProposeKcForm(forms.Form):
             "The future this community would shape, e.g. “Cut claim turnaround to two days”."
         ),
     )
-    summary = forms.CharField(label=_("Why now"), max_length=300, required=False)
+    summary = forms.CharField(
+        label=_("Summary"),
+        max_length=300,
+        required=False,
+        help_text=_("One sentence on what it would do: shown in the directory once approved."),
+    )
+    why_now = forms.CharField(
+        label=_("Why now"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For the directory admins who decide; not shown in the directory."),
+    )
     suggested_sponsor = PeopleField(
         label=_("Suggested sponsor"),
         single=True,
         required=False,
         help_text=_("Username or email of a leader who could sponsor it (optional)."),
     )
+    # Set once the similar communities were shown: the next Save goes ahead.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class LeadersForm(forms.Form):
@@ -526,7 +542,26 @@ class FormaliseForm(LeadersForm):
     """``purposes``: the purposes it may offer (``access.purposes_to_offer``); its
     future-shaping ones are the choices."""
 
-    name = forms.CharField(label=_("Name of the knowledge community"), max_length=150)
+    name = forms.CharField(
+        label=_("Name of the knowledge community"),
+        max_length=150,
+        help_text=_(
+            "A name of its own: not the community of practice's, nor any other "
+            "community's in the directory."
+        ),
+    )
+    summary = forms.CharField(
+        label=_("Summary"),
+        max_length=300,
+        required=False,
+        help_text=_(
+            "One sentence on the future this knowledge community shapes: shown on its page "
+            "and card. The community of practice's text is not copied."
+        ),
+    )
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
     purposes = RowIdsField(
         label=_("Purposes that shape the future"),
         queryset=Purpose.objects.none(),
@@ -548,9 +583,13 @@ class FormaliseForm(LeadersForm):
     archive_cop = forms.BooleanField(
         label=_("Archive the community of practice afterwards"), required=False
     )
+    # Set once the similar communities were shown: the next Save goes ahead.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     field_order = [
         "name",
+        "summary",
+        "description",
         "purposes",
         "new_purpose",
         "sponsor",
@@ -580,11 +619,54 @@ class StageForm(forms.Form):
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
 
 
-class MergeForm(forms.Form):
-    target = forms.SlugField(
-        label=_("Merge into (the community that stays)"),
-        help_text=_("Its address name, e.g. sql-clinic."),
+class MergeTargetField(forms.ModelChoiceField):
+    """The community that stays, by id, among ``selectors.merge_targets``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            queryset=Community.objects.none(),
+            label=_("The community that stays"),
+            error_messages={
+                "required": _("Choose the community that stays."),
+                "invalid_choice": _(
+                    "That community cannot take this one in (it is archived, merged, of "
+                    "another kind, or gone). Choose another."
+                ),
+            },
+            **kwargs,
+        )
+
+
+class MergeChooseForm(forms.Form):
+    """The merge page's query string: a search for the community that stays, the one
+    chosen, and whether people keep their roles. Choosing one shows the preview."""
+
+    q = SearchField()
+    target = MergeTargetField(required=False)
+    keep_roles = forms.BooleanField(
+        label=_("Keep their roles"),
+        required=False,
+        help_text=_(
+            "Stewards and the sponsor here become stewards there. Unticked, everyone who "
+            "moves becomes a member, and people already there keep the role they have."
+        ),
     )
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = targets
+
+
+class MergeConfirmForm(forms.Form):
+    """The preview's confirmation: the plan it showed, by its fingerprint."""
+
+    target = MergeTargetField(widget=forms.HiddenInput)
+    keep_roles = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    fingerprint = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = targets
 
 
 class LadderFilterForm(PurposeMenuMixin, forms.Form):

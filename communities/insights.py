@@ -422,9 +422,9 @@ def membership_growth(today: date | None = None) -> Chart:
     counted = {
         _as_date(row["month"]): row["n"]
         for row in Membership.objects.filter(
-            state=ACTIVE, community__status__in=LISTED, created_at__gte=_start_of(months[0])
+            state=ACTIVE, community__status__in=LISTED, active_since__gte=_start_of(months[0])
         )
-        .annotate(month=TruncMonth("created_at"))
+        .annotate(month=TruncMonth("active_since"))
         .order_by()
         .values("month")
         .annotate(n=Count("pk"))

@@ -349,6 +349,9 @@ class Community(models.Model):
         blank=True,
         related_name="+",
     )
+    # The proposer's "Why now", for the directory admins who decide: never the public
+    # ``summary``, and shown nowhere else.
+    proposal_note = models.TextField(_("why now"), blank=True)
     declined_at = models.DateTimeField(_("proposal declined"), null=True, blank=True)
     decision_note = models.TextField(_("decision note"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
@@ -543,6 +546,11 @@ class Membership(models.Model):
         related_name="+",
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    # When the person last became active here: the join, approval, accepted invitation,
+    # addition or import that made them a member (``created_at`` is when the row began,
+    # often a request). Rosters show it as "Since" and exports as "joined"; a role
+    # change or leaving keeps it, becoming active again sets it afresh.
+    active_since = models.DateTimeField(_("member since"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # The member's display name, for sorting rosters by an index. Kept by database
@@ -786,6 +794,40 @@ class RosterImportRow(models.Model):
 
     def __str__(self):
         return f"{self.roster_import_id} #{self.position}: {self.action} {self.key}"
+
+
+class PeopleSyncUpload(models.Model):
+    """An HR extract uploaded on the admin's sync page, between its dry run and "Apply".
+
+    Applying reads this stored file, never a new upload: the page sends back the file's
+    SHA-256 (``sha256``) and the ``summary`` of the dry run it showed, and the sync is
+    refused if either differs (another file, or a directory changed meanwhile).
+    """
+
+    file_name = models.CharField(max_length=255)
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    summary = models.JSONField(default=dict)  # ``SyncPlan.summary()`` as the dry run showed it
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("people sync upload")
+        verbose_name_plural = _("people sync uploads")
+
+    def __str__(self):
+        return f"{self.file_name} ({self.sha256[:12]})"
 
 
 class DirectoryVersion(models.Model):

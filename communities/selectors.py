@@ -386,26 +386,80 @@ def significant_words(text: str) -> list[str]:
 
 
 def similar_communities(
-    name: str, summary: str = "", *, limit: int = 5, exclude_pk=None
+    name: str,
+    summary: str = "",
+    *,
+    purposes=(),
+    limit: int = 5,
+    exclude_pk=None,
+    within=None,
 ) -> list[Community]:
-    """Listed communities most like this name and summary, best first: shared words in
-    the name count most, then in the summary, then how alike the names read."""
+    """Communities most like this name, summary and purposes (their statements), best
+    first: those sharing a word of the name, or two words of the rest, with their name,
+    summary or purposes; shared words in the name count most, then anywhere, then how
+    alike the names read. Among ``within`` (default: every listed community)."""
     name_words = set(significant_words(name))
-    words = name_words | set(significant_words(summary))
+    words = name_words | set(significant_words(" ".join([summary, *purposes])))
     if not words:
         return []
-    query = Q()
-    for word in sorted(words)[:12]:
+    chosen = sorted(words)[:12]
+    query, statement = Q(), Q()
+    for word in chosen:
         query |= Q(name__icontains=word) | Q(summary__icontains=word)
-    candidates = Community.objects.listed().filter(query).exclude(pk=exclude_pk)[:100]
+        statement |= Q(purpose__statement__icontains=word)
+    pursuing = Purpose.communities.through.objects.filter(statement, community=OuterRef("pk"))
+    within = Community.objects.listed() if within is None else within
+    candidates = (
+        within.filter(query | Exists(pursuing))
+        .exclude(pk=exclude_pk)
+        .prefetch_related("purposes")[:100]
+    )
+
+    def words_of(candidate) -> set[str]:
+        statements = (purpose.statement for purpose in candidate.purposes.all())
+        return set(significant_words(" ".join([candidate.name, candidate.summary, *statements])))
+
+    def alike_enough(candidate) -> bool:
+        # A word of the name anywhere in it, or two words of the rest: one common word
+        # ("data", "2030") in a purpose is not a likeness.
+        shared = words & words_of(candidate)
+        return bool(shared & name_words) or len(shared) >= 2
 
     def score(candidate):
         shared_name = len(name_words & set(significant_words(candidate.name)))
-        shared_any = len(words & set(significant_words(f"{candidate.name} {candidate.summary}")))
+        shared_any = len(words & words_of(candidate))
         alike = difflib.SequenceMatcher(None, name.lower(), candidate.name.lower()).ratio()
         return (shared_name, shared_any, alike)
 
-    return sorted(candidates, key=score, reverse=True)[:limit]
+    return sorted(filter(alike_enough, candidates), key=score, reverse=True)[:limit]
+
+
+def merge_targets(source: Community):
+    """The communities ``source`` may be merged into: live ones of its kind, not itself
+    (``services.merge_problem`` says the same of any one)."""
+    return Community.objects.live().filter(kind=source.kind).exclude(pk=source.pk)
+
+
+def merge_candidates(source: Community, query: str, *, limit: int = 20) -> dict[str, list]:
+    """What the merge page offers as the community that stays: ``similar`` (likely
+    duplicates of ``source``) and ``found`` (names matching ``query``, by name; none
+    without a query), each among ``merge_targets``, with member counts."""
+    targets = merge_targets(source)
+    similar = similar_communities(
+        source.name,
+        source.summary,
+        purposes=source.purposes.values_list("statement", flat=True),
+        exclude_pk=source.pk,
+        within=targets,
+    )
+    found = []
+    if query:
+        found = list(
+            targets.filter(name__icontains=query)
+            .exclude(pk__in=[c.pk for c in similar])
+            .order_by("name", "pk")[:limit]
+        )
+    return {"similar": count_members(similar), "found": count_members(found)}
 
 
 # -- people ---------------------------------------------------------------------------------

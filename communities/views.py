@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -21,7 +23,8 @@ from .forms import (
     FormaliseForm,
     HistoryFilterForm,
     LadderFilterForm,
-    MergeForm,
+    MergeChooseForm,
+    MergeConfirmForm,
     NoteForm,
     ProposalDecisionForm,
     ProposeKcForm,
@@ -463,7 +466,17 @@ def community_create(request):
     """Directory admins create a knowledge community with its sponsor and stewards."""
     access.require_directory_admin(request.user)
     form = CommunityCreateForm(request.POST or None)
+    similar = []
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        similar, form = _similar_unless_confirmed(
+            request,
+            form,
+            name=data["name"],
+            summary=data["summary"],
+            purposes=[purpose.statement for purpose in data["purposes"]],
+        )
+    if request.method == "POST" and form.is_valid() and not similar:
         data = form.cleaned_data
         community = services.create_community(
             actor=request.member,
@@ -479,7 +492,22 @@ def community_create(request):
             request, _("%(community)s is in the directory.") % {"community": community}
         )
         return redirect(community)
-    return render(request, "communities/community_create.html", {"form": form})
+    return render(request, "communities/community_create.html", {"form": form, "similar": similar})
+
+
+def _similar_unless_confirmed(request, form, *, name, summary="", purposes=(), exclude_pk=None):
+    """Before a new community is saved: the listed communities like it (by name, summary
+    and purposes), unless the person saw them already. When there are some, the form
+    comes back bound to what they sent and marked ``confirmed``, so pressing its button
+    again goes ahead (as recording a CoP does). Returns (similar, form)."""
+    if form.cleaned_data.get("confirmed"):
+        return [], form
+    similar = selectors.similar_communities(name, summary, purposes=purposes, exclude_pk=exclude_pk)
+    if similar:
+        data = request.POST.copy()
+        data["confirmed"] = "True"
+        form.data = data  # the same form, its kwargs kept, now marked confirmed
+    return similar, form
 
 
 def community_edit(request, slug):
@@ -634,8 +662,16 @@ def cop_record(request):
 
 
 def kc_propose(request):
+    """Anyone proposes a knowledge community; similar communities are shown first, and
+    saving needs a second, confirmed POST when there are any."""
     form = ProposeKcForm(request.POST or None)
+    similar = []
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        similar, form = _similar_unless_confirmed(
+            request, form, name=data["name"], summary=data["summary"], purposes=[data["purpose"]]
+        )
+    if request.method == "POST" and form.is_valid() and not similar:
         data = form.cleaned_data
         try:
             services.propose_kc(
@@ -643,6 +679,7 @@ def kc_propose(request):
                 name=data["name"],
                 purpose_statement=data["purpose"],
                 summary=data["summary"],
+                why_now=data["why_now"],
                 suggested_sponsor=data["suggested_sponsor"],
             )
         except services.ServiceError as error:
@@ -652,7 +689,7 @@ def kc_propose(request):
                 request, _("Thank you: directory admins will look at your proposal and tell you.")
             )
             return redirect("members:my_communities")
-    return render(request, "communities/kc_propose.html", {"form": form})
+    return render(request, "communities/kc_propose.html", {"form": form, "similar": similar})
 
 
 def proposal_decide(request, slug):
@@ -682,10 +719,26 @@ def proposal_decide(request, slug):
         else:
             messages.success(request, _("%(name)s is active.") % {"name": community.name})
             return redirect(community)
+    purposes = list(community.purposes.all())
     return render(
         request,
         "communities/proposal_decide.html",
-        {"community": community, "form": form, "purposes": community.purposes.all()},
+        {
+            "community": community,
+            "form": form,
+            "purposes": purposes,
+            # The CoP it would formalise is named on the page already.
+            "similar": [
+                similar
+                for similar in selectors.similar_communities(
+                    community.name,
+                    community.summary,
+                    purposes=[purpose.statement for purpose in purposes],
+                    exclude_pk=community.pk,
+                )
+                if similar.pk != community.formed_from_id
+            ],
+        },
     )
 
 
@@ -693,12 +746,25 @@ def community_formalise(request, slug):
     """Directory admins formalise a CoP into a KC; its coordinators propose it."""
     cop = access.cop_for_formalising(request.user, slug)
     is_admin = access.is_directory_admin(request.user)
-    form = FormaliseForm(
-        request.POST or None,
-        initial={"name": cop.name},
-        purposes=access.purposes_to_offer(request.user),
-    )
-    if request.method == "POST" and form.is_valid():
+    form = FormaliseForm(request.POST or None, purposes=access.purposes_to_offer(request.user))
+    similar = []
+    if request.method == "POST":
+        valid = form.is_valid()
+        data = form.cleaned_data
+        # A taken name is said whatever else the form lacks.
+        name_problem = data.get("name") and services.name_taken(data["name"])
+        if name_problem:
+            form.add_error("name", name_problem)
+        elif valid:
+            similar, form = _similar_unless_confirmed(
+                request,
+                form,
+                name=data["name"],
+                summary=data["summary"],
+                purposes=[p.statement for p in data["purposes"]] + [data["new_purpose"]],
+                exclude_pk=cop.pk,
+            )
+    if request.method == "POST" and form.is_valid() and not similar:
         data = form.cleaned_data
         try:
             if is_admin:
@@ -706,6 +772,8 @@ def community_formalise(request, slug):
                     cop=cop,
                     actor=request.member,
                     name=data["name"],
+                    summary=data["summary"],
+                    description=data["description"],
                     purposes=data["purposes"],
                     new_purpose=data["new_purpose"],
                     sponsor=data["sponsor"],
@@ -719,10 +787,14 @@ def community_formalise(request, slug):
                     cop=cop,
                     actor=request.member,
                     name=data["name"],
+                    summary=data["summary"],
+                    description=data["description"],
                     purposes=data["purposes"],
                     new_purpose=data["new_purpose"],
                     suggested_sponsor=data["sponsor"],
                 )
+        except services.CommunityNameTaken as error:
+            form.add_error("name", str(error))
         except services.ServiceError as error:
             form.add_error(None, str(error))
         else:
@@ -736,7 +808,7 @@ def community_formalise(request, slug):
     return render(
         request,
         "communities/community_formalise.html",
-        {"community": cop, "form": form, "is_admin": is_admin},
+        {"community": cop, "form": form, "is_admin": is_admin, "similar": similar},
     )
 
 
@@ -761,35 +833,112 @@ def stage_set(request, slug):
 
 
 def community_merge(request, slug):
+    """Directory admins merge a duplicate: choose the community that stays (likely
+    duplicates, or search by name), preview who moves and in which role (GET with
+    ``target``), then confirm (POST) exactly the plan previewed."""
     source = access.community_for_merging(request.user, slug)
-    form = MergeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        target = Community.objects.listed().filter(slug=form.cleaned_data["target"]).first()
-        if target is None:
-            form.add_error("target", _("No community has that address name."))
+    targets = selectors.merge_targets(source)
+    if request.method == "POST":
+        return _merge_confirmed(request, source, MergeConfirmForm(request.POST, targets=targets))
+    form = MergeChooseForm(request.GET, targets=targets)
+    form.is_valid()  # shows its errors; the page uses the valid values
+    target = form.cleaned_data.get("target")
+    if target is not None:
+        keep_roles = form.cleaned_data["keep_roles"]
+        try:
+            plan = services.plan_merge(source=source, target=target, keep_roles=keep_roles)
+        except services.ServiceError as error:
+            form.add_error("target", str(error))
         else:
-            try:
-                services.merge_communities(source=source, target=target, actor=request.member)
-            except services.ServiceError as error:
-                form.add_error(None, str(error))
-            else:
-                messages.success(
-                    request,
-                    _("%(source)s is merged into %(target)s.")
-                    % {"source": source.name, "target": target.name},
-                )
-                return redirect(target)
+            return _merge_preview(request, plan, targets)
     return render(
         request,
         "communities/community_merge.html",
         {
             "community": source,
             "form": form,
-            "similar": selectors.similar_communities(
-                source.name, source.summary, exclude_pk=source.pk
-            ),
+            **selectors.merge_candidates(source, form.cleaned_data.get("q", "")),
         },
     )
+
+
+def _merge_preview(request, plan, targets):
+    source, target = plan.source, plan.target
+    return render(
+        request,
+        "communities/community_merge_preview.html",
+        {
+            "community": source,
+            "plan": plan,
+            "joining": _merge_rows(plan.joining, source, target),
+            "already_there": _merge_rows(plan.already_there, source, target),
+            "ending": [(member, Membership.State(state).label) for member, state in plan.ending],
+            "confirm_form": MergeConfirmForm(
+                initial={
+                    "target": target.pk,
+                    "keep_roles": plan.keep_roles,
+                    "fingerprint": plan.fingerprint,
+                },
+                targets=targets,
+            ),
+            "other_choice_url": _merge_preview_url(source, target, not plan.keep_roles),
+        },
+    )
+
+
+def _merge_preview_url(source, target, keep_roles: bool) -> str:
+    query = {"target": target.pk, **({"keep_roles": "on"} if keep_roles else {})}
+    return f"{reverse('communities:community_merge', args=[source.slug])}?{urlencode(query)}"
+
+
+def _merge_rows(moves, source, target) -> list[dict]:
+    """A merge preview's people, as its tables show them."""
+    here, there = dict(_roles_for(source)), dict(_roles_for(target))
+    rows = []
+    for move in moves:
+        if move.kind == services.MergeMove.JOINS:
+            what = _("Joins as %(role)s") % {"role": there[move.role_after]}
+        elif move.kind == services.MergeMove.PROMOTED:
+            what = _("%(before)s there; becomes %(role)s") % {
+                "before": there[move.role_there],
+                "role": there[move.role_after],
+            }
+        else:
+            what = _("%(role)s there already; stays %(role)s") % {"role": there[move.role_after]}
+        rows.append(
+            {
+                "member": move.member,
+                "role_here": here.get(move.role_here, move.role_here),
+                "what": what,
+                "capped": move.capped,
+            }
+        )
+    return rows
+
+
+def _merge_confirmed(request, source, form):
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("communities:community_merge", slug=source.slug)
+    target, keep_roles = form.cleaned_data["target"], form.cleaned_data["keep_roles"]
+    try:
+        services.merge_communities(
+            source=source,
+            target=target,
+            actor=request.member,
+            keep_roles=keep_roles,
+            fingerprint=form.cleaned_data["fingerprint"],
+        )
+    except services.ServiceError as error:
+        messages.error(request, str(error))
+        return redirect(_merge_preview_url(source, target, keep_roles))
+    messages.success(
+        request,
+        _("%(source)s is merged into %(target)s.") % {"source": source.name, "target": target.name},
+    )
+    return redirect(target)
 
 
 LADDER_STEP_LIMIT = 60

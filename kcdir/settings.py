@@ -26,6 +26,18 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_share(name: str, default: str) -> float:
+    """A share between 0 and 1, written as a fraction (``0.05``) or a percentage (``5%``)."""
+    text = (os.environ.get(name) or default).strip()
+    try:
+        share = float(text.removesuffix("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise ImproperlyConfigured(f"{name} must be a share such as 0.05 or 5%, not {text!r}.")
+    return share
+
+
 DEBUG = env_bool("DEBUG")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -324,6 +336,10 @@ if INVITATION_EXPIRY_DAYS < 1:
     raise ImproperlyConfigured(
         "KCDIR_INVITATION_EXPIRY_DAYS must be a whole number of days, 1 or more."
     )
+
+# The most of the people HR manages that one sync may deactivate (``manage.py
+# sync_people --force`` goes beyond it): a truncated extract must not empty the directory.
+PEOPLE_SYNC_MAX_DEACTIVATE_SHARE = env_share("KCDIR_PEOPLE_SYNC_MAX_DEACTIVATE", "0.05")
 
 # How long a page may keep what it drew for everyone (communities/caching.py):
 # entries are also dropped at once by any change to the directory. 0 turns it off.

@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 
 from communities.access import DIRECTORY_ADMINS_GROUP
 from communities.models import Community, Membership, Purpose
@@ -90,6 +91,10 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     community = factory.SubFactory(CommunityFactory)
     role = Membership.Role.MEMBER
     state = Membership.State.ACTIVE
+    # As the services set it: when the person became active (never, for a request).
+    active_since = factory.LazyAttribute(
+        lambda m: timezone.now() if m.state == Membership.State.ACTIVE else None
+    )
 
 
 def member_named(display_name: str, *, username: str | None = None, **kwargs) -> Member:

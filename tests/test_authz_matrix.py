@@ -31,6 +31,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from communities import services
 from communities.models import (
     Community,
     Membership,
@@ -177,6 +178,7 @@ CORE_MATRIX = {
             "purposes": [w.purpose.pk],
             "sponsor": w.ada.user.username,
             "stewards": w.bea.user.username,
+            "confirmed": "True",  # past the similar communities (Pricing Council)
         },
         writes=True,
     ),
@@ -220,13 +222,17 @@ CORE_MATRIX = {
             "stewards": w.bea.user.username,
             "join_policy": "request",
             "participants": "invite",
+            "confirmed": "True",  # past the similar communities
         },
         "writes": True,
     },
     "communities:community_merge": admin_page(
         ("target_slug",),
         post=Redirect("{other_url}"),
-        data=lambda w: {"target": w.other.slug},
+        data=lambda w: {
+            "target": w.other.pk,
+            "fingerprint": services.plan_merge(source=w.target, target=w.other).fingerprint,
+        },
         writes=True,
     ),
     "communities:stage_set": {

@@ -653,7 +653,8 @@ def test_formalising_makes_an_active_kc_formed_from_the_cop_and_invites_particip
         kc = formalise(cop, directory_admin.member, boss, [coordinator], purposes=purposes)
 
     assert (kc.kind, kc.status, kc.formed_from) == (Kind.KC, Status.ACTIVE, cop)
-    assert (kc.summary, kc.cadence, kc.stage) == (cop.summary, "Tuesdays", cop.stage)
+    # The KC's text is its own (none given here); where and how people meet carries over.
+    assert (kc.summary, kc.description, kc.cadence, kc.stage) == ("", "", "Tuesdays", cop.stage)
     assert set(kc.purposes.all()) == set(purposes)
     assert memberships_of(kc) == {
         "Bea Boss": (Role.SPONSOR, State.ACTIVE),
@@ -824,7 +825,7 @@ def test_proposing_to_formalise_keeps_every_purpose_and_decides_nothing(
         coordinator,
         boss,
     )
-    assert kc.summary == practising.summary
+    assert kc.summary == ""  # the CoP's text is not the KC's
     assert sorted(kc.purposes.values_list("statement", flat=True)) == sorted(
         [chosen.statement, "Answer every slow query in a day"]
     )
@@ -1212,7 +1213,7 @@ def test_formalise_form_for_an_admin_offers_participants_and_archiving(
     ):
         assert label in text
     assert "Archive the community of practice afterwards" in text
-    assert 'value="SQL Clinic"' in response.content.decode()
+    assert 'value="SQL Clinic"' not in response.content.decode()  # the KC needs its own name
     assert "As its coordinator you propose this" not in text
 
 
@@ -1316,7 +1317,8 @@ def test_formalise_refused_by_the_service_creates_no_purpose_either(
     before = snapshot()
 
     response = client.post(
-        url("community_formalise", cop.slug), formalise_data(name="Second Board")
+        url("community_formalise", cop.slug),
+        formalise_data(name="Second Board", confirmed="True"),  # past the similar ones
     )
 
     assert response.status_code == 200
@@ -1442,10 +1444,24 @@ def test_only_directory_admins_may_merge(client, people, cop, role):
     assert snapshot() == before
 
 
+def confirm_merge(client, source, target, *, keep_roles=False):
+    """Preview the merge (GET), then confirm exactly that plan (POST)."""
+    path = url("community_merge", source.slug)
+    preview = client.get(
+        path, {"target": target.pk, **({"keep_roles": "on"} if keep_roles else {})}
+    )
+    assert preview.status_code == 200
+    fingerprint = re.search(r'name="fingerprint" value="(\w+)"', preview.content.decode())[1]
+    data = {"target": target.pk, "fingerprint": fingerprint}
+    if keep_roles:
+        data["keep_roles"] = "True"
+    return client.post(path, data)
+
+
 def test_admin_merges_a_duplicate_into_the_survivor(client, directory_admin, cop, duplicate):
     sign_in(client, directory_admin)
 
-    response = client.post(url("community_merge", duplicate.slug), {"target": cop.slug})
+    response = confirm_merge(client, duplicate, cop)
 
     assert response.status_code == 302
     assert response.url == cop.get_absolute_url()
@@ -1465,12 +1481,14 @@ def test_merge_form_refusals_are_shown_and_change_nothing(
 ):
     sign_in(client, directory_admin)
     before = snapshot()
+    path = url("community_merge", duplicate.slug)
 
-    unknown = client.post(url("community_merge", duplicate.slug), {"target": "no-such-thing"})
-    across = client.post(url("community_merge", duplicate.slug), {"target": open_kc.slug})
+    unknown = client.get(path, {"target": "999999"})
+    across = client.get(path, {"target": open_kc.pk})
+    posted = client.post(path, {"target": open_kc.pk, "fingerprint": "x" * 64}, follow=True)
 
-    assert "No community has that address name." in visible_text(unknown)
-    assert "Only communities of the same kind can be merged." in visible_text(across)
+    for page in (unknown, across, posted):
+        assert "That community cannot take this one in" in visible_text(page)
     assert snapshot() == before
 
 
@@ -1490,7 +1508,11 @@ def test_merge_page_lists_likely_duplicates(client, directory_admin, cop, duplic
     response = client.get(url("community_merge", duplicate.slug))
 
     assert response.status_code == 200
-    assert "Likely duplicates: sql-clinic (SQL Clinic)" in visible_text(response)
+    assert re.search(
+        rf'<input [^>]*type="radio" name="target" id="target-{cop.pk}" value="{cop.pk}"',
+        response.content.decode(),
+    )
+    assert "Likely duplicates SQL Clinic" in visible_text(response)
 
 
 # -- the ladder ---------------------------------------------------------------------------

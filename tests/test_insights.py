@@ -422,7 +422,7 @@ def test_membership_growth_counts_new_active_memberships_by_month(signed_in, net
 
     join(network["sql"], network["people"]["ana"])
     long_ago = timezone.now() - timedelta(days=800)
-    join(network["sql"], network["people"]["cleo"], created_at=long_ago)
+    join(network["sql"], network["people"]["cleo"], created_at=long_ago, active_since=long_ago)
 
     growth = chart(signed_in.get(url("insights")), "membership-growth")
     assert growth.rows[-1][1] == this_month + 1
@@ -557,7 +557,8 @@ def build_network(size: int):
     communities = []
     memberships = []
     events = []
-    long_ago = timezone.now() - timedelta(days=40)
+    now = timezone.now()
+    long_ago = now - timedelta(days=40)
     for index in range(size):
         kind = Community.Kind.KC if index % 2 else Community.Kind.COP
         community = CommunityFactory(
@@ -567,7 +568,7 @@ def build_network(size: int):
         )
         communities.append(community)
         for person in people[index : index + 3]:
-            memberships.append(Membership(member=person, community=community))
+            memberships.append(Membership(member=person, community=community, active_since=now))
             events += [
                 MembershipEvent(
                     community=community,
@@ -578,7 +579,7 @@ def build_network(size: int):
                 )
                 for action, day in (("requested", 0), ("approved", index % 7 + 1))
             ]
-    memberships.append(Membership(member=viewer, community=communities[0]))
+    memberships.append(Membership(member=viewer, community=communities[0], active_since=now))
     Membership.objects.bulk_create(memberships)
     MembershipEvent.objects.bulk_create(events)
     return viewer.user

@@ -287,6 +287,8 @@ def create_form_data(cast):
         "purposes": [future.pk],
         "sponsor": "outsider",
         "stewards": "mo",
+        # Past the similar communities (Climate Risk Pricing): tests/test_similar_and_proposals.py
+        "confirmed": "True",
     }
 
 

@@ -1579,17 +1579,20 @@ def tricky(db):
         member = MemberFactory(
             display_name=name, user__username=username, user__email=email, department=department
         )
+        # "joined" is when they became active (here the row's start): never, for some.
+        joined = created if state in ("active", "left", "removed") else None
         MembershipFactory(
             community=community,
             member=member,
             role=role,
             state=state,
             created_at=created,
+            active_since=joined,
             decided_by=decided_by,
         )
         department_name = department.name if department else ""
         decider_name = decided_by.display_name if decided_by else ""
-        day = created.date().isoformat()
+        day = joined.date().isoformat() if joined else ""
         rows.append((name, email, username, department_name, role, state, day, decider_name))
 
     person('Ana "Annie" Silva', "ana", created=at(2024, 2, 29, 23, 30))

@@ -368,6 +368,7 @@ def test_community_create_ignores_kind_status_stage_and_slug_fields(client, worl
             "purposes": [world.purpose.pk],
             "sponsor": "ada",
             "stewards": "bea",
+            "confirmed": "True",  # past the similar communities
         },
     )
 

@@ -101,7 +101,8 @@ def propose_formalisation(actor, leaders, cop):
 def test_a_community_whose_slug_is_taken_after_the_check_gets_the_next_slug(
     make, pat, leaders, slug_check_misses_once
 ):
-    taken = CommunityFactory(name="Quilt Makers", slug="quilt-makers")
+    # Another name that makes the same slug (a formalised KC may not share a name).
+    taken = CommunityFactory(name="Quilt Makers!", slug="quilt-makers")
     cop = coordinated_cop(coordinator=pat, name="Sewing Circle", slug="sewing-circle")
     missed = slug_check_misses_once(Community)
 
@@ -111,7 +112,7 @@ def test_a_community_whose_slug_is_taken_after_the_check_gets_the_next_slug(
     assert community.slug == "quilt-makers-2"
     assert community.name == "Quilt Makers"
     assert Community.objects.get(pk=taken.pk).slug == "quilt-makers"
-    assert Community.objects.filter(name="Quilt Makers").count() == 2
+    assert Community.objects.filter(slug__startswith="quilt-makers").count() == 2
 
 
 @pytest.mark.parametrize("make", [propose, propose_formalisation], ids=lambda f: f.__name__)

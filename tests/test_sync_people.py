@@ -100,6 +100,13 @@ def snapshot() -> dict:
     }
 
 
+@pytest.fixture(autouse=True)
+def _no_deactivation_limit(settings):
+    """These directories are a handful of people, so one leaver is a large share: the
+    limit on deactivations has its own tests (``test_sync_safety``)."""
+    settings.PEOPLE_SYNC_MAX_DEACTIVATE_SHARE = 1.0
+
+
 @pytest.fixture
 def directory():
     """Three people in HR's care, one KC led by one of them, and two admin accounts."""
@@ -593,22 +600,28 @@ def test_command_refuses_a_missing_file(tmp_path):
 # The admin page -----------------------------------------------------------------------
 
 
-def upload(data: bytes, *, apply: bool = False) -> dict:
-    form = {"file": SimpleUploadedFile("hr.csv", data, content_type="text/csv")}
-    if apply:
-        form["apply"] = "on"
-    return form
+def upload(data: bytes) -> dict:
+    return {"file": SimpleUploadedFile("hr.csv", data, content_type="text/csv")}
+
+
+def apply_form(response) -> dict:
+    """The hidden fields of a dry run's "Apply these changes" form."""
+    page = response.content.decode()
+    return {
+        name: re.search(rf'name="{name}" value="([^"]*)"', page).group(1)
+        for name in ("upload", "sha256")
+    }
 
 
 def test_sync_page_walks_the_roles(client, directory, superuser, staff_account):
     before = snapshot()
 
-    response = client.post(SYNC_URL, upload(mixed_file(directory), apply=True))
+    response = client.post(SYNC_URL, upload(mixed_file(directory)))
     assert response.status_code == 302 and "login" in response.url
 
     client.force_login(staff_account)  # staff, but without the permission
     assert client.get(SYNC_URL).status_code == 403
-    assert client.post(SYNC_URL, upload(mixed_file(directory), apply=True)).status_code == 403
+    assert client.post(SYNC_URL, upload(mixed_file(directory))).status_code == 403
     assert snapshot() == before
 
     for allowed in (
@@ -619,7 +632,7 @@ def test_sync_page_walks_the_roles(client, directory, superuser, staff_account):
         client.force_login(allowed)
         response = client.get(SYNC_URL)
         assert response.status_code == 200
-        assert "Apply changes" in response.content.decode()
+        assert "Upload for a dry run" in response.content.decode()
 
 
 def _staff_with(permission: str):
@@ -659,8 +672,9 @@ def test_sync_page_dry_run_shows_summary_and_changes_nothing(client, directory, 
 
 def test_sync_page_applies_when_asked(client, directory, superuser):
     client.force_login(superuser)
+    dry_run = client.post(SYNC_URL, upload(mixed_file(directory)))
 
-    response = client.post(SYNC_URL, upload(mixed_file(directory), apply=True))
+    response = client.post(SYNC_URL, apply_form(dry_run))
 
     assert response.status_code == 200
     assert "The changes are applied." in response.content.decode()
@@ -676,7 +690,7 @@ def test_sync_page_shows_problems_with_line_numbers_and_applies_nothing(
     before = snapshot()
     data = b"username,email\r\nana,a@example.org\r\nana,b@example.org\r\n"
 
-    response = client.post(SYNC_URL, upload(data, apply=True))
+    response = client.post(SYNC_URL, upload(data))
 
     page = response.content.decode()
     assert "Line 3: the username &#x27;ana&#x27; appears again (first on line 2)." in page
@@ -689,7 +703,7 @@ def test_sync_page_refuses_a_file_over_20_mb(client, directory, superuser):
     before = snapshot()
     data = b"username,email\r\n" + b"x" * (20 * 1024 * 1024)
 
-    response = client.post(SYNC_URL, upload(data, apply=True))
+    response = client.post(SYNC_URL, upload(data))
 
     assert response.status_code == 200
     assert "the limit is 20.0\xa0MB" in response.content.decode()

@@ -56,7 +56,7 @@ def _roster_row(membership: Membership) -> list:
         member.department.name if member.department else "",
         membership.role,
         membership.state,
-        membership.created_at.date().isoformat(),
+        membership.active_since.date().isoformat() if membership.active_since else "",
         membership.decided_by.display_name if membership.decided_by else "",
     ]
 
@@ -230,7 +230,7 @@ def _roster_cells(decider: str = "dp.display_name") -> list[str]:
             "d.name",
             "m.role",
             "m.state",
-            pg_copy.utc_date("m.created_at"),
+            pg_copy.utc_date("m.active_since"),
             decider,
         )
     ]

@@ -16,8 +16,8 @@ What keeps the two identical:
   one other case, a lone ``\\.`` in a one-column file, never arises: exports have several);
 - line endings: ``COPY`` ends rows with LF, ``csv.writer`` with CRLF; ``copy_csv`` turns
   each row's final LF into CRLF and leaves line breaks inside quoted values alone;
-- dates: ``utc_date()`` is ``created_at.date().isoformat()`` of the UTC datetime Django
-  reads.
+- dates: ``utc_date()`` is ``active_since.date().isoformat()`` of the UTC datetime Django
+  reads (NULL, like ``None``, an empty cell).
 """
 
 import io

@@ -84,6 +84,7 @@ class SyncPlan:
     unchanged: int = 0
     skipped_admins: list[str] = field(default_factory=list)  # in the file, never touched
     kept_admins: int = 0  # active admin accounts not in the file, never deactivated
+    active_people: int = 0  # active people HR manages (not admins), before the sync
     new_departments: dict[str, str] = field(default_factory=dict)  # name: slug
     department_ids: dict[str, int] = field(default_factory=dict)  # existing, by name
     errors: list[str] = field(default_factory=list)
@@ -101,6 +102,11 @@ class SyncPlan:
             if shown:
                 groups.append((kind, shown, len(changes) - len(shown)))
         return groups
+
+    def deactivates_too_many(self, max_share: float) -> bool:
+        """Whether the plan deactivates more than ``max_share`` of the active people HR
+        manages (a truncated or wrong extract, most likely)."""
+        return len(self.of_kind(ChangeKind.DEACTIVATE)) > max_share * self.active_people
 
     @property
     def is_empty(self) -> bool:
@@ -193,6 +199,7 @@ def plan_sync(rows: Sequence[HRRow], *, progress: Progress | None = None) -> Syn
     users = _users()
     members = _members()
     departments = _Departments(plan)
+    plan.active_people = sum(1 for user in users.values() if user.is_active and not user.is_admin)
     in_file = _plan_rows(plan, rows, users, members, departments, progress)
     _plan_leavers(plan, users, members, in_file)
     if progress and len(rows) % PROGRESS_EVERY:

@@ -29,7 +29,8 @@ an active KC keeps at least one active steward; at most one active sponsor
 By subject: ``membership`` (one person joining, leaving, curated by stewards),
 ``bulk`` (adding lists, roster imports), ``communities`` (creating KCs, purposes,
 editing a community's details: one ``edited`` event per changed field),
-``botkin`` (CoPs, proposals, formalising, merging, stages), ``people`` (the HR sync).
+``botkin`` (CoPs, proposals, formalising, stages), ``merging`` (duplicates: a plan to
+preview, then the same plan applied), ``people`` (the HR sync).
 """
 
 from ._common import CommunityError, MembershipError, ServiceError
@@ -37,7 +38,6 @@ from .botkin import (
     approve_proposal,
     decline_proposal,
     formalise_cop,
-    merge_communities,
     propose_formalisation,
     propose_kc,
     record_cop,
@@ -53,11 +53,13 @@ from .bulk import (
 )
 from .communities import (
     EDITABLE_FIELDS,
+    CommunityNameTaken,
     EditConflict,
     activation_problems,
     create_community,
     edit_community,
     future_purpose,
+    name_taken,
     purpose_named,
 )
 from .membership import (
@@ -78,7 +80,17 @@ from .membership import (
     resend_invitation,
     withdraw_invitation,
 )
-from .people import end_memberships_of, sync_people
+from .merging import MergeMove, MergePlan, merge_communities, merge_problem, plan_merge
+from .people import (
+    SyncRefused,
+    apply_people_sync_upload,
+    deactivation_limit,
+    deactivation_refusal,
+    end_memberships_of,
+    file_fingerprint,
+    store_people_sync_upload,
+    sync_people,
+)
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -89,10 +101,15 @@ __all__ = [
     "LapseResult",
     "MembershipError",
     "RoleChange",
+    "CommunityNameTaken",
+    "MergeMove",
+    "MergePlan",
     "ServiceError",
+    "SyncRefused",
     "accept_invitation",
     "activation_problems",
     "add_members",
+    "apply_people_sync_upload",
     "apply_roster_import",
     "approve_proposal",
     "approve_request",
@@ -100,11 +117,14 @@ __all__ = [
     "change_role",
     "clear_stale_roster_imports",
     "create_community",
+    "deactivation_limit",
+    "deactivation_refusal",
     "decline_invitation",
     "decline_proposal",
     "deny_request",
     "edit_community",
     "end_memberships_of",
+    "file_fingerprint",
     "formalise_cop",
     "future_purpose",
     "join_community",
@@ -112,6 +132,9 @@ __all__ = [
     "leave_community",
     "merge_communities",
     "plan_role_change",
+    "merge_problem",
+    "name_taken",
+    "plan_merge",
     "preview_roster_import",
     "propose_formalisation",
     "propose_kc",
@@ -121,6 +144,7 @@ __all__ = [
     "request_membership",
     "resend_invitation",
     "set_stage",
+    "store_people_sync_upload",
     "sync_people",
     "withdraw_invitation",
 ]

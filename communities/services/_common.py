@@ -104,17 +104,24 @@ def _transition(
     role: str | None = None,
     note: str = "",
     decided: bool = False,
+    active_since=None,
 ) -> Membership:
-    """Move ``membership`` to ``state`` (and ``role``), save it, and record one event."""
+    """Move ``membership`` to ``state`` (and ``role``), save it, and record one event.
+
+    Becoming active sets ``active_since`` to now (or to ``active_since``, for someone
+    whose membership carries over from elsewhere, as a merge's people do)."""
     state_before, role_before = membership.state, membership.role
     if membership.pk is None:
         state_before = role_before = ""
+    now = timezone.now()
+    if state == State.ACTIVE and state_before != State.ACTIVE:
+        membership.active_since = active_since or now
     membership.state = state
     if role is not None:
         membership.role = role
     if decided:
         membership.decided_by = actor
-        membership.decided_at = timezone.now()
+        membership.decided_at = now
     if note or action in (Action.REQUESTED, Action.DENIED, Action.REMOVED):
         membership.note = note
     membership.save()

@@ -1,5 +1,6 @@
 """Botkin's model: communities of practice recorded, knowledge communities proposed and
-decided, CoPs formalised into KCs, duplicates merged, and the ladder's stages."""
+decided, CoPs formalised into KCs, and the ladder's stages (duplicates are merged in
+``merging``)."""
 
 from collections.abc import Iterable
 
@@ -18,12 +19,17 @@ from ._common import (
     Role,
     State,
     _create_with_slug,
-    _default_role,
     _lock,
     _new_or_existing,
     _transition,
 )
-from .communities import _appoint_leaders, _require_activatable, future_purpose, purpose_named
+from .communities import (
+    _appoint_leaders,
+    _require_activatable,
+    _require_free_name,
+    future_purpose,
+    purpose_named,
+)
 
 
 @transaction.atomic
@@ -69,51 +75,6 @@ def record_cop(
     return community
 
 
-@transaction.atomic
-def merge_communities(*, source: Community, target: Community, actor: Member) -> Community:
-    """Merge a duplicate into ``target``: people, purposes and history move; the
-    duplicate is archived and points at the survivor."""
-    if source.pk == target.pk:
-        raise CommunityError(_("Choose a different community to merge into."))
-    if source.kind != target.kind:
-        raise CommunityError(_("Only communities of the same kind can be merged."))
-    # Lock both rows in a fixed order so two merges cannot deadlock.
-    locked = {
-        c.pk: c
-        for c in Community.objects.select_for_update()
-        .filter(pk__in=[source.pk, target.pk])
-        .order_by("pk")
-    }
-    source, target = locked[source.pk], locked[target.pk]
-    if source.merged_into_id:
-        raise CommunityError(_("This community was already merged."))
-    if target.status in (Community.Status.ARCHIVED, Community.Status.PROPOSED):
-        raise CommunityError(_("Merge into a community that is not archived or proposed."))
-    # History first, so the moves below are recorded after it in the survivor.
-    source.events.update(community=target)
-    for membership in source.memberships.select_for_update().select_related("member"):
-        if membership.state != State.ACTIVE:
-            continue
-        moved = _new_or_existing(target, membership.member)
-        if moved.state == State.ACTIVE:
-            continue
-        _transition(
-            moved,
-            actor=actor,
-            action=Action.MERGED,
-            state=State.ACTIVE,
-            role=Role.STEWARD if membership.role == Role.STEWARD else _default_role(target),
-            decided=True,
-            note=_("From %(name)s") % {"name": source.name},
-        )
-    source.memberships.all().delete()
-    target.purposes.add(*source.purposes.all())
-    source.status = Community.Status.ARCHIVED
-    source.merged_into = target
-    source.save(update_fields=["status", "merged_into", "updated_at"])
-    return target
-
-
 # -- proposals ---------------------------------------------------------------------------
 
 
@@ -124,10 +85,13 @@ def propose_kc(
     name: str,
     purpose_statement: str,
     summary: str = "",
+    why_now: str = "",
     suggested_sponsor: Member | None = None,
     formed_from: Community | None = None,
 ) -> Community:
-    """A staff member proposes a knowledge community; directory admins decide."""
+    """A staff member proposes a knowledge community; directory admins decide. The
+    ``summary`` is public once it is approved; ``why_now`` is the proposer's note to the
+    admins, kept apart (``proposal_note``)."""
     if formed_from is not None:
         _require_not_formalised(formed_from)
     purpose = future_purpose(purpose_statement)
@@ -135,6 +99,7 @@ def propose_kc(
         actor=actor,
         name=name,
         summary=summary,
+        why_now=why_now,
         suggested_sponsor=suggested_sponsor,
         formed_from=formed_from,
         purposes=[purpose],
@@ -150,10 +115,14 @@ def propose_formalisation(
     purposes: Iterable[Purpose] = (),
     new_purpose: str = "",
     suggested_sponsor: Member | None = None,
+    summary: str = "",
+    description: str = "",
 ) -> Community:
-    """A CoP's coordinator proposes formalising it as a knowledge community pursuing
-    ``purposes`` (and ``new_purpose``, a future-shaping purpose created if new);
-    directory admins decide."""
+    """A CoP's coordinator proposes formalising it as a knowledge community named
+    ``name`` (no other listed community's name) pursuing ``purposes`` (and
+    ``new_purpose``, a future-shaping purpose created if new), with its own ``summary``
+    and ``description`` (the CoP's are not copied); directory admins decide."""
+    _require_free_name(name)
     purposes = list(purposes)
     if new_purpose:
         purposes.append(future_purpose(new_purpose))
@@ -163,14 +132,17 @@ def propose_formalisation(
     return _proposal(
         actor=actor,
         name=name,
-        summary=cop.summary,
+        summary=summary,
+        description=description,
         suggested_sponsor=suggested_sponsor,
         formed_from=cop,
         purposes=purposes,
     )
 
 
-def _proposal(*, actor, name, summary, suggested_sponsor, formed_from, purposes) -> Community:
+def _proposal(
+    *, actor, name, summary, suggested_sponsor, formed_from, purposes, description="", why_now=""
+) -> Community:
     community = _create_with_slug(
         Community,
         text=name,
@@ -179,6 +151,8 @@ def _proposal(*, actor, name, summary, suggested_sponsor, formed_from, purposes)
         kind=Community.Kind.KC,
         status=Community.Status.PROPOSED,
         summary=summary,
+        description=description,
+        proposal_note=why_now,
         proposed_by=actor,
         suggested_sponsor=suggested_sponsor,
         formed_from=formed_from,
@@ -292,9 +266,17 @@ def formalise_cop(
     join_policy: str = Community.JoinPolicy.REQUEST,
     invite_participants: bool = True,
     archive_cop: bool = False,
+    summary: str = "",
+    description: str = "",
 ) -> Community:
     """Turn a promising community of practice into a knowledge community, at once,
-    pursuing ``purposes`` (and ``new_purpose``, a future-shaping purpose created if new)."""
+    named ``name`` (no other listed community's name, the CoP's included), pursuing
+    ``purposes`` (and ``new_purpose``, a future-shaping purpose created if new).
+
+    The KC's ``summary`` and ``description`` are its own: the CoP's text describes a
+    community of practice and is not copied (where and how people meet, and the links,
+    are)."""
+    _require_free_name(name)
     purposes = list(purposes)
     if new_purpose:
         purposes.append(future_purpose(new_purpose))
@@ -313,8 +295,8 @@ def formalise_cop(
         name=name,
         kind=Community.Kind.KC,
         status=Community.Status.ACTIVE,
-        summary=cop.summary,
-        description=cop.description,
+        summary=summary,
+        description=description,
         cadence=cop.cadence,
         links=cop.links,
         join_policy=join_policy,

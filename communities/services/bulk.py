@@ -311,6 +311,8 @@ class _ImportRows:
                 membership.state, membership.role, membership.note = state_after, role_after, note
                 membership.decided_by, membership.decided_at = actor, now
                 membership.updated_at = now
+                if state_after == State.ACTIVE and state_before != State.ACTIVE:
+                    membership.active_since = now
                 rows.changed.append((membership, was_sponsor))
             rows.events.append(
                 (change.member_id, change.name, action)
@@ -319,7 +321,7 @@ class _ImportRows:
         return rows
 
     def write(self, community: Community, *, actor: Member, now) -> None:
-        fields = ["state", "role", "decided_by", "decided_at", "note", "updated_at"]
+        fields = ["state", "role", "decided_by", "decided_at", "active_since", "note", "updated_at"]
         # Former sponsors first, in their own statement: the one-active-sponsor index is
         # checked row by row, so the new sponsor must come after the old one steps down.
         for was_sponsor in (True, False):
@@ -333,6 +335,7 @@ class _ImportRows:
                 "state": State.ACTIVE,
                 "decided_by_id": actor.pk,
                 "decided_at": now,
+                "active_since": now,
                 "created_at": now,
                 "updated_at": now,
             },

@@ -27,6 +27,29 @@ from ._common import (
 )
 
 
+class CommunityNameTaken(CommunityError):
+    """A new community would share its name with one in the directory."""
+
+
+def name_taken(name: str) -> str | None:
+    """Why a new knowledge community may not be called ``name``: another listed
+    community has it (in any case), and two communities would be told apart only by
+    their addresses. None when it is free."""
+    taken = Community.objects.listed().filter(name__iexact=name.strip()).first()
+    if taken is None:
+        return None
+    return _(
+        "“%(name)s” is already the name of a community in the directory. Give the "
+        "knowledge community a name of its own."
+    ) % {"name": taken.name}
+
+
+def _require_free_name(name: str) -> None:
+    problem = name_taken(name)
+    if problem:
+        raise CommunityNameTaken(problem)
+
+
 def activation_problems(*, sponsor, stewards, purposes) -> list[str]:
     """What an active knowledge community would lack (empty when it may be active)."""
     problems = []

@@ -2,21 +2,29 @@
 extract, and the open memberships of people who left the organisation ended.
 
 ``sync_people`` writes a ``people_sync.plan_sync`` plan in batches (one statement per
-``BATCH_SIZE`` rows, never one per person), in one transaction.
+``BATCH_SIZE`` rows, never one per person), in one transaction. It refuses a plan that
+deactivates more than ``settings.PEOPLE_SYNC_MAX_DEACTIVATE_SHARE`` of the people HR
+manages unless forced (only ``manage.py sync_people --force`` forces). The admin's page
+stores the file it dry-ran (``store_people_sync_upload``) and applies exactly that file
+(``apply_people_sync_upload``).
 """
 
+import hashlib
 import secrets
 from collections.abc import Collection, Iterator, Sequence
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from members.models import Department, Member
 
-from ..models import Membership, MembershipEvent
+from ..models import Membership, MembershipEvent, PeopleSyncUpload
 from ..people_sync import (
     MEMBER_FIELDS,
     OPEN_STATES,
@@ -27,7 +35,10 @@ from ..people_sync import (
     Progress,
     SyncError,
     SyncPlan,
+    parse_hr_csv,
+    plan_sync,
 )
+from ._common import ServiceError
 
 BATCH_SIZE = 1000  # rows per INSERT/UPDATE (Django lowers it where a database needs)
 IN_CHUNK = 900  # ids per ``pk__in``: under SQLite's historical limit of 999 variables
@@ -46,16 +57,120 @@ def _unusable_password() -> str:
     return UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(20)
 
 
+class SyncRefused(ServiceError):
+    """An HR sync refused as a whole (too many leavers, or not the file that was
+    previewed); the message says why and what to do. Nothing changed."""
+
+
+# Unapplied uploads are kept this long for their "Apply" button, then dropped.
+UPLOAD_KEPT = timedelta(days=1)
+
+
+def _percent(share: float) -> str:
+    """0.05 → "5%", 0.025 → "2.5%", 0.987 → "99%"."""
+    percent = share * 100
+    if percent >= 10 or percent == int(percent):
+        return f"{percent:.0f}%"
+    return f"{percent:.1f}".rstrip("0").rstrip(".") + "%"
+
+
+def deactivation_limit() -> str:
+    """The most one sync may deactivate, for people to read ("5%")."""
+    return _percent(settings.PEOPLE_SYNC_MAX_DEACTIVATE_SHARE)
+
+
+def deactivation_refusal(plan: SyncPlan, *, max_share: float | None = None) -> str | None:
+    """Why applying ``plan`` is refused unless forced: it deactivates more than
+    ``max_share`` (``settings.PEOPLE_SYNC_MAX_DEACTIVATE_SHARE``) of the active people
+    HR manages, as a truncated extract would. None when it may be applied."""
+    if max_share is None:
+        max_share = settings.PEOPLE_SYNC_MAX_DEACTIVATE_SHARE
+    if not plan.deactivates_too_many(max_share):
+        return None
+    leaving = len(plan.of_kind(ChangeKind.DEACTIVATE))
+    return _(
+        "This file would deactivate %(leaving)s of %(people)s people (%(share)s); the most "
+        "one sync may deactivate is %(max)s. Check that the file is the whole extract. To "
+        "apply it anyway, run “manage.py sync_people FILE --apply --force” on the server."
+    ) % {
+        "leaving": f"{leaving:,}",
+        "people": f"{plan.active_people:,}",
+        "share": _percent(leaving / plan.active_people),
+        "max": _percent(max_share),
+    }
+
+
+def file_fingerprint(data: bytes) -> str:
+    """The SHA-256 of an extract's bytes, in hex: what a dry run shows and an apply checks."""
+    return hashlib.sha256(data).hexdigest()
+
+
 @transaction.atomic
-def sync_people(*, plan: SyncPlan, progress: Progress | None = None) -> dict[str, int]:
+def store_people_sync_upload(
+    *, data: bytes, file_name: str, plan: SyncPlan, user
+) -> PeopleSyncUpload:
+    """Keep an extract that was dry-run (``plan`` is its plan), for applying exactly it."""
+    PeopleSyncUpload.objects.filter(
+        applied_at=None, created_at__lt=timezone.now() - UPLOAD_KEPT
+    ).delete()
+    return PeopleSyncUpload.objects.create(
+        file_name=file_name[:255],
+        content=data,
+        sha256=file_fingerprint(data),
+        summary=plan.summary(),
+        uploaded_by=user,
+    )
+
+
+@transaction.atomic
+def apply_people_sync_upload(*, upload: PeopleSyncUpload, sha256: str, user) -> dict[str, int]:
+    """Apply the stored extract ``upload`` whose dry run showed the fingerprint
+    ``sha256``, once. Refused (``SyncRefused``, nothing changed) if it was applied
+    already, if ``sha256`` is not this file's, if the directory changed since the dry
+    run (the plan is no longer the one shown), or if it deactivates too many people:
+    the page never forces that."""
+    upload = PeopleSyncUpload.objects.select_for_update().get(pk=upload.pk)
+    if upload.applied_at is not None:
+        raise SyncRefused(_("This file was applied already; nothing more to do."))
+    data = bytes(upload.content)
+    if sha256 != upload.sha256 or file_fingerprint(data) != upload.sha256:
+        raise SyncRefused(
+            _(
+                "That is not the file you previewed, so nothing was applied. Upload the "
+                "extract again for a new dry run, and apply that."
+            )
+        )
+    plan = plan_sync(parse_hr_csv(data).rows)
+    if plan.errors or plan.summary() != upload.summary:
+        raise SyncRefused(
+            _(
+                "The directory changed since this dry run, so nothing was applied. Upload "
+                "the file again to see a fresh dry run."
+            )
+        )
+    summary = sync_people(plan=plan)
+    upload.applied_at, upload.applied_by = timezone.now(), user
+    upload.save(update_fields=["applied_at", "applied_by"])
+    return summary
+
+
+@transaction.atomic
+def sync_people(
+    *, plan: SyncPlan, progress: Progress | None = None, force: bool = False
+) -> dict[str, int]:
     """Write an HR sync's ``plan`` (``people_sync.plan_sync``) in one transaction;
     returns its ``summary()`` as applied.
 
-    Writes in batches (one statement per ``BATCH_SIZE`` rows, never one per person).
-    Accounts that became admin accounts since planning are left alone.
+    Refused (``SyncRefused``) when it deactivates more than the allowed share of people
+    (``deactivation_refusal``), unless ``force``. Writes in batches (one statement per
+    ``BATCH_SIZE`` rows, never one per person). Accounts that became admin accounts
+    since planning are left alone.
     """
     if plan.errors:
         raise SyncError(plan.errors)
+    refusal = None if force else deactivation_refusal(plan)
+    if refusal:
+        raise SyncRefused(refusal)
     admin_ids = set(
         get_user_model()
         .objects.filter(Q(is_staff=True) | Q(is_superuser=True))

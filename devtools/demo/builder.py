@@ -312,6 +312,11 @@ class DemoBuilder:
                 days=self.random.randint(0, max(1, (self.now - community.created_at).days - 1))
             )
             decided = state not in (Membership.State.REQUESTED,)
+            was_active = state in (
+                Membership.State.ACTIVE,
+                Membership.State.LEFT,
+                Membership.State.REMOVED,
+            )
             memberships.append(
                 Membership(
                     member=member,
@@ -320,6 +325,7 @@ class DemoBuilder:
                     state=state,
                     decided_by=decider if decided and member != decider else None,
                     decided_at=joined if decided else None,
+                    active_since=joined if was_active else None,
                     created_at=joined,
                     updated_at=joined,
                 )

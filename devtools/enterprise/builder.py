@@ -468,6 +468,7 @@ class EnterpriseBuilder:
                 null,
                 member_id(plan.proposed_by),
                 member_id(plan.proposed_by),
+                "",
             )
             for plan in self.plans
         )
@@ -491,6 +492,7 @@ class EnterpriseBuilder:
             "merged_into_id",
             "proposed_by_id",
             "suggested_sponsor_id",
+            "proposal_note",
         ]
         return columns, rows
 
@@ -539,6 +541,7 @@ class EnterpriseBuilder:
         first_pk = self.first_id["communities_membership"]
         progress_every = max(50_000, self.sizes.memberships // 5)
         closed = (St.LEFT, St.REMOVED, St.DENIED)
+        ever_active = (St.ACTIVE, St.LEFT, St.REMOVED)  # joined at ``joined``
 
         def lines():
             pk = first_pk
@@ -566,9 +569,11 @@ class EnterpriseBuilder:
                     else:
                         note, decided_at = "", when
                         decided_by = "\\N" if person == decider else decider_id
+                    since = hours[joined] if state in ever_active else "\\N"
                     yield (
                         f"{pk}\t{role}\t{state}\t{note}\t{decided_at}\t{hours[joined]}\t"
-                        f"{when}\t{community}\t{decided_by}\t{person_id}\t{names[person]}\n"
+                        f"{when}\t{community}\t{decided_by}\t{person_id}\t{names[person]}\t"
+                        f"{since}\n"
                     )
                     action, before, by_self = event_for(plan, role, state, person == decider)
                     if by_self:
@@ -596,6 +601,7 @@ class EnterpriseBuilder:
             "decided_by_id",
             "member_id",
             "sort_name",  # what migration 0008's trigger would write (off for the load)
+            "active_since",
         ]
         return columns, lines()
 

@@ -78,7 +78,7 @@ def test_a_recorded_cop_is_formalised_joined_and_climbs_the_ladder(live_server, 
     page.goto(cop_url)
     sign_in(page, "admin")
     page.get_by_role("link", name="Formalise as knowledge community").click()
-    expect(page.get_by_label("Name of the knowledge community")).to_have_value("Python Clinic")
+    expect(page.get_by_label("Name of the knowledge community")).to_have_value("")
     page.get_by_label("Name of the knowledge community").fill("Python Automation Board")
     page.get_by_label("Or a new future-shaping purpose").fill("Automate every monthly report")
     page.get_by_label("Sponsor").fill("boss")

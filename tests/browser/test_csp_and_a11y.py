@@ -134,6 +134,8 @@ def _world():
         name="SQL Clinic North", slug="sql-clinic-north", kind=Community.Kind.COP
     )
     services.merge_communities(source=duplicate, target=cop, actor=admin)
+    surgery = CommunityFactory(name="SQL Surgery", slug="sql-surgery", kind=Community.Kind.COP)
+    MembershipFactory(member=steward, community=surgery, role=Membership.Role.STEWARD)
     CommunityFactory(
         name="Old Pricing Forum", slug="old-pricing-forum", status=Community.Status.ARCHIVED
     )
@@ -225,6 +227,11 @@ ADMIN_PAGES = {
     "formalise": _path("communities:community_formalise", COP),
     "proposal-decide": _path("communities:proposal_decide", "flood-pricing"),
     "merge": _path("communities:community_merge", COP),
+    "merge-search": _path("communities:community_merge", "sql-surgery", query="?q=sql"),
+    "merge-preview": lambda world: (
+        reverse("communities:community_merge", args=["sql-surgery"])
+        + f"?target={world['cop'].pk}&keep_roles=on"
+    ),
     "password-change": _path("password_change"),
     "password-change-done": _path("password_change_done"),
     "not-found": lambda world: "/c/no-such-community/",

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         "Make users, members and departments match an HR extract (CSV with a header row; "
         f"required columns: {', '.join(REQUIRED_COLUMNS)}; optional: "
         f"{', '.join(OPTIONAL_COLUMNS)}). People missing from the file are deactivated, "
-        "never deleted; superusers and staff are never touched. A dry run unless --apply."
+        "never deleted; superusers and staff are never touched. A dry run unless --apply. "
+        "Refuses to deactivate more than KCDIR_PEOPLE_SYNC_MAX_DEACTIVATE of the people "
+        "(default 5%) unless --force."
     )
 
     def add_arguments(self, parser):
@@ -35,12 +37,28 @@ class Command(BaseCommand):
             help="Apply the changes, in one transaction (default: dry run, nothing changes).",
         )
         parser.add_argument(
+            "--force",
+            action="store_true",
+            help=(
+                "Apply even if the file deactivates more than the allowed share of people "
+                "(KCDIR_PEOPLE_SYNC_MAX_DEACTIVATE): only when you have checked it is right."
+            ),
+        )
+        parser.add_argument(
+            "--sha256",
+            metavar="HEX",
+            help=(
+                "Apply only if the file's SHA-256 is this (as the dry run printed it), so "
+                "exactly the file you checked is applied."
+            ),
+        )
+        parser.add_argument(
             "--verbose",
             action="store_true",
             help=f"List every change, not only the first {LISTED_CHANGES} of each kind.",
         )
 
-    def handle(self, *args, file, apply=False, verbose=False, **options):
+    def handle(self, *args, file, apply=False, force=False, sha256=None, verbose=False, **options):
         started = time.monotonic()
         path = Path(file)
         try:
@@ -51,7 +69,14 @@ class Command(BaseCommand):
             extract = parse_hr_csv(data)
         except SyncError as error:
             raise CommandError(f"{path}:\n{error}\nNothing was changed.") from None
+        fingerprint = services.file_fingerprint(data)
         self.stdout.write(f"Read {len(extract.rows):,} people from {path}.")
+        self.stdout.write(f"SHA-256 of the file: {fingerprint}")
+        if sha256 is not None and sha256.strip().lower() != fingerprint:
+            raise CommandError(
+                f"{path} is not the file you checked: its SHA-256 is {fingerprint}, not "
+                f"{sha256.strip()}. Nothing was changed."
+            )
         if extract.ignored_columns:
             self.stdout.write(f"Ignored columns: {', '.join(extract.ignored_columns)}.")
 
@@ -63,7 +88,10 @@ class Command(BaseCommand):
                 self.stderr.write(problem)
             raise CommandError(f"{len(plan.errors)} problems in {path}; nothing was changed.")
 
+        refusal = services.deactivation_refusal(plan)
         if not apply:
+            if refusal:
+                self.stdout.write(self.style.WARNING(f"Applying it would be refused: {refusal}"))
             self.stdout.write(
                 self.style.WARNING("Dry run: nothing changed. Run again with --apply to apply.")
             )
@@ -73,8 +101,19 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to change: the directory already matches the file.")
             self._finish("Summary", plan.summary(), started)
             return
+        if refusal and force:
+            self.stdout.write(
+                self.style.WARNING(
+                    "--force: applying although it deactivates more people than one sync "
+                    "normally may."
+                )
+            )
         try:
-            summary = services.sync_people(plan=plan, progress=self._progress if large else None)
+            summary = services.sync_people(
+                plan=plan, progress=self._progress if large else None, force=force
+            )
+        except services.SyncRefused as error:
+            raise CommandError(f"{error} Nothing was changed.") from None
         except DatabaseError as error:
             # e.g. someone created one of these users while we worked: all rolled back.
             raise CommandError(
