@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 
 from communities.models import Membership
@@ -31,7 +32,7 @@ from devtools.bench.varied import (
     sign_in,
     sign_out,
 )
-from devtools.bench.varied_run import python_each_once, wrk_each_once
+from devtools.bench.varied_run import python_each_once, timed, wrk_each_once
 
 
 @pytest.fixture
@@ -92,6 +93,23 @@ def test_the_bench_signs_in_without_writing_last_login_and_signs_out(tiny):
     sign_out([key])
     assert not Session.objects.filter(session_key=key).exists()
     assert client.get("/").status_code == 302
+
+
+def test_each_request_counts_its_queries_even_after_thousands(tiny):
+    """The bench makes thousands of requests in one process: Django's query log holds
+    9,000 queries, and a full log would make every later request count none."""
+    client = Client()
+    client.force_login(tiny.staff)
+    connection.force_debug_cursor = True
+    try:
+        for _ in range(connection.queries_log.maxlen):
+            connection.queries_log.append({"sql": "SELECT 1", "time": "0.000"})
+    finally:
+        connection.force_debug_cursor = False
+
+    ms, queries, sql_ms = timed(lambda: client.get(f"/c/{tiny.community.slug}/"))
+
+    assert queries >= 3 and ms > 0 and 0 <= sql_ms <= ms
 
 
 class Recorder(BaseHTTPRequestHandler):
