@@ -70,16 +70,33 @@ class KindResult:
     queries: list[int] = field(default_factory=list)
     sql_ms: list[float] = field(default_factory=list)
     slowest: tuple[float, str] = (0.0, "")
+    most: tuple[int, str] = (0, "")  # the most queries, and where
 
     def add(self, url: str, ms: float, queries: int, sql_ms: float) -> None:
         self.ms.append(ms)
         self.queries.append(queries)
         self.sql_ms.append(sql_ms)
         self.slowest = max(self.slowest, (ms, url))
+        self.most = max(self.most, (queries, url))
 
     def percentile(self, share: float) -> float:
         ordered = sorted(self.ms)
         return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+class QueryClock:
+    """A database execute wrapper adding up the time spent executing queries (the log's
+    times are rounded to the millisecond)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 def timed(request: Callable[[], object]) -> tuple[float, int, float]:
@@ -87,12 +104,12 @@ def timed(request: Callable[[], object]) -> tuple[float, int, float]:
     ``CaptureQueriesContext`` stops Django emptying it at each request, and once full
     (9,000 queries) it would count nothing."""
     reset_queries()
-    with CaptureQueriesContext(connection) as captured:
+    clock = QueryClock()
+    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(clock):
         started = time.perf_counter()
         request()
         elapsed = (time.perf_counter() - started) * 1000
-    queries = captured.captured_queries
-    return elapsed, len(queries), sum(float(query["time"]) for query in queries) * 1000
+    return elapsed, len(captured.captured_queries), clock.seconds * 1000
 
 
 def measure_in_process(
@@ -163,6 +180,11 @@ def report_in_process(report: Report, results: dict[str, KindResult]) -> None:
     for result in results.values():
         if result.ms:
             report.write(f"    {result.slowest[0]:7.1f} ms  {result.slowest[1]}")
+    over = [result.most for result in results.values() if result.most[0] > VARIED_QUERIES]
+    if over:
+        report.write(f"  most queries, where over {VARIED_QUERIES}:")
+        for queries, url in over:
+            report.write(f"    {queries:4d} queries  {url}")
 
 
 # -- under gunicorn ----------------------------------------------------------------------
