@@ -3,6 +3,7 @@ generator of distinct URLs, the bench's sessions, and the two clients that reque
 every URL exactly once under gunicorn (wrk with ``each_once.lua``, and the Python one).
 """
 
+import random
 import re
 import shutil
 import threading
@@ -14,12 +15,14 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
+from django.core.handlers.base import BaseHandler
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
 from communities.models import Membership
 from devtools.bench.people import prepare_people
+from devtools.bench.report import Report
 from devtools.bench.varied import (
     COMMUNITY_HISTORY,
     DIRECTORY_DEEP,
@@ -32,7 +35,7 @@ from devtools.bench.varied import (
     sign_in,
     sign_out,
 )
-from devtools.bench.varied_run import python_each_once, timed, wrk_each_once
+from devtools.bench.varied_run import measure_in_process, python_each_once, timed, wrk_each_once
 
 
 @pytest.fixture
@@ -93,6 +96,33 @@ def test_the_bench_signs_in_without_writing_last_login_and_signs_out(tiny):
     sign_out([key])
     assert not Session.objects.filter(session_key=key).exists()
     assert client.get("/").status_code == 302
+
+
+def test_in_process_every_url_answers_once_through_one_client_and_leaves_no_session(
+    tiny, monkeypatch
+):
+    """A test client loads the middleware on its first request (WhiteNoise's alone costs
+    hundreds of ms at startup): every viewer's requests go through the same one."""
+    loads = []
+    original = BaseHandler.load_middleware
+    monkeypatch.setattr(
+        BaseHandler,
+        "load_middleware",
+        lambda handler, *args, **kwargs: loads.append(1) or original(handler, *args, **kwargs),
+    )
+    draw = VariedRequests(tiny).draw(2)
+    sessions = Session.objects.count()
+    out = StringIO()
+
+    results = measure_in_process(Report(out), draw, per_kind=2, rng=random.Random(1))
+
+    assert len(loads) == 1
+    for kind in KINDS:
+        expected = sum(1 for visit in draw.in_process if visit.kind == kind)
+        assert len(results[kind].ms) == expected >= 1, kind
+        assert min(results[kind].queries) >= 3, kind
+    assert Session.objects.count() == sessions
+    assert "every cache was cleared" in out.getvalue()
 
 
 def test_each_request_counts_its_queries_even_after_thousands(tiny):
