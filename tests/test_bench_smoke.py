@@ -20,6 +20,7 @@ from communities.models import (
     MembershipEvent,
     Purpose,
 )
+from devtools.bench.varied import KINDS
 from devtools.enterprise import BENCH_COMMUNITY_SLUG
 from members.models import Department, Member
 
@@ -97,7 +98,9 @@ def test_bench_smoke_run_prints_every_row_of_the_report():
     seed_tiny()
     out = StringIO()
 
-    call_command("bench", requests=2, quick=True, skip_throughput=True, stdout=out)
+    call_command(
+        "bench", requests=2, quick=True, skip_throughput=True, varied_requests=3, stdout=out
+    )
 
     report = out.getvalue()
     for row in [
@@ -122,9 +125,20 @@ def test_bench_smoke_run_prints_every_row_of_the_report():
         "Throughput: skipped",
         "roster import: preview + apply",
         "membership export",
+        "5. Varied requests (first visitor)",
+        "every cache was cleared",
+        "no URL repeats",
+        *(f"\n{kind} " for kind in KINDS),
+        "slowest of each kind:",
+        "Under gunicorn: skipped.",
         "targets met: ",
     ]:
         assert row in report, row
+    # Each kind's row has its requests (at most 3 here) and a target.
+    varied = report.partition("5. Varied requests")[2]
+    rows = [line for line in varied.splitlines() if line.startswith(KINDS)]
+    assert len(rows) == len(KINDS)
+    assert all(" met" in row or "NOT MET" in row for row in rows)
 
 
 @pytest.mark.django_db(transaction=True)

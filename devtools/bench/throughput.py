@@ -45,7 +45,7 @@ class Throughput:
         self.connections = connections
 
     def run(self, static_root: Path) -> None:
-        secret_key = secrets.token_urlsafe(50)
+        env, secret_key = gunicorn_environment(static_root)
         with override_settings(SECRET_KEY=secret_key):
             session = Client()
             session.force_login(self.people.staff)
@@ -58,17 +58,6 @@ class Throughput:
             f"{'wrk' if tool else 'a threaded Python client (wrk is not installed)'}. "
             f"Load average {load_average()}"
         )
-        env = {
-            **os.environ,
-            "DEBUG": "0",
-            "SECRET_KEY": secret_key,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "STATIC_ROOT": str(static_root),
-            "GUNICORN_WORKERS": "2",
-            # An empty GUNICORN_ACCESS_LOG is not "no log" to gunicorn.conf.py, and
-            # stdout would cost a pipe write per request: /dev/null is closest.
-            "GUNICORN_ACCESS_LOG": "/dev/null",
-        }
         urls = {
             "directory: first page": "/",
             f"directory: search “{COMMUNITY_TERM}”": f"/?q={COMMUNITY_TERM}",
@@ -207,6 +196,24 @@ class Throughput:
         if bad or errors:
             self.report.write(f"  warning ({url}): {(bad or errors).group(0)}")
         return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+def gunicorn_environment(static_root: Path) -> tuple[dict, str]:
+    """gunicorn's environment (production settings, DEBUG off, 2 workers, the collected
+    static files) and the fresh ``SECRET_KEY`` in it, which sessions must be signed with."""
+    secret_key = secrets.token_urlsafe(50)
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": secret_key,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "STATIC_ROOT": str(static_root),
+        "GUNICORN_WORKERS": "2",
+        # An empty GUNICORN_ACCESS_LOG is not "no log" to gunicorn.conf.py, and
+        # stdout would cost a pipe write per request: /dev/null is closest.
+        "GUNICORN_ACCESS_LOG": "/dev/null",
+    }
+    return env, secret_key
 
 
 @contextmanager

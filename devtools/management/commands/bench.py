@@ -11,13 +11,15 @@ from devtools.bench.people import prepare_people
 from devtools.bench.report import Report
 from devtools.bench.searches import compare_admin
 from devtools.bench.throughput import Throughput
+from devtools.bench.varied_run import run_varied
 from devtools.enterprise import EnterpriseBuilder, enterprise_present
 
 
 class Command(BaseCommand):
     help = (
         "Benchmark kcdir on enterprise-scale data (loaded first if absent): page times and "
-        "queries, admin comparison, gunicorn throughput, roster import and export."
+        "queries, admin comparison, gunicorn throughput, roster import and export, and "
+        "varied requests (distinct URLs, each once: the first visitor)."
     )
 
     def add_arguments(self, parser):
@@ -40,9 +42,16 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--sections",
-            default="pages,throughput,bulk",
+            default="pages,throughput,bulk,varied",
             help="Which parts to run, comma-separated: pages (with the admin comparison), "
-            "throughput, bulk (default: all). Targets count only what ran.",
+            "throughput, bulk, varied (default: all). Targets count only what ran.",
+        )
+        parser.add_argument(
+            "--varied-requests",
+            type=int,
+            default=300,
+            help="Distinct URLs of each kind in the varied section, in process and again "
+            "under gunicorn (default 300).",
         )
         parser.add_argument(
             "--export-seconds",
@@ -60,22 +69,35 @@ class Command(BaseCommand):
             EnterpriseBuilder(log=report.write).build()
         environment.header(report)
         sections = {part.strip() for part in options["sections"].split(",")}
-        skip_throughput = skip_throughput or "throughput" not in sections
-        static = environment.static_files(report, for_gunicorn=not skip_throughput)
+        unknown = sections - {"pages", "throughput", "bulk", "varied"}
+        if unknown:
+            report.write(f"Unknown sections, ignored: {', '.join(sorted(unknown))}")
+        gunicorn = not skip_throughput and bool(sections & {"throughput", "varied"})
+        duration = 2 if quick else max(1, options["duration"])
+        static = environment.static_files(report, for_gunicorn=gunicorn)
         with static as static_root, environment.test_hosts():
             people = prepare_people()
             if "pages" in sections:
                 timer = PageTimer(report, requests=max(1, requests))
                 compare_admin(timer, people, measure_pages(timer, people))
-            if skip_throughput:
+            if skip_throughput or "throughput" not in sections:
                 report.write("\nThroughput: skipped.")
             else:
-                duration = 2 if quick else max(1, options["duration"])
                 throughput = Throughput(
                     report, people, duration=duration, connections=options["connections"]
                 )
                 throughput.run(static_root)
-        if "bulk" in sections:
-            time_import(report, people, quick=quick)
-            time_export(report, quick=quick, export_seconds=options["export_seconds"])
+            if "bulk" in sections:
+                time_import(report, people, quick=quick)
+                time_export(report, quick=quick, export_seconds=options["export_seconds"])
+            if "varied" in sections:
+                run_varied(
+                    report,
+                    people,
+                    static_root,
+                    per_kind=max(1, options["varied_requests"]),
+                    gunicorn=gunicorn,
+                    duration=duration,
+                    connections=options["connections"],
+                )
         report.summary()
