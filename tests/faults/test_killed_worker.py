@@ -180,6 +180,8 @@ def test_a_worker_killed_mid_formalisation_forms_nothing(killable, figure):
         "stewards": "sam",
         "join_policy": "request",
         "participants": "invite",
+        # Seen the similar communities (the CoP itself): formalise anyway.
+        "confirmed": "True",
         "csrfmiddlewaretoken": CSRF,
     }
     before = counts(server, "data-clinic-community")
