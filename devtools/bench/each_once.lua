@@ -2,15 +2,18 @@
 --
 -- Requests every line of a file exactly once: each line is "<path>\t<Cookie header>".
 -- Arguments after wrk's "--": the file and the number of wrk threads. The lines are dealt
--- out to the threads in turn. A connection with nothing left to send waits (delay) rather
--- than sending anything; one that finds nothing left when it opens (more connections than
--- lines) asks for /healthz/ instead, and plain-text answers (/healthz/'s) are not counted.
+-- out to the threads in turn.
 --
--- wrk itself always runs for its whole -d duration: each thread writes "each-once: done"
--- to stderr once every request of its share is answered, and the bench then stops wrk
--- with SIGINT. done() prints the one line the bench reads: answered, failed (any status
--- but 200), the seconds from the first request sent to the last answer (CLOCK_MONOTONIC),
--- and the p50/p99 latency in ms.
+-- A connection with nothing left to send asks for /healthz/ (a filler: its plain-text
+-- answers are not counted) rather than waiting: gunicorn's sync workers close the
+-- connection after each answer and wrk opens a new one at once, and a worker that accepts
+-- a connection on which nothing comes blocks until its timeout (60 s), with real
+-- requests queued behind it. For the same reason a thread never stops itself (wrk would
+-- leave its open connections idle): each thread writes "each-once: done" to stderr once
+-- every request of its share is answered, and the bench stops wrk (SIGINT) when all
+-- have. done() prints the one line the bench reads: answered, failed (any status but
+-- 200), the seconds from the first request sent to the last answer (CLOCK_MONOTONIC),
+-- and the p50/p99 latency in ms (fillers included).
 
 local ffi = require("ffi")
 ffi.cdef([[
@@ -52,13 +55,6 @@ function init(args)
    checked = id ~= 0
 end
 
-function delay()
-   if sent >= #mine then
-      return 3600000
-   end
-   return 0
-end
-
 function request()
    if not checked then
       checked = true
@@ -87,7 +83,6 @@ function response(status, headers, body)
       finished = now()
       io.stderr:write("each-once: done\n")
       io.stderr:flush()
-      wrk.thread:stop()
    end
 end
 

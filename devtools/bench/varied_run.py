@@ -115,9 +115,10 @@ def timed(request: Callable[[], object]) -> tuple[float, int, float]:
 def measure_in_process(
     report: Report, draw: Draw, *, per_kind: int, rng: random.Random
 ) -> dict[str, KindResult]:
-    viewers = {visit.viewer for visit in [*draw.warm_up, *draw.in_process]}
-    users = get_user_model().objects.in_bulk(viewers)
-    sessions = {pk: sign_in(user) for pk, user in users.items()}
+    users = get_user_model().objects.in_bulk(
+        {visit.viewer for visit in [*draw.warm_up, *draw.in_process]}
+    )
+    sessions: dict[int, str] = {}
     # One client for everyone, given the viewer's session cookie (and no other) before
     # each request: a new test client loads the middleware again on its first request,
     # and WhiteNoise's reads every static file's details (hundreds of ms).
@@ -130,9 +131,15 @@ def measure_in_process(
         return timer.request(client, Page(visit.kind, visit.url, None))
 
     try:
+        warm_up_sessions = sign_in_all(users, [*draw.warm_up])
+        sessions.update(warm_up_sessions)
         for visit in draw.warm_up:  # templates, connections: URLs not measured below
             get(visit)
         clear_caches()
+        sign_out(warm_up_sessions.values())
+        # Signed in after the caches are emptied: a session is in the shared cache from
+        # the moment one signs in, as in production.
+        sessions.update(sign_in_all(users, draw.in_process))
         visits = list(draw.in_process)
         rng.shuffle(visits)
         report.write(
@@ -140,8 +147,9 @@ def measure_in_process(
             f"(seed {SEED}), up to {per_kind} of each kind, each requested exactly once, the "
             f"kinds mixed; no URL repeats (checked), in process or under gunicorn. In "
             f"process: after one warm-up request of each kind (other URLs), every cache was "
-            f"cleared (cache.clear() on each of {', '.join(settings.CACHES)}); server time "
-            f"and queries of each request. Load average {load_average()}"
+            f"cleared (cache.clear() on each of {', '.join(settings.CACHES)}) and then the "
+            f"viewers signed in; server time and queries of each request. Load average "
+            f"{load_average()}"
         )
         results = {kind: KindResult(kind) for kind in KINDS}
         for visit in visits:
@@ -150,6 +158,11 @@ def measure_in_process(
         sign_out(sessions.values())
     report_in_process(report, results)
     return results
+
+
+def sign_in_all(users: dict, visits: list[Visit]) -> dict[int, str]:
+    """A new session for each viewer of ``visits``."""
+    return {pk: sign_in(users[pk]) for pk in dict.fromkeys(visit.viewer for visit in visits)}
 
 
 def report_in_process(report: Report, results: dict[str, KindResult]) -> None:
@@ -178,7 +191,7 @@ def report_in_process(report: Report, results: dict[str, KindResult]) -> None:
                 report.met(met),
             ]
         )
-    report.write("  slowest of each kind:")
+    report.write(f"  load average after these requests: {load_average()}; slowest of each kind:")
     for result in results.values():
         if result.ms:
             report.write(f"    {result.slowest[0]:7.1f} ms  {result.slowest[1]}")
@@ -223,19 +236,28 @@ def measure_under_gunicorn(
     throughput = Throughput(report, people, duration=duration, connections=connections)
     env, secret_key = gunicorn_environment(static_root)
     env["DJANGO_SETTINGS_MODULE"] = "devtools.bench_settings"
-    viewers = {visit.viewer for visit in [*visits, *draw.warm_up]} | {people.staff.pk}
-    users = get_user_model().objects.in_bulk(viewers)
-    with override_settings(SECRET_KEY=secret_key):
-        sessions = {pk: sign_in(user) for pk, user in users.items()}
+    staff = Visit("hello", "/bench/hello/", people.staff.pk)
+    users = get_user_model().objects.in_bulk(
+        {visit.viewer for visit in [*visits, *draw.warm_up, staff]}
+    )
     name = settings.SESSION_COOKIE_NAME
-    cookies = {pk: f"{name}={key}" for pk, key in sessions.items()}
+    sessions: list[str] = []
+
+    def cookies_for(visits: list[Visit]) -> dict[int, str]:
+        with override_settings(SECRET_KEY=secret_key):
+            signed_in = sign_in_all(users, visits)
+        sessions.extend(signed_in.values())
+        return {pk: f"{name}={key}" for pk, key in signed_in.items()}
+
     tool = "wrk" if shutil.which("wrk") else None
     try:
+        cookies = cookies_for([staff, *draw.warm_up])
         with throughput.gunicorn("kcdir.wsgi", env) as port:
-            throughput.check_signed_in(port, "/bench/hello/", cookies[people.staff.pk])
-            hello = throughput.load(port, "/bench/hello/", cookies[people.staff.pk])
+            throughput.check_signed_in(port, staff.url, cookies[staff.viewer])
+            hello = throughput.load(port, staff.url, cookies[staff.viewer])
             warm_up(port, [(v.url, cookies[v.viewer]) for v in draw.warm_up])
             caches["default"].clear()
+            cookies = cookies_for(visits)  # in the shared cache from sign-in, as in production
             drain(port)
             lines = [(visit.url, cookies[visit.viewer]) for visit in visits]
             if tool:
@@ -244,7 +266,7 @@ def measure_under_gunicorn(
                 mix = python_each_once(port, lines, connections)
     finally:
         with override_settings(SECRET_KEY=secret_key):
-            sign_out(sessions.values())
+            sign_out(sessions)
     report_mix(report, hello, mix, tool=tool, connections=connections, duration=duration)
 
 
@@ -358,8 +380,10 @@ def report_mix(
         f"  Under gunicorn (as in part 3, 2 workers), {connections} connections, with "
         f"{tool or 'a threaded Python client (wrk is not installed)'}: the signed-in hello "
         f"for {duration} s, a warm-up with the same warm-up URLs as above, the shared cache "
-        f"cleared, then the kinds' other URLs mixed, each once (the rate is all of them over "
-        f"the time from the first sent to the last answered). Load average {load_average()}"
+        f"cleared, the viewers signed in, then the kinds' other URLs mixed, each once (the "
+        f"rate is all of them over "
+        f"the time from the first sent to the last answered). Load average at the end "
+        f"{load_average()}"
     )
     report.table_header(
         ["what", "requests", "seconds", "requests/s", "ratio", "target", "met?"],
