@@ -331,7 +331,8 @@ def test_history_dates_read_as_the_date_filter_writes_them(settings):
 
     with timezone.override("Europe/Paris"):
         drawn = draw("{% load kcdir_rows %}{% event_rows events %}", events=[event])
-        reference = expected.render(Context({"d": when}))
+        # To the second: HTML's datetime takes at most three digits of a fraction.
+        reference = expected.render(Context({"d": when.replace(microsecond=0)}))
 
     assert reference in drawn
     assert "29 Mar 2026 01:59" in drawn
