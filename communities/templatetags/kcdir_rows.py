@@ -128,7 +128,13 @@ def waiting_rows(entries) -> dict:
         gettext("Approve %(name)s"),
         gettext("Deny %(name)s"),
     )
-    labels = {"approve": gettext("Approve"), "deny": gettext("Deny")}
+    labels = {
+        "approve": gettext("Approve"),
+        "deny": gettext("Deny"),
+        # Each cell's heading, shown beside it where the rows stack (a phone).
+        "note_heading": gettext("Note"),
+        "waiting_heading": gettext("Waiting"),
+    }
     now = timezone.now()
     time_strings = {unit: _Translated(text) for unit, text in TIME_STRINGS.items()}
     rows = []
@@ -184,6 +190,7 @@ def manage_roster_rows(entries, community, roles) -> dict:
     labels = {
         "change": gettext("Change"),
         "remove": gettext("Remove"),
+        "state_heading": gettext("State"),
         "approve": gettext("Approve"),
         "deny": gettext("Deny"),
         "resend": gettext("Resend invitation"),
