@@ -357,7 +357,8 @@ def test_waiting_times_read_as_timesince_writes_them(big_kc):
     drawn = html.unescape(draw("{% load kcdir_rows %}{% waiting_rows entries %}", entries=entries))
 
     for entry in entries:
-        assert f'<td class="small text-nowrap">{timesince(entry.updated_at)}</td>' in drawn
+        waited = timesince(entry.updated_at)
+        assert f'<td class="small text-nowrap" data-label="Waiting">{waited}</td>' in drawn
 
 
 @pytest.mark.parametrize("username", ["plain", "a+b@c.d", "zoë.ångström", "x-y_z.1"])
