@@ -136,12 +136,15 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
             for name in ("q", "status", "join_policy", "kind", "stage", "purpose", "department")
         )
 
-    @property
-    def open_filters(self) -> bool:
-        """Whether a filter other than the search is chosen: the folded filters
-        start open on a phone when one is."""
-        self.is_valid()
-        return any(self.cleaned_data.get(name) for name in self.MENUS)
+    def chosen_filters(self) -> list[str]:
+        """The menus set to something other than their first choice, as "Kind: Knowledge
+        community": what the folded filters say they hold."""
+        return [
+            f"{menu['label']}: {label}"
+            for menu in self.menus()
+            for value, label, selected in menu["options"]
+            if selected and value
+        ]
 
 
 class SearchForm(forms.Form):

@@ -746,7 +746,11 @@ def community_formalise(request, slug):
     """Directory admins formalise a CoP into a KC; its coordinators propose it."""
     cop = access.cop_for_formalising(request.user, slug)
     is_admin = access.is_directory_admin(request.user)
-    form = FormaliseForm(request.POST or None, purposes=access.purposes_to_offer(request.user))
+    # Bound on every POST, an empty one too: the checks below read cleaned_data.
+    form = FormaliseForm(
+        request.POST if request.method == "POST" else None,
+        purposes=access.purposes_to_offer(request.user),
+    )
     similar = []
     if request.method == "POST":
         valid = form.is_valid()

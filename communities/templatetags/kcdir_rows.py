@@ -57,7 +57,7 @@ def _labels(choices) -> dict[str, str]:
 @jinja_tag(register, "includes/_event_rows.html")
 def event_rows(events: Iterable[MembershipEvent], show_community=False) -> dict:
     """The history table's rows: when, who or where, what, by whom, the change, the note.
-    The time reads as the ``date`` filter writes ``"c"`` and ``"j M Y H:i"``."""
+    The time reads as the ``date`` filter writes ``"c"`` (to the second) and ``"j M Y H:i"``."""
     actions = _labels(MembershipEvent.Action.choices)
     states = _labels(Membership.State.choices)
     roles = _labels(Membership.Role.choices)
@@ -67,7 +67,7 @@ def event_rows(events: Iterable[MembershipEvent], show_community=False) -> dict:
     for event in events:
         when = timezone.localtime(event.created_at)
         row = {
-            "datetime": when.isoformat(),
+            "datetime": when.replace(microsecond=0).isoformat(),  # HTML: at most 3 digits
             "when": f"{when.day} {months[when.month]} {when.year} {when:%H:%M}",
             "action": actions.get(event.action, event.action),
             "actor": event.actor_name,
@@ -128,7 +128,13 @@ def waiting_rows(entries) -> dict:
         gettext("Approve %(name)s"),
         gettext("Deny %(name)s"),
     )
-    labels = {"approve": gettext("Approve"), "deny": gettext("Deny")}
+    labels = {
+        "approve": gettext("Approve"),
+        "deny": gettext("Deny"),
+        # Each cell's heading, shown beside it where the rows stack (a phone).
+        "note_heading": gettext("Note"),
+        "waiting_heading": gettext("Waiting"),
+    }
     now = timezone.now()
     time_strings = {unit: _Translated(text) for unit, text in TIME_STRINGS.items()}
     rows = []
@@ -184,6 +190,7 @@ def manage_roster_rows(entries, community, roles) -> dict:
     labels = {
         "change": gettext("Change"),
         "remove": gettext("Remove"),
+        "state_heading": gettext("State"),
         "approve": gettext("Approve"),
         "deny": gettext("Deny"),
         "resend": gettext("Resend invitation"),

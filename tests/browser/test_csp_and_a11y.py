@@ -482,3 +482,29 @@ def test_locked_out_page_has_no_csp_violation_and_no_serious_axe_finding(
         page.wait_for_load_state("load")
     expect(page.get_by_role("heading", name="Too many failed sign-ins")).to_be_visible()
     check_page(page, console)
+
+
+# The pages whose layout changes on a phone (actions first, rows stacked, filters folded).
+PHONE_PAGES = {
+    page_id: ADMIN_PAGES[page_id]
+    for page_id in (
+        "directory",
+        "directory-filtered",
+        "community-kc",
+        "community-cop",
+        "manage-membership",
+        "dashboard",
+        "my-communities",
+        "person",
+    )
+}
+
+
+@pytest.mark.parametrize(("make_path", "known_rules"), _params(PHONE_PAGES, {}))
+def test_phone_page_has_no_csp_violation_and_no_serious_axe_finding(
+    request, live_server, signed_in_context, make_path, known_rules
+):
+    world = _world()
+    context = signed_in_context(world["admin"].user, viewport={"width": 390, "height": 844})
+    page, console = _visit(request, context, live_server, world, make_path)
+    check_page(page, console, known_rules)
