@@ -592,35 +592,51 @@ def _inside(box, width, height) -> bool:
 
 
 def _place_cluster_labels(clusters, placed, width, height) -> None:
-    """Each cluster's letter and name, above its disc (or below, or inside at the top)."""
+    """Each cluster's letter and name where it covers no mark and no other cluster's
+    label: above its disc, below, inside at the top, then around it; shortened, then
+    the letter alone, where the whole does not fit."""
     marks = [_mark_box(n) for n in placed.values()]
     taken: list = []
     for cluster in sorted(clusters, key=lambda c: -len(c.communities)):
-        for limit in (26, 16, 0):
-            text = f"{cluster.letter} · {cluster.name}" if limit else cluster.letter
-            text, abbreviated = _shorten(text, limit) if limit else (text, True)
-            candidates = [
-                (cluster.x, cluster.y - cluster.radius - 5),
-                (cluster.x, cluster.y + cluster.radius + CLUSTER_FONT + 2),
-                (cluster.x, cluster.y - cluster.radius + CLUSTER_FONT + 4),
-            ]
-            found = False
-            for x, y in candidates:
-                x, y = round(x, 1), round(y, 1)
-                box = _label_box(
-                    x, y, text, "middle", font=CLUSTER_FONT, char_width=CLUSTER_CHAR_WIDTH
-                )
-                if not _inside(box, width, height):
-                    continue
-                if any(_overlaps(box, other) for other in taken + marks):
-                    continue
-                cluster.label, cluster.label_x, cluster.label_y = text, x, y
-                cluster.abbreviated = abbreviated
+        full = f"{cluster.letter} · {cluster.name}"
+        for text, abbreviated in (_shorten(full, 26), _shorten(full, 16), (cluster.letter, True)):
+            spot = next(
+                (
+                    (x, y, box)
+                    for x, y in _cluster_label_spots(cluster, text)
+                    if _inside(
+                        box := _label_box(
+                            x, y, text, "middle", font=CLUSTER_FONT, char_width=CLUSTER_CHAR_WIDTH
+                        ),
+                        width,
+                        height,
+                    )
+                    and not any(_overlaps(box, other) for other in taken + marks)
+                ),
+                None,
+            )
+            if spot is not None:
+                cluster.label_x, cluster.label_y, box = spot
+                cluster.label, cluster.abbreviated = text, abbreviated
                 taken.append(box)
-                found = True
                 break
-            if found:
-                break
+
+
+def _cluster_label_spots(cluster: MapCluster, text: str):
+    """Where a cluster's label may go (its text's middle and baseline), best first."""
+    half = len(text) * CLUSTER_CHAR_WIDTH / 2
+    yield cluster.x, round(cluster.y - cluster.radius - 5, 1)
+    yield cluster.x, round(cluster.y + cluster.radius + CLUSTER_FONT + 2, 1)
+    yield cluster.x, round(cluster.y - cluster.radius + CLUSTER_FONT + 4, 1)
+    # Then around the disc, clockwise from the top, in rings further and further out.
+    for ring in range(3):
+        for step in range(12):
+            angle = math.pi / 2 - step * math.pi / 6
+            reach = cluster.radius + 6 + 16 * ring + half * abs(math.cos(angle))
+            yield (
+                round(cluster.x + reach * math.cos(angle), 1),
+                round(cluster.y - reach * math.sin(angle) + CLUSTER_FONT * 0.3, 1),
+            )
 
 
 def _place_labels(
