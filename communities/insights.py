@@ -173,6 +173,8 @@ def focus_map(
         if a in communities and b in communities
     ]
     linked = {pk for link in links for pk in (link.source.pk, link.target.pk)}
+    if community.pk not in linked:  # say, a CoP while only KCs' links are counted
+        return KnowledgeMap(nodes=[], links=[], truncated=False)
     nodes = sorted(
         (c for pk, c in communities.items() if pk in linked),
         key=lambda c: (-(c.active_member_count or 0), c.name),
