@@ -91,9 +91,7 @@ def knowledge_map(request):
             "unknown_focus": wanted if wanted and focus is None else "",
             "focus_query": urlencode({k: v for k, v in filters.items() if v}),
             "graph": graph,
-            "drawing": svg.knowledge_map(
-                graph.nodes, graph.links, focus=focus, bundle=focus is None
-            ),
+            "drawing": svg.knowledge_map(graph.nodes, graph.links, focus=focus),
             "strongest": graph.links[: insights.TABLE_LINK_LIMIT],
             "link_limit": insights.MAP_LINK_LIMIT,
             "neighbour_limit": insights.FOCUS_NEIGHBOUR_LIMIT,

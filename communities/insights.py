@@ -133,14 +133,17 @@ def knowledge_map(*, kind: str = "", department=None, limit: int = MAP_LINK_LIMI
 
 
 FOCUS_NEIGHBOUR_LIMIT = 40  # communities drawn around a focused one
+FOCUS_OTHER_LINK_LIMIT = 60  # links among them, besides their links to it
 
 
 def focus_map(
     community: Community, *, kind: str = "", department=None, limit: int = FOCUS_NEIGHBOUR_LIMIT
 ) -> KnowledgeMap:
     """``community``, the ``limit`` live communities sharing the most active members with
-    it, and the links among all of them, counted like ``shared_people_pairs`` (same
-    ``kind`` and ``department`` rules). Three queries, each narrowed to these communities."""
+    it, its links to them and the strongest ``FOCUS_OTHER_LINK_LIMIT`` links among them
+    (in a big directory they nearly all share someone: drawing every link would hide
+    the focus), counted like ``shared_people_pairs`` (same ``kind`` and ``department``
+    rules). Three queries, each narrowed to these communities."""
     near = Membership.objects.filter(
         state=ACTIVE,
         community__status__in=LIVE,
@@ -161,6 +164,10 @@ def focus_map(
     truncated = len(found) > limit
     ids = [community.pk, *(pk for pk, _shared in found[:limit])]
     pairs = _pairs_among(ids, kind=kind, department=department) if len(ids) > 1 else []
+    own = [pair for pair in pairs if community.pk in pair[:2]]
+    others = [pair for pair in pairs if community.pk not in pair[:2]]
+    truncated = truncated or len(others) > FOCUS_OTHER_LINK_LIMIT
+    pairs = sorted(own + others[:FOCUS_OTHER_LINK_LIMIT], key=lambda p: (-p[2], p[0], p[1]))
     communities = (
         Community.objects.filter(pk__in=ids)
         .with_counts()

@@ -179,6 +179,9 @@ NODE_SPACING = 1.0  # layout units between neighbouring marks; one unit is at mo
 MAX_UNIT = 46  # …this many pixels, so a small map is not blown up
 MAP_WIDTH = 960
 MARGIN = 12
+# A cluster this big is named on the drawing; a smaller one (two communities, each
+# labelled beside it) shows its letter only, which keeps the drawing uncluttered.
+NAMED_CLUSTER = 3
 
 
 def find_clusters(graph: nx.Graph, *, seed: int = SEED) -> list[list]:
@@ -341,7 +344,7 @@ class MapCluster:
     label: str = ""  # left empty where it would cover another label or a mark
     label_x: float = 0
     label_y: float = 0
-    abbreviated: bool = False
+    abbreviated: bool = False  # shortened, or the letter alone
 
 
 @dataclass
@@ -382,7 +385,11 @@ class MapDrawing:
     nodes: list[MapNode]
     edges: list[MapEdge]
     clusters: list[MapCluster] = field(default_factory=list)
-    bundled: bool = False  # links between clusters are drawn one line per pair of clusters
+
+    @property
+    def bundled(self) -> bool:
+        """Whether a line stands for all the links between two clusters."""
+        return any(edge.between for edge in self.edges)
 
 
 FONT = 13
@@ -523,22 +530,24 @@ def knowledge_map(
         if c.label
     ]
     _place_labels(order, taken, width, height, max_label=max_label)
-    return MapDrawing(width, height, list(placed.values()), edges, clusters, bundled=bundle)
+    return MapDrawing(width, height, list(placed.values()), edges, clusters)
 
 
 def _edges(links, placed, *, bundle: bool) -> list[MapEdge]:
-    inside = [
-        link
-        for link in links
-        if not bundle or placed[link.source.pk].cluster is placed[link.target.pk].cluster
-    ]
+    """A line per link inside a cluster and per link of the focused community; with
+    ``bundle``, one line for all the other links between two clusters."""
+
+    def alone(link) -> bool:
+        a, b = placed[link.source.pk], placed[link.target.pk]
+        return not bundle or a.cluster is b.cluster or a.focused or b.focused
+
+    inside = [link for link in links if alone(link)]
     across: dict[tuple, list] = {}
-    if bundle:
-        for link in links:
+    for link in links:
+        if not alone(link):
             a, b = placed[link.source.pk].cluster, placed[link.target.pk].cluster
-            if a is not b:
-                key = (a, b) if a.letter < b.letter else (b, a)
-                across.setdefault((key[0].letter, key[1].letter), [key, []])[1].append(link)
+            key = (a, b) if a.letter < b.letter else (b, a)
+            across.setdefault((key[0].letter, key[1].letter), [key, []])[1].append(link)
     heaviest = max(
         [link.shared for link in inside]
         + [sum(link.shared for link in group) for _key, group in across.values()],
@@ -594,16 +603,20 @@ def _inside(box, width, height) -> bool:
 def _place_cluster_labels(clusters, placed, width, height) -> None:
     """Each cluster's letter and name where it covers no mark and no other cluster's
     label: above its disc, below, inside at the top, then around it; shortened, then
-    the letter alone, where the whole does not fit."""
+    the letter alone (further out if need be), where the whole does not fit."""
     marks = [_mark_box(n) for n in placed.values()]
     taken: list = []
     for cluster in sorted(clusters, key=lambda c: -len(c.communities)):
         full = f"{cluster.letter} · {cluster.name}"
-        for text, abbreviated in (_shorten(full, 26), _shorten(full, 16), (cluster.letter, True)):
+        texts = [(cluster.letter, True)]
+        if len(cluster.communities) >= NAMED_CLUSTER:
+            texts[:0] = [_shorten(full, 26), _shorten(full, 16)]
+        for text, abbreviated in texts:
+            rings = 3 if text == cluster.letter else 0
             spot = next(
                 (
                     (x, y, box)
-                    for x, y in _cluster_label_spots(cluster, text)
+                    for x, y in _cluster_label_spots(cluster, text, rings=rings)
                     if _inside(
                         box := _label_box(
                             x, y, text, "middle", font=CLUSTER_FONT, char_width=CLUSTER_CHAR_WIDTH
@@ -622,14 +635,14 @@ def _place_cluster_labels(clusters, placed, width, height) -> None:
                 break
 
 
-def _cluster_label_spots(cluster: MapCluster, text: str):
+def _cluster_label_spots(cluster: MapCluster, text: str, *, rings: int):
     """Where a cluster's label may go (its text's middle and baseline), best first."""
     half = len(text) * CLUSTER_CHAR_WIDTH / 2
     yield cluster.x, round(cluster.y - cluster.radius - 5, 1)
     yield cluster.x, round(cluster.y + cluster.radius + CLUSTER_FONT + 2, 1)
     yield cluster.x, round(cluster.y - cluster.radius + CLUSTER_FONT + 4, 1)
     # Then around the disc, clockwise from the top, in rings further and further out.
-    for ring in range(3):
+    for ring in range(rings):
         for step in range(12):
             angle = math.pi / 2 - step * math.pi / 6
             reach = cluster.radius + 6 + 16 * ring + half * abs(math.cos(angle))

@@ -197,6 +197,10 @@ def test_clusters_are_labelled_and_do_not_overlap(network):
     # Every cluster has a letter and a name (in the list under the map), and on the
     # drawing at least its letter.
     assert all(c.label.startswith(c.letter) for c in drawing.clusters)
+    # Clusters of three or more are named on the drawing; smaller ones show their letter.
+    for cluster in drawing.clusters:
+        if len(cluster.communities) < svg.NAMED_CLUSTER:
+            assert cluster.label == cluster.letter
     assert len({c.letter for c in drawing.clusters}) == len(drawing.clusters)
     for one, other in combinations(drawing.clusters, 2):
         distance = ((one.x - other.x) ** 2 + (one.y - other.y) ** 2) ** 0.5
@@ -224,12 +228,30 @@ def test_the_focused_community_is_highlighted_and_labelled_first():
     nodes, links = random_network(60, 80, seed=2)
     focus = nodes[-1]  # one of the smallest marks
 
-    drawing = svg.knowledge_map(nodes, links, focus=focus, bundle=False)
+    drawing = svg.knowledge_map(nodes, links, focus=focus)
 
     [focused] = [n for n in drawing.nodes if n.focused]
     assert focused.community is focus
     assert focused.label == focus.name or focused.abbreviated
-    assert not any(e.between for e in drawing.edges)
+    # Each of its links is a line of its own, even to another cluster.
+    own = [item for item in links if focus in (item.source, item.target)]
+    starts = {(e.x1, e.y1, e.x2, e.y2) for e in drawing.edges if not e.between}
+    for item in own:
+        ends = [n for n in drawing.nodes if n.community in (item.source, item.target)]
+        assert (ends[0].x, ends[0].y, ends[1].x, ends[1].y) in starts or (
+            ends[1].x,
+            ends[1].y,
+            ends[0].x,
+            ends[0].y,
+        ) in starts
+
+
+def test_without_bundling_every_link_is_a_line():
+    nodes, links = random_network(60, 80, seed=2)
+
+    drawing = svg.knowledge_map(nodes, links, bundle=False)
+
+    assert not drawing.bundled
     assert len(drawing.edges) == len(links)
 
 
