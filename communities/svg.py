@@ -17,6 +17,7 @@ import string
 from dataclasses import dataclass, field
 
 import networkx as nx
+from django.utils.translation import ngettext
 
 from . import caching
 
@@ -584,7 +585,14 @@ def _edges(links, placed, *, bundle: bool) -> list[MapEdge]:
                 round(b.y - uy * b.radius, 1),
                 width=round(1.5 + 6 * share, 1),
                 opacity=round(0.35 + 0.45 * share, 2),
-                title=f"{a.letter} {a.name} – {b.letter} {b.name}: {total} ({len(group)})",
+                title=ngettext(
+                    "Clusters %(one)s and %(other)s: "
+                    "%(shared)d people in common over %(count)d link",
+                    "Clusters %(one)s and %(other)s: "
+                    "%(shared)d people in common over %(count)d links",
+                    len(group),
+                )
+                % {"one": a.letter, "other": b.letter, "shared": total, "count": len(group)},
                 between=True,
             )
         )

@@ -141,7 +141,7 @@ def test_clusters_follow_the_people_communities_share():
     # One line inside each group per link; one line for the links between the groups.
     assert sum(1 for e in drawing.edges if not e.between) == 12
     [between] = [e for e in drawing.edges if e.between]
-    assert between.title == "A Group A member 4 – B Group B member 8: 1 (1)"
+    assert between.title == "Clusters A and B: 1 people in common over 1 link"
 
 
 @pytest.mark.parametrize("network", list(NETWORKS))
