@@ -45,7 +45,6 @@ class MapFilterForm(DepartmentFilterForm):
         label=_("Focus on a community"),
         required=False,
         widget=forms.Select,
-        help_text=_("It, the communities it shares the most people with, and their links."),
     )
     field_order = ["community", "kind", "department"]
 

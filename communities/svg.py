@@ -178,7 +178,7 @@ SEED = 2026  # the same graph always gives the same picture
 CLUSTER_COLOURS = 8  # CSS classes cluster-0 … cluster-7, repeated past eight clusters
 NODE_SPACING = 1.0  # layout units between neighbouring marks; one unit is at most…
 MAX_UNIT = 46  # …this many pixels, so a small map is not blown up
-MAP_WIDTH = 960
+MAP_WIDTH = 800  # about the width the map column has on a laptop: text at its set size
 MARGIN = 12
 # A cluster this big is named on the drawing; a smaller one (two communities, each
 # labelled beside it) shows its letter only, which keeps the drawing uncluttered.
@@ -668,7 +668,7 @@ def _place_labels(
     for node in nodes:
         own = _mark_box(node)
         others = [box for box in taken if box != own]
-        for limit in (max_label, 12):
+        for limit in (max_label, 16, 11):
             text, abbreviated = _shorten(node.community.name, limit)
             spot = _label_spot(node, text, others, width, height)
             if spot is not None:

