@@ -132,13 +132,18 @@ def knowledge_map(*, kind: str = "", department=None, limit: int = MAP_LINK_LIMI
     return KnowledgeMap(nodes=nodes, links=links, truncated=truncated)
 
 
+@dataclass
+class FocusMap(KnowledgeMap):
+    more_neighbours: bool = False  # more communities share people with it than were drawn
+
+
 FOCUS_NEIGHBOUR_LIMIT = 40  # communities drawn around a focused one
 FOCUS_OTHER_LINK_LIMIT = 60  # links among them, besides their links to it
 
 
 def focus_map(
     community: Community, *, kind: str = "", department=None, limit: int = FOCUS_NEIGHBOUR_LIMIT
-) -> KnowledgeMap:
+) -> FocusMap:
     """``community``, the ``limit`` live communities sharing the most active members with
     it, its links to them and the strongest ``FOCUS_OTHER_LINK_LIMIT`` links among them
     (in a big directory they nearly all share someone: drawing every link would hide
@@ -161,12 +166,12 @@ def focus_map(
         .values_list("community_id", "shared")
     )
     found = list(neighbours[: limit + 1])
-    truncated = len(found) > limit
+    more_neighbours = len(found) > limit
     ids = [community.pk, *(pk for pk, _shared in found[:limit])]
     pairs = _pairs_among(ids, kind=kind, department=department) if len(ids) > 1 else []
     own = [pair for pair in pairs if community.pk in pair[:2]]
     others = [pair for pair in pairs if community.pk not in pair[:2]]
-    truncated = truncated or len(others) > FOCUS_OTHER_LINK_LIMIT
+    truncated = more_neighbours or len(others) > FOCUS_OTHER_LINK_LIMIT
     pairs = sorted(own + others[:FOCUS_OTHER_LINK_LIMIT], key=lambda p: (-p[2], p[0], p[1]))
     communities = (
         Community.objects.filter(pk__in=ids)
@@ -181,12 +186,14 @@ def focus_map(
     ]
     linked = {pk for link in links for pk in (link.source.pk, link.target.pk)}
     if community.pk not in linked:  # say, a CoP while only KCs' links are counted
-        return KnowledgeMap(nodes=[], links=[], truncated=False)
+        return FocusMap(nodes=[], links=[], truncated=False)
     nodes = sorted(
         (c for pk, c in communities.items() if pk in linked),
         key=lambda c: (-(c.active_member_count or 0), c.name),
     )
-    return KnowledgeMap(nodes=nodes, links=links, truncated=truncated)
+    return FocusMap(
+        nodes=nodes, links=links, truncated=truncated, more_neighbours=more_neighbours
+    )
 
 
 def _pairs_among(ids: list[int], *, kind: str, department) -> list[tuple[int, int, int]]:

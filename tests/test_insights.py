@@ -794,3 +794,34 @@ def test_focused_map_stays_within_its_query_budget(client, django_assert_max_num
     assert response.context["focus"] == focus
     # Each community shares people with the two before and the two after it.
     assert len(response.context["graph"].nodes) == 5
+
+
+def test_focus_map_keeps_the_closest_communities_in_three_queries(
+    wider_network, django_assert_num_queries
+):
+    with django_assert_num_queries(3):
+        focused = insights.focus_map(wider_network["sql"], limit=2)
+
+    assert focused.more_neighbours and focused.truncated
+    # Fraud Before Payout and Pricing Guild share two people with it; Claims one.
+    assert {c.name for c in focused.nodes} == {"SQL Clinic", "Fraud Before Payout", "Pricing Guild"}
+    assert [(link.source.name, link.target.name, link.shared) for link in focused.links] == [
+        ("Fraud Before Payout", "SQL Clinic", 2),
+        ("Fraud Before Payout", "Pricing Guild", 2),
+        ("SQL Clinic", "Pricing Guild", 2),
+    ]
+
+
+def test_focus_draws_every_link_of_the_focus_and_the_strongest_others(
+    signed_in, wider_network, monkeypatch
+):
+    monkeypatch.setattr(insights, "FOCUS_OTHER_LINK_LIMIT", 1)
+
+    response = signed_in.get(url("knowledge_map"), {"community": "sql-clinic"})
+
+    rows = link_rows(response)
+    assert [row for row in rows if "SQL Clinic" not in row[:2]] == [
+        ("Claims Turnaround", "Fraud Before Payout", 3)
+    ]
+    assert len(rows) == 4  # its three links and the strongest other
+    assert "Only the strongest links among them are drawn." in page_html(response)
