@@ -191,9 +191,7 @@ def focus_map(
         (c for pk, c in communities.items() if pk in linked),
         key=lambda c: (-(c.active_member_count or 0), c.name),
     )
-    return FocusMap(
-        nodes=nodes, links=links, truncated=truncated, more_neighbours=more_neighbours
-    )
+    return FocusMap(nodes=nodes, links=links, truncated=truncated, more_neighbours=more_neighbours)
 
 
 def _pairs_among(ids: list[int], *, kind: str, department) -> list[tuple[int, int, int]]:

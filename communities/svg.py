@@ -187,7 +187,8 @@ NAMED_CLUSTER = 3
 
 def find_clusters(graph: nx.Graph, *, seed: int = SEED) -> list[list]:
     """The graph's nodes grouped by Louvain community detection, weighted by people in
-    common: most members first, each cluster's nodes in sorted order. Deterministic for
+    common: the clusters with the most nodes first (ties: the lowest node), each
+    cluster's nodes in sorted order. Deterministic for
     a given graph and seed (the graph is rebuilt in sorted order first)."""
     if graph.number_of_nodes() == 0:
         return []
