@@ -825,3 +825,15 @@ def test_focus_draws_every_link_of_the_focus_and_the_strongest_others(
     ]
     assert len(rows) == 4  # its three links and the strongest other
     assert "Only the strongest links among them are drawn." in page_html(response)
+
+
+def test_a_shortened_name_on_the_map_keeps_the_full_name_as_its_tooltip(signed_in, network):
+    long_name = "Claims Turnaround and Settlement Excellence Working Group"
+    Community.objects.filter(pk=network["claims"].pk).update(name=long_name)
+
+    response = signed_in.get(url("knowledge_map"))
+
+    [node] = [n for n in response.context["drawing"].nodes if n.community.name == long_name]
+    assert node.abbreviated and node.label.endswith("…")
+    assert f"<title>{long_name}</title>{node.label}</text>" in svg_of(response)
+    assert f">{long_name}</a>" in page_html(response)  # listed in full under the map
