@@ -255,6 +255,15 @@ def community_for_viewer(user, slug: str, queryset=None) -> Community:
     return community
 
 
+def community_for_map(user, slug: str) -> Community | None:
+    """The community the knowledge map may centre on, or None. The map draws live
+    (active and dormant) communities only, for everyone who may see the map: a proposal,
+    an archived community or an unknown slug all give None, so the page cannot tell
+    them apart (nothing leaks)."""
+    on_the_map = [Status.ACTIVE, Status.DORMANT]  # selectors.LIVE, a layer above this one
+    return Community.objects.filter(slug=slug, status__in=on_the_map).first()
+
+
 def purpose_for_viewer(user, slug: str) -> Purpose:
     """A purpose whose page this person may see: one a listed community pursues
     (``Purpose.objects.listed()``), for everyone signed in; one only proposals pursue,

@@ -7,12 +7,13 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from members.models import Department
 
-from . import insights, svg
+from . import access, insights, svg
 from .csv_io.cells import csv_rows
 from .forms import SearchField
 from .models import Community
@@ -38,7 +39,22 @@ class MapFilterForm(DepartmentFilterForm):
     kind = forms.ChoiceField(
         label=_("Kind"), required=False, choices=[("", _("Any kind")), *Community.Kind.choices]
     )
-    field_order = ["kind", "department"]
+    # Any slug is accepted here and resolved by access.community_for_map; the menu
+    # offers the communities on the map being shown.
+    community = forms.SlugField(
+        label=_("Focus on a community"),
+        required=False,
+        widget=forms.Select,
+    )
+    field_order = ["community", "kind", "department"]
+
+    def offer(self, communities, focus=None) -> None:
+        """Fill the community menu: the whole map, then ``communities`` by name."""
+        shown = {c.pk: c for c in communities}
+        if focus is not None:
+            shown.setdefault(focus.pk, focus)
+        choices = sorted(((c.slug, c.name) for c in shown.values()), key=lambda item: item[1])
+        self.fields["community"].widget.choices = [("", _("The whole map")), *choices]
 
 
 class ExpertiseSearchForm(DepartmentFilterForm):
@@ -50,18 +66,34 @@ class ExpertiseSearchForm(DepartmentFilterForm):
 def knowledge_map(request):
     form = MapFilterForm(request.GET)
     kind, department = form.value("kind") or "", form.value("department")
-    graph = insights.knowledge_map(kind=kind, department=department, limit=insights.MAP_LINK_LIMIT)
+    wanted = request.GET.get("community", "").strip()
+    focus = access.community_for_map(request.user, wanted) if form.value("community") else None
+    if focus is None:
+        graph = insights.knowledge_map(
+            kind=kind, department=department, limit=insights.MAP_LINK_LIMIT
+        )
+    else:
+        graph = insights.focus_map(focus, kind=kind, department=department)
+    form.offer(graph.nodes, focus)
+    filters = {"kind": kind, "department": department.slug if department else ""}
     return render(
         request,
         "communities/insights/knowledge_map.html",
         {
             "form": form,
-            "filtering": bool(kind or department),
+            "filtering": bool(kind or department or focus),
             "department": department,
+            "unknown_department": request.GET.get("department", "").strip()
+            if department is None
+            else "",
+            "focus": focus,
+            "unknown_focus": wanted if wanted and focus is None else "",
+            "focus_query": urlencode({k: v for k, v in filters.items() if v}),
             "graph": graph,
-            "drawing": svg.knowledge_map(graph.nodes, graph.links),
+            "drawing": svg.knowledge_map(graph.nodes, graph.links, focus=focus),
             "strongest": graph.links[: insights.TABLE_LINK_LIMIT],
             "link_limit": insights.MAP_LINK_LIMIT,
+            "neighbour_limit": insights.FOCUS_NEIGHBOUR_LIMIT,
         },
     )
 

@@ -132,6 +132,92 @@ def knowledge_map(*, kind: str = "", department=None, limit: int = MAP_LINK_LIMI
     return KnowledgeMap(nodes=nodes, links=links, truncated=truncated)
 
 
+@dataclass
+class FocusMap(KnowledgeMap):
+    more_neighbours: bool = False  # more communities share people with it than were drawn
+
+
+FOCUS_NEIGHBOUR_LIMIT = 40  # communities drawn around a focused one
+FOCUS_OTHER_LINK_LIMIT = 60  # links among them, besides their links to it
+
+
+def focus_map(
+    community: Community, *, kind: str = "", department=None, limit: int = FOCUS_NEIGHBOUR_LIMIT
+) -> FocusMap:
+    """``community``, the ``limit`` live communities sharing the most active members with
+    it, its links to them and the strongest ``FOCUS_OTHER_LINK_LIMIT`` links among them
+    (in a big directory they nearly all share someone: drawing every link would hide
+    the focus), counted like ``shared_people_pairs`` (same ``kind`` and ``department``
+    rules). Three queries, each narrowed to these communities."""
+    near = Membership.objects.filter(
+        state=ACTIVE,
+        community__status__in=LIVE,
+        member__memberships__community=community,
+        member__memberships__state=ACTIVE,
+    ).exclude(community=community)
+    if kind:
+        near = near.filter(community__kind=kind)
+    if department is not None:
+        near = near.filter(member__department=department)
+    neighbours = (
+        near.values("community_id")
+        .annotate(shared=Count("pk"))
+        .order_by("-shared", "community_id")
+        .values_list("community_id", "shared")
+    )
+    found = list(neighbours[: limit + 1])
+    more_neighbours = len(found) > limit
+    ids = [community.pk, *(pk for pk, _shared in found[:limit])]
+    pairs = _pairs_among(ids, kind=kind, department=department) if len(ids) > 1 else []
+    own = [pair for pair in pairs if community.pk in pair[:2]]
+    others = [pair for pair in pairs if community.pk not in pair[:2]]
+    truncated = more_neighbours or len(others) > FOCUS_OTHER_LINK_LIMIT
+    pairs = sorted(own + others[:FOCUS_OTHER_LINK_LIMIT], key=lambda p: (-p[2], p[0], p[1]))
+    communities = (
+        Community.objects.filter(pk__in=ids)
+        .with_counts()
+        .only("pk", "name", "slug", "kind", "status")
+        .in_bulk()
+    )
+    links = [
+        Link(communities[a], communities[b], shared)
+        for a, b, shared in pairs
+        if a in communities and b in communities
+    ]
+    linked = {pk for link in links for pk in (link.source.pk, link.target.pk)}
+    if community.pk not in linked:  # say, a CoP while only KCs' links are counted
+        return FocusMap(nodes=[], links=[], truncated=False)
+    nodes = sorted(
+        (c for pk, c in communities.items() if pk in linked),
+        key=lambda c: (-(c.active_member_count or 0), c.name),
+    )
+    return FocusMap(nodes=nodes, links=links, truncated=truncated, more_neighbours=more_neighbours)
+
+
+def _pairs_among(ids: list[int], *, kind: str, department) -> list[tuple[int, int, int]]:
+    """``(a, b, shared)`` for every pair of the communities ``ids`` (a < b) sharing
+    active members, strongest first: one grouped self-join, as in ``shared_people_pairs``."""
+    other = "member__memberships__"
+    conditions = {
+        "state": ACTIVE,
+        "community_id__in": ids,
+        f"{other}state": ACTIVE,
+        f"{other}community_id__in": ids,
+        f"{other}community_id__gt": F("community_id"),
+    }
+    if kind:
+        conditions |= {"community__kind": kind, f"{other}community__kind": kind}
+    if department is not None:
+        conditions["member__department"] = department
+    pairs = (
+        Membership.objects.filter(**conditions)
+        .values(a=F("community_id"), b=F(f"{other}community_id"))
+        .annotate(shared=Count("pk"))
+        .order_by("-shared", "a", "b")
+    )
+    return [(row["a"], row["b"], row["shared"]) for row in pairs]
+
+
 def _memberships_state() -> tuple:
     """The self-join reads every active membership (seconds, at 10,000 communities),
     so its result is kept for a minute, and recounted at once when any membership

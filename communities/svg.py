@@ -3,17 +3,21 @@
 Functions here only compute coordinates; templates draw them (so every label is
 escaped) with ``currentColor`` and CSS variables (so light and dark mode work).
 
-The map's layout is a seeded Fruchterman-Reingold spring layout written out in
-plain Python: networkx's own ``spring_layout`` and ``kamada_kawai_layout`` need
-numpy (and scipy), which kcdir does not install for one drawing. A grid limits the
-repulsion to nearby nodes, so a few hundred nodes lay out in well under a second.
+The knowledge map is laid out by networkx in two levels: Louvain community detection
+(seeded, weighted by people in common) groups the communities into clusters; a
+seeded spring layout places the clusters relative to each other (by the people their
+communities share) and, inside each cluster, its communities. Cluster areas are then
+pushed apart so none overlaps another, and labels are placed greedily, largest first,
+where they cover no other label or mark (the rest are shortened or left out; the list
+under the map names everything).
 """
 
 import math
-import random
+import string
 from dataclasses import dataclass, field
 
 import networkx as nx
+from django.utils.translation import ngettext
 
 from . import caching
 
@@ -170,90 +174,179 @@ def draw_chart(chart) -> BarChartDrawing:
 
 # -- the knowledge map -------------------------------------------------------------------
 
+SEED = 2026  # the same graph always gives the same picture
+CLUSTER_COLOURS = 8  # CSS classes cluster-0 … cluster-7, repeated past eight clusters
+NODE_SPACING = 1.0  # layout units between neighbouring marks; one unit is at most…
+MAX_UNIT = 46  # …this many pixels, so a small map is not blown up
+MAP_WIDTH = 800  # about the width the map column has on a laptop: text at its set size
+MARGIN = 12
+# A cluster this big is named on the drawing; a smaller one (two communities, each
+# labelled beside it) shows its letter only, which keeps the drawing uncluttered.
+NAMED_CLUSTER = 3
 
-def spring_layout(
-    graph: nx.Graph, *, seed: int = 2026, iterations: int | None = None
-) -> dict[object, tuple[float, float]]:
-    """Positions in the unit square: weighted Fruchterman-Reingold with gravity,
-    deterministic for a given graph and seed (nodes are taken in sorted order).
-    Big graphs get fewer iterations, so the time stays bounded."""
-    nodes = sorted(graph.nodes)
-    count = len(nodes)
-    if count == 0:
-        return {}
-    if count == 1:
-        return {nodes[0]: (0.5, 0.5)}
-    if iterations is None:
-        iterations = max(50, min(120, 6000 // count))
-    rng = random.Random(seed)  # noqa: S311 (starting positions for a drawing)
-    index = {node: i for i, node in enumerate(nodes)}
-    xs = [rng.random() for _ in nodes]
-    ys = [rng.random() for _ in nodes]
-    heaviest = max((w for _a, _b, w in graph.edges(data="weight", default=1)), default=1)
-    edges = [
-        (index[a], index[b], 0.3 + 0.7 * w / heaviest)
-        for a, b, w in graph.edges(data="weight", default=1)
-    ]
-    k = math.sqrt(1.0 / count)
-    reach = 3 * k  # repulsion cut-off (the original paper's grid variant uses 2k)
-    temperature = 0.1
-    cooling = temperature / (iterations + 1)
-    for _step in range(iterations):
-        dx = [0.0] * count
-        dy = [0.0] * count
-        grid: dict[tuple[int, int], list[int]] = {}
+
+def find_clusters(graph: nx.Graph, *, seed: int = SEED) -> list[list]:
+    """The graph's nodes grouped by Louvain community detection, weighted by people in
+    common: the clusters with the most nodes first (ties: the lowest node), each
+    cluster's nodes in sorted order. Deterministic for
+    a given graph and seed (the graph is rebuilt in sorted order first)."""
+    if graph.number_of_nodes() == 0:
+        return []
+    ordered = _sorted_copy(graph)
+    found = nx.community.louvain_communities(ordered, weight="weight", seed=seed)
+    clusters = [sorted(cluster) for cluster in found]
+    return sorted(clusters, key=lambda cluster: (-len(cluster), cluster[0]))
+
+
+def _sorted_copy(graph: nx.Graph) -> nx.Graph:
+    ordered = nx.Graph()
+    ordered.add_nodes_from(sorted(graph.nodes))
+    ordered.add_weighted_edges_from(
+        sorted((min(a, b), max(a, b), w) for a, b, w in graph.edges(data="weight", default=1))
+    )
+    return ordered
+
+
+def cluster_layout(graph: nx.Graph, *, seed: int = SEED) -> dict:
+    """Clusters and positions in layout units (about one unit between marks).
+
+    Returns ``{"clusters": [[node, …], …], "centres": [(x, y), …], "radii": [r, …],
+    "positions": {node: (x, y)}}``: each cluster is a disc holding its nodes, and no
+    two discs overlap.
+    """
+    graph = _sorted_copy(graph)
+    clusters = find_clusters(graph, seed=seed)
+    positions: dict = {}
+    local: list[dict] = []
+    radii: list[float] = []
+    for cluster in clusters:
+        inside = _layout_inside(graph.subgraph(cluster), seed=seed)
+        local.append(inside)
+        reach = max((math.hypot(x, y) for x, y in inside.values()), default=0)
+        radii.append(reach + NODE_SPACING * 0.9)
+    centres = _layout_clusters(graph, clusters, radii, seed=seed)
+    for (cx, cy), inside in zip(centres, local, strict=True):
+        for node, (x, y) in inside.items():
+            positions[node] = (cx + x, cy + y)
+    return {"clusters": clusters, "centres": centres, "radii": radii, "positions": positions}
+
+
+def _layout_inside(subgraph: nx.Graph, *, seed: int) -> dict:
+    """A cluster's nodes around (0, 0), about ``NODE_SPACING`` apart."""
+    nodes = sorted(subgraph.nodes)
+    if len(nodes) == 1:
+        return {nodes[0]: (0.0, 0.0)}
+    if len(nodes) == 2:
+        half = NODE_SPACING * 0.75
+        return {nodes[0]: (-half, 0.0), nodes[1]: (half, 0.0)}
+    found = nx.spring_layout(subgraph, weight="weight", seed=seed, iterations=100)
+    points = {node: (float(found[node][0]), float(found[node][1])) for node in nodes}
+    # Scale so the closest two marks are a spacing apart, within a disc whose area
+    # grows with the number of marks (a few crowded marks must not blow it up).
+    closest = min(
+        math.dist(points[a], points[b]) for i, a in enumerate(nodes) for b in nodes[i + 1 :]
+    )
+    reach = max(math.hypot(x, y) for x, y in points.values()) or 1
+    scale = min(
+        NODE_SPACING / max(closest, 1e-6), 0.85 * NODE_SPACING * math.sqrt(len(nodes)) / reach
+    )
+    scale = max(scale, 0.6 * NODE_SPACING * math.sqrt(len(nodes)) / reach)
+    return {node: (x * scale, y * scale) for node, (x, y) in points.items()}
+
+
+def _layout_clusters(graph: nx.Graph, clusters, radii, *, seed: int) -> list[tuple[float, float]]:
+    """Cluster centres: a spring layout of the clusters, linked by the people their
+    communities share, then pushed apart until no two discs overlap."""
+    if len(clusters) == 1:
+        return [(0.0, 0.0)]
+    owner = {node: index for index, cluster in enumerate(clusters) for node in cluster}
+    between = nx.Graph()
+    between.add_nodes_from(range(len(clusters)))
+    for a, b, weight in graph.edges(data="weight", default=1):
+        ca, cb = owner[a], owner[b]
+        if ca != cb:
+            old = between.get_edge_data(ca, cb, {"weight": 0})["weight"]
+            between.add_edge(ca, cb, weight=old + weight)
+    spread = math.sqrt(sum(r * r for r in radii)) * 1.2
+    found = nx.spring_layout(between, weight="weight", seed=seed, scale=spread, iterations=100)
+    centres = [[float(found[i][0]), float(found[i][1])] for i in range(len(clusters))]
+    _separate(centres, radii, gap=NODE_SPACING * 0.6)
+    return [(x, y) for x, y in centres]
+
+
+def _separate(centres: list[list[float]], radii: list[float], *, gap: float) -> None:
+    """Move discs apart (in place) until none overlaps another, then draw them in
+    towards their middle as far as that keeps them apart: a tidy, compact picture."""
+    count = len(centres)
+    for _round in range(60):
+        _push_apart(centres, radii, gap)
+        middle_x = sum(c[0] for c in centres) / count
+        middle_y = sum(c[1] for c in centres) / count
+        moved = [
+            [middle_x + (x - middle_x) * 0.9, middle_y + (y - middle_y) * 0.9] for x, y in centres
+        ]
+        if _overlapping(moved, radii, gap):
+            break
+        centres[:] = moved
+    _push_apart(centres, radii, gap)
+
+
+def _overlapping(centres, radii, gap) -> bool:
+    return any(
+        math.dist(centres[i], centres[j]) < radii[i] + radii[j] + gap - 1e-9
+        for i in range(len(centres))
+        for j in range(i + 1, len(centres))
+    )
+
+
+def _push_apart(centres, radii, gap) -> None:
+    count = len(centres)
+    for _step in range(2000):
+        moved = False
         for i in range(count):
-            grid.setdefault((int(xs[i] / reach), int(ys[i] / reach)), []).append(i)
-        for (cx, cy), members in grid.items():
-            near = [
-                j
-                for ox in (-1, 0, 1)
-                for oy in (-1, 0, 1)
-                for j in grid.get((cx + ox, cy + oy), ())
-            ]
-            for i in members:
-                xi, yi = xs[i], ys[i]
-                for j in near:
-                    if j == i:
-                        continue
-                    ddx, ddy = xi - xs[j], yi - ys[j]
-                    distance2 = ddx * ddx + ddy * ddy
-                    if distance2 >= reach * reach:
-                        continue
-                    if distance2 < 1e-12:
-                        ddx, ddy, distance2 = 0.001 * (i - j), 0.001, 1e-6
-                    force = k * k / distance2  # k²/d, times the unit vector (ddx/d)
-                    dx[i] += ddx * force
-                    dy[i] += ddy * force
-        for i, j, strength in edges:
-            ddx, ddy = xs[i] - xs[j], ys[i] - ys[j]
-            distance = math.hypot(ddx, ddy) or 1e-6
-            force = distance * strength / k  # d²/k, times the unit vector
-            dx[i] -= ddx * force
-            dy[i] -= ddy * force
-            dx[j] += ddx * force
-            dy[j] += ddy * force
-        for i in range(count):
-            # Gravity keeps separate clusters on the page.
-            dx[i] += (0.5 - xs[i]) * 0.3 * k
-            dy[i] += (0.5 - ys[i]) * 0.3 * k
-            length = math.hypot(dx[i], dy[i])
-            if length > 0:
-                step = min(length, temperature) / length
-                xs[i] += dx[i] * step
-                ys[i] += dy[i] * step
-        temperature -= cooling
-    return {node: (xs[i], ys[i]) for node, i in index.items()}
+            for j in range(i + 1, count):
+                dx = centres[j][0] - centres[i][0]
+                dy = centres[j][1] - centres[i][1]
+                distance = math.hypot(dx, dy)
+                wanted = radii[i] + radii[j] + gap
+                if distance >= wanted:
+                    continue
+                if distance < 1e-9:  # on top of each other: part them along a fixed slope
+                    dx, dy, distance = 1.0 + i, 1.0 + j, math.hypot(1.0 + i, 1.0 + j)
+                push = (wanted - distance) / 2 + 1e-6
+                ux, uy = dx / distance, dy / distance
+                centres[i][0] -= ux * push
+                centres[i][1] -= uy * push
+                centres[j][0] += ux * push
+                centres[j][1] += uy * push
+                moved = True
+        if not moved:
+            return
 
 
-def cached_layout(graph: nx.Graph) -> dict[object, tuple[float, float]]:
-    """``spring_layout`` of the graph, remembered for a while: the same filters
+def cached_layout(graph: nx.Graph) -> dict:
+    """``cluster_layout`` of the graph, remembered for a while: the same filters
     give the same graph, and laying it out again would give the same picture."""
     edges = sorted((min(a, b), max(a, b), w) for a, b, w in graph.edges(data="weight"))
     shape = (tuple(sorted(graph.nodes)), tuple(edges))
     return caching.remembered(
-        "map-layout", shape, lambda: spring_layout(graph), LAYOUT_CACHE_SECONDS
+        "map-layout", shape, lambda: cluster_layout(graph), LAYOUT_CACHE_SECONDS
     )
+
+
+@dataclass
+class MapCluster:
+    letter: str  # "A", "B", … (then "AA"): names the cluster in the legend and on the map
+    name: str  # the name of its community with the most members
+    communities: list  # biggest first
+    colour: int  # CSS hook: cluster-<colour>
+    x: float = 0
+    y: float = 0
+    radius: float = 0
+    label: str = ""  # left empty where it would cover another label or a mark
+    label_x: float = 0
+    label_y: float = 0
+    abbreviated: bool = False  # shortened, or the letter alone
 
 
 @dataclass
@@ -262,6 +355,8 @@ class MapNode:
     x: float
     y: float
     radius: float
+    cluster: MapCluster | None = None
+    focused: bool = False
     # Knowledge communities are drawn as squares of the same area as a circle.
     square_x: float = 0
     square_y: float = 0
@@ -270,6 +365,7 @@ class MapNode:
     label_x: float = 0
     label_y: float = 0
     anchor: str = "start"
+    abbreviated: bool = False
 
 
 @dataclass
@@ -281,6 +377,7 @@ class MapEdge:
     width: float
     opacity: float
     title: str
+    between: bool = False  # one line for all the links between two clusters
 
 
 @dataclass
@@ -289,72 +386,177 @@ class MapDrawing:
     height: int
     nodes: list[MapNode]
     edges: list[MapEdge]
+    clusters: list[MapCluster] = field(default_factory=list)
+
+    @property
+    def bundled(self) -> bool:
+        """Whether a line stands for all the links between two clusters."""
+        return any(edge.between for edge in self.edges)
 
 
 FONT = 13
-CHAR_WIDTH = 0.56 * FONT
+CLUSTER_FONT = 14
+# Generous average glyph widths (system sans-serif, regular and bold), plus padding,
+# so that a label's computed box holds its drawn text.
+CHAR_WIDTH = 0.6 * FONT
+CLUSTER_CHAR_WIDTH = 0.66 * CLUSTER_FONT
+LABEL_PAD = 2
 
 
-def _label_box(x, y, text, anchor):
-    width = len(text) * CHAR_WIDTH
+def cluster_letter(index: int) -> str:
+    letters = string.ascii_uppercase
+    return (
+        letters[index]
+        if index < len(letters)
+        else cluster_letter(index // 26 - 1) + letters[index % 26]
+    )
+
+
+def _label_box(x, y, text, anchor, *, font=FONT, char_width=CHAR_WIDTH):
+    width = len(text) * char_width
     left = x if anchor == "start" else x - width if anchor == "end" else x - width / 2
-    return (left, y - FONT * 0.8, left + width, y + FONT * 0.25)
+    return (
+        left - LABEL_PAD,
+        y - font * 0.85 - LABEL_PAD,
+        left + width + LABEL_PAD,
+        y + font * 0.3 + LABEL_PAD,
+    )
 
 
 def _overlaps(box, other) -> bool:
     return box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]
 
 
+def _shorten(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[: limit - 1].rstrip() + "…", True
+
+
 def knowledge_map(
-    nodes: list, links: list, *, width: int = 760, height: int = 560, max_label: int = 26
+    nodes: list,
+    links: list,
+    *,
+    focus=None,
+    bundle: bool = True,
+    width: int = MAP_WIDTH,
+    max_label: int = 24,
 ) -> MapDrawing:
     """Place the communities (``nodes``, with ``active_member_count``) and the
     ``links`` between them (``source``, ``target``, ``shared``) on a canvas.
 
-    Larger communities get larger marks and are labelled first; a label that
-    would cover another label or a mark is left out (the mark keeps its tooltip).
+    Communities are grouped into clusters, each drawn as a shaded disc with its
+    letter and name. With ``bundle``, the links between two clusters are drawn as
+    one line (its width: their people in common added up); links inside a cluster
+    are drawn one by one. ``focus`` (a community) is highlighted and labelled first.
+    Larger communities get larger marks and are labelled next; a label that would
+    cover another label or a mark is shortened or left out (the mark keeps its tooltip).
     """
+    if not nodes:
+        return MapDrawing(width, 320, [], [])
     graph = nx.Graph()
     graph.add_nodes_from(node.pk for node in nodes)
     graph.add_weighted_edges_from((link.source.pk, link.target.pk, link.shared) for link in links)
-    if not nodes:
-        return MapDrawing(width, height, [], [])
-    positions = cached_layout(graph)
-    margin = 24
-    min_x = min(x for x, _y in positions.values())
-    max_x = max(x for x, _y in positions.values())
-    min_y = min(y for _x, y in positions.values())
-    max_y = max(y for _x, y in positions.values())
-    span_x = (max_x - min_x) or 1
-    span_y = (max_y - min_y) or 1
-    # Room at the sides for labels of the outermost marks.
-    inner_left, inner_right = margin + 40, width - margin - 40
+    layout = cached_layout(graph)
+    positions, radii = layout["positions"], layout["radii"]
+    centres = layout["centres"]
+    # The canvas: the discs' extent, plus room above each for its cluster's label.
+    min_x = min(cx - r for (cx, _cy), r in zip(centres, radii, strict=True))
+    max_x = max(cx + r for (cx, _cy), r in zip(centres, radii, strict=True))
+    min_y = min(cy - r for (_cx, cy), r in zip(centres, radii, strict=True))
+    max_y = max(cy + r for (_cx, cy), r in zip(centres, radii, strict=True))
+    top = MARGIN + CLUSTER_FONT + 8
+    unit = min(MAX_UNIT, (width - 2 * MARGIN) / max(max_x - min_x, 1e-6))
+    used = (max_x - min_x) * unit
+    offset_x = (width - used) / 2
+    height = max(320, math.ceil(top + (max_y - min_y) * unit + MARGIN))
 
-    def place(pk):
-        x, y = positions[pk]
-        return (
-            inner_left + (x - min_x) / span_x * (inner_right - inner_left),
-            margin + (y - min_y) / span_y * (height - 2 * margin),
+    def place(x, y):
+        return offset_x + (x - min_x) * unit, top + (y - min_y) * unit
+
+    by_pk = {node.pk: node for node in nodes}
+    clusters = []
+    owner = {}
+    for index, (members, (cx, cy), r) in enumerate(
+        zip(layout["clusters"], centres, radii, strict=True)
+    ):
+        communities = sorted(
+            (by_pk[pk] for pk in members), key=lambda c: (-(c.active_member_count or 0), c.name)
         )
+        x, y = place(cx, cy)
+        cluster = MapCluster(
+            letter=cluster_letter(index),
+            name=communities[0].name,
+            communities=communities,
+            colour=index % CLUSTER_COLOURS,
+            x=round(x, 1),
+            y=round(y, 1),
+            radius=round(r * unit, 1),
+        )
+        clusters.append(cluster)
+        for pk in members:
+            owner[pk] = cluster
 
     largest = max((node.active_member_count or 0 for node in nodes), default=0) or 1
+    biggest_mark = min(16, max(6, unit * 0.4))
     placed = {}
     for node in nodes:
-        x, y = place(node.pk)
-        radius = 5 + 15 * math.sqrt((node.active_member_count or 0) / largest)
+        x, y = place(*positions[node.pk])
+        radius = 4 + (biggest_mark - 4) * math.sqrt((node.active_member_count or 0) / largest)
         side = radius * math.sqrt(math.pi)
         placed[node.pk] = MapNode(
             node,
             round(x, 1),
             round(y, 1),
             round(radius, 1),
+            cluster=owner[node.pk],
+            focused=focus is not None and node.pk == focus.pk,
             square_x=round(x - side / 2, 1),
             square_y=round(y - side / 2, 1),
             square_side=round(side, 1),
         )
-    heaviest = max((link.shared for link in links), default=1)
+    edges = _edges(links, placed, bundle=bundle)
+    _place_cluster_labels(clusters, placed, width, height)
+    order = sorted(placed.values(), key=lambda n: (not n.focused, -n.radius, n.community.name))
+    taken = [_mark_box(n) for n in placed.values()]
+    taken += [
+        _label_box(
+            c.label_x,
+            c.label_y,
+            c.label,
+            "middle",
+            font=CLUSTER_FONT,
+            char_width=CLUSTER_CHAR_WIDTH,
+        )
+        for c in clusters
+        if c.label
+    ]
+    _place_labels(order, taken, width, height, max_label=max_label)
+    return MapDrawing(width, height, list(placed.values()), edges, clusters)
+
+
+def _edges(links, placed, *, bundle: bool) -> list[MapEdge]:
+    """A line per link inside a cluster and per link of the focused community; with
+    ``bundle``, one line for all the other links between two clusters."""
+
+    def alone(link) -> bool:
+        a, b = placed[link.source.pk], placed[link.target.pk]
+        return not bundle or a.cluster is b.cluster or a.focused or b.focused
+
+    inside = [link for link in links if alone(link)]
+    across: dict[tuple, list] = {}
+    for link in links:
+        if not alone(link):
+            a, b = placed[link.source.pk].cluster, placed[link.target.pk].cluster
+            key = (a, b) if a.letter < b.letter else (b, a)
+            across.setdefault((key[0].letter, key[1].letter), [key, []])[1].append(link)
+    heaviest = max(
+        [link.shared for link in inside]
+        + [sum(link.shared for link in group) for _key, group in across.values()],
+        default=1,
+    )
     edges = []
-    for link in sorted(links, key=lambda link: link.shared):
+    for link in sorted(inside, key=lambda link: link.shared):
         a, b = placed[link.source.pk], placed[link.target.pk]
         share = link.shared / heaviest
         edges.append(
@@ -363,48 +565,137 @@ def knowledge_map(
                 a.y,
                 b.x,
                 b.y,
-                width=round(1 + 6 * share, 1),
-                opacity=round(0.25 + 0.6 * share, 2),
+                width=round(1 + 5 * share, 1),
+                opacity=round(0.3 + 0.5 * share, 2),
                 title=f"{link.source.name} – {link.target.name}: {link.shared}",
             )
         )
-    _place_labels(
-        sorted(placed.values(), key=lambda n: -n.radius), width, height, max_label=max_label
-    )
-    return MapDrawing(width, height, list(placed.values()), edges)
-
-
-def _place_labels(nodes: list[MapNode], width: int, height: int, *, max_label: int) -> None:
-    taken = [(n.x - n.radius, n.y - n.radius, n.x + n.radius, n.y + n.radius) for n in nodes]
-    for node in nodes:
-        name = node.community.name
-        text = name if len(name) <= max_label else name[: max_label - 1].rstrip() + "…"
-        gap = node.radius + 4
-        diagonal = gap * 0.75
-        candidates = [
-            (node.x + gap, node.y + FONT * 0.35, "start"),
-            (node.x - gap, node.y + FONT * 0.35, "end"),
-            (node.x, node.y + gap + FONT * 0.8, "middle"),
-            (node.x, node.y - gap - 2, "middle"),
-            (node.x + diagonal, node.y - diagonal - 2, "start"),
-            (node.x + diagonal, node.y + diagonal + FONT * 0.8, "start"),
-            (node.x - diagonal, node.y - diagonal - 2, "end"),
-            (node.x - diagonal, node.y + diagonal + FONT * 0.8, "end"),
-            (node.x - node.radius, node.y + gap + FONT * 0.8, "start"),
-            (node.x + node.radius, node.y + gap + FONT * 0.8, "end"),
-            (node.x - node.radius, node.y - gap - 2, "start"),
-            (node.x + node.radius, node.y - gap - 2, "end"),
-        ]
-        own = (
-            node.x - node.radius,
-            node.y - node.radius,
-            node.x + node.radius,
-            node.y + node.radius,
+    for (a, b), group in sorted(
+        across.values(), key=lambda item: (item[0][0].letter, item[0][1].letter)
+    ):
+        total = sum(link.shared for link in group)
+        share = total / heaviest
+        dx, dy = b.x - a.x, b.y - a.y
+        distance = math.hypot(dx, dy) or 1
+        ux, uy = dx / distance, dy / distance
+        edges.append(
+            MapEdge(
+                round(a.x + ux * a.radius, 1),
+                round(a.y + uy * a.radius, 1),
+                round(b.x - ux * b.radius, 1),
+                round(b.y - uy * b.radius, 1),
+                width=round(1.5 + 6 * share, 1),
+                opacity=round(0.35 + 0.45 * share, 2),
+                title=ngettext(
+                    "Clusters %(one)s and %(other)s: "
+                    "%(shared)d people in common over %(count)d link",
+                    "Clusters %(one)s and %(other)s: "
+                    "%(shared)d people in common over %(count)d links",
+                    len(group),
+                )
+                % {"one": a.letter, "other": b.letter, "shared": total, "count": len(group)},
+                between=True,
+            )
         )
-        for x, y, anchor in candidates:
-            box = _label_box(x, y, text, anchor)
-            inside = box[0] >= 2 and box[2] <= width - 2 and box[1] >= 2 and box[3] <= height - 2
-            if inside and not any(_overlaps(box, other) for other in taken if other != own):
-                node.label, node.label_x, node.label_y, node.anchor = text, x, y, anchor
+    return edges
+
+
+def _mark_box(node: MapNode):
+    reach = node.radius + (3 if node.focused else 1)
+    return (node.x - reach, node.y - reach, node.x + reach, node.y + reach)
+
+
+def _inside(box, width, height) -> bool:
+    return box[0] >= 1 and box[2] <= width - 1 and box[1] >= 1 and box[3] <= height - 1
+
+
+def _place_cluster_labels(clusters, placed, width, height) -> None:
+    """Each cluster's letter and name where it covers no mark and no other cluster's
+    label: above its disc, below, inside at the top, then around it; shortened, then
+    the letter alone (further out if need be), where the whole does not fit."""
+    marks = [_mark_box(n) for n in placed.values()]
+    taken: list = []
+    for cluster in sorted(clusters, key=lambda c: -len(c.communities)):
+        full = f"{cluster.letter} · {cluster.name}"
+        texts = [(cluster.letter, True)]
+        if len(cluster.communities) >= NAMED_CLUSTER:
+            texts[:0] = [_shorten(full, 26), _shorten(full, 16)]
+        for text, abbreviated in texts:
+            rings = 3 if text == cluster.letter else 0
+            spot = next(
+                (
+                    (x, y, box)
+                    for x, y in _cluster_label_spots(cluster, text, rings=rings)
+                    if _inside(
+                        box := _label_box(
+                            x, y, text, "middle", font=CLUSTER_FONT, char_width=CLUSTER_CHAR_WIDTH
+                        ),
+                        width,
+                        height,
+                    )
+                    and not any(_overlaps(box, other) for other in taken + marks)
+                ),
+                None,
+            )
+            if spot is not None:
+                cluster.label_x, cluster.label_y, box = spot
+                cluster.label, cluster.abbreviated = text, abbreviated
                 taken.append(box)
                 break
+
+
+def _cluster_label_spots(cluster: MapCluster, text: str, *, rings: int):
+    """Where a cluster's label may go (its text's middle and baseline), best first."""
+    half = len(text) * CLUSTER_CHAR_WIDTH / 2
+    yield cluster.x, round(cluster.y - cluster.radius - 5, 1)
+    yield cluster.x, round(cluster.y + cluster.radius + CLUSTER_FONT + 2, 1)
+    yield cluster.x, round(cluster.y - cluster.radius + CLUSTER_FONT + 4, 1)
+    # Then around the disc, clockwise from the top, in rings further and further out.
+    for ring in range(rings):
+        for step in range(12):
+            angle = math.pi / 2 - step * math.pi / 6
+            reach = cluster.radius + 6 + 16 * ring + half * abs(math.cos(angle))
+            yield (
+                round(cluster.x + reach * math.cos(angle), 1),
+                round(cluster.y - reach * math.sin(angle) + CLUSTER_FONT * 0.3, 1),
+            )
+
+
+def _place_labels(
+    nodes: list[MapNode], taken: list, width: int, height: int, *, max_label: int
+) -> None:
+    """Label each node (in the given order) at the first spot around its mark where the
+    label covers no other label or mark; if none, try a shorter name, else leave it out."""
+    for node in nodes:
+        own = _mark_box(node)
+        others = [box for box in taken if box != own]
+        for limit in (max_label, 16, 11):
+            text, abbreviated = _shorten(node.community.name, limit)
+            spot = _label_spot(node, text, others, width, height)
+            if spot is not None:
+                node.label, node.abbreviated = text, abbreviated
+                node.label_x, node.label_y, node.anchor, box = spot
+                taken.append(box)
+                break
+
+
+def _label_spot(node: MapNode, text: str, others: list, width: int, height: int):
+    gap = node.radius + 3
+    diagonal = gap * 0.75
+    below = FONT * 0.85
+    candidates = [
+        (node.x + gap, node.y + FONT * 0.3, "start"),
+        (node.x - gap, node.y + FONT * 0.3, "end"),
+        (node.x, node.y + gap + below, "middle"),
+        (node.x, node.y - gap - 3, "middle"),
+        (node.x + diagonal, node.y - diagonal - 3, "start"),
+        (node.x + diagonal, node.y + diagonal + below, "start"),
+        (node.x - diagonal, node.y - diagonal - 3, "end"),
+        (node.x - diagonal, node.y + diagonal + below, "end"),
+    ]
+    for x, y, anchor in candidates:
+        x, y = round(x, 1), round(y, 1)
+        box = _label_box(x, y, text, anchor)
+        if _inside(box, width, height) and not any(_overlaps(box, other) for other in others):
+            return x, y, anchor, box
+    return None

@@ -626,3 +626,214 @@ EXPECTED_SHOWN = {
     "expertise": lambda size: size + 2,  # everyone but the viewer
     "insights": lambda size: 3 * size + 1,  # every membership began this month
 }
+
+
+# The knowledge map: clusters and focus ---------------------------------------------
+
+
+def svg_of(response) -> str:
+    page = page_html(response)
+    start = page.index('<svg class="knowledge-map"')
+    return page[start : page.index("</svg>", start)]
+
+
+def drawn_names(response) -> set[str]:
+    return {node.community.name for node in response.context["drawing"].nodes}
+
+
+@pytest.fixture
+def wider_network(network):
+    """The network, plus Pricing Guild sharing two people with SQL Clinic only, a
+    proposal and an archived community sharing everyone with Fraud Before Payout."""
+    people = network["people"]
+    pricing = cop("Pricing Guild")
+    join(pricing, people["dev"], people["cleo"])
+    join(network["sql"], people["cleo"])
+    proposal = kc("Secret Proposal", status=Community.Status.PROPOSED)
+    join(proposal, *people.values())
+    return {**network, "pricing": pricing, "proposal": proposal}
+
+
+def test_map_groups_communities_into_lettered_clusters_listed_under_it(signed_in, network):
+    response = signed_in.get(url("knowledge_map"))
+
+    clusters = response.context["drawing"].clusters
+    assert [c.letter for c in clusters] == [chr(ord("A") + i) for i in range(len(clusters))]
+    listed = [c.name for cluster in clusters for c in cluster.communities]
+    assert sorted(listed) == ["Claims Turnaround", "Fraud Before Payout", "SQL Clinic"]
+    page = page_html(response)
+    assert '<h2 id="clusters-heading" class="h5 mt-4">Clusters</h2>' in page
+    for cluster in clusters:
+        assert f"<strong>{cluster.letter}</strong> · {cluster.name}" in page
+        assert f"Cluster {cluster.letter}: {cluster.name}" in svg_of(response)
+    assert "Mark size: active members." in page
+
+
+@pytest.mark.parametrize("who", ["staff", "directory_admin"])
+def test_focus_on_a_community_draws_it_its_neighbours_and_their_links(
+    client, request, wider_network, who
+):
+    client.force_login(request.getfixturevalue(who))
+
+    response = client.get(url("knowledge_map"), {"community": "sql-clinic"})
+
+    assert response.context["focus"] == wider_network["sql"]
+    assert drawn_names(response) == {
+        "SQL Clinic",
+        "Pricing Guild",
+        "Fraud Before Payout",
+        "Claims Turnaround",
+    }
+    # Links among the neighbours too, not only to the focus.
+    assert sorted(link_rows(response)) == sorted(
+        [
+            ("Claims Turnaround", "Fraud Before Payout", 3),
+            ("Fraud Before Payout", "SQL Clinic", 2),
+            ("Claims Turnaround", "SQL Clinic", 1),
+            ("SQL Clinic", "Pricing Guild", 2),
+            ("Fraud Before Payout", "Pricing Guild", 2),
+            ("Claims Turnaround", "Pricing Guild", 1),
+        ]
+    )
+    svg = svg_of(response)
+    assert 'class="map-node kind-cop is-focus"' in svg
+    assert svg.count("is-focus") == 2  # the mark and its label
+    assert "SQL Clinic (Community of practice, 2 members, cluster" in svg
+    page = page_html(response)
+    assert "In focus: SQL Clinic" in page
+    assert '<option value="sql-clinic" selected>SQL Clinic</option>' in page
+    assert "Secret Proposal" not in page
+
+
+def test_focus_on_a_community_keeps_the_kind_and_department_filters(signed_in, wider_network):
+    response = signed_in.get(
+        url("knowledge_map"), {"community": "fraud-before-payout", "kind": "kc"}
+    )
+
+    assert link_rows(response) == [("Claims Turnaround", "Fraud Before Payout", 3)]
+
+    response = signed_in.get(
+        url("knowledge_map"),
+        {"community": "fraud-before-payout", "department": "claims-operations"},
+    )
+
+    assert link_rows(response) == [("Claims Turnaround", "Fraud Before Payout", 2)]
+    # The list's focus links keep the filters.
+    assert "?department=claims-operations&amp;community=claims-turnaround" in page_html(response)
+
+
+def test_focus_on_a_community_that_shares_no_one_says_so(signed_in, wider_network):
+    response = signed_in.get(url("knowledge_map"), {"community": "pricing-guild", "kind": "kc"})
+
+    assert response.status_code == 200
+    assert response.context["graph"].links == []
+    assert "Pricing Guild shares no one with another community with these filters." in page_html(
+        response
+    )
+
+
+@pytest.mark.parametrize("who", ["staff", "directory_admin"])
+@pytest.mark.parametrize(
+    "wanted", ["nowhere", "secret-proposal", "old-reporting", "<script>x</script>", "%00"]
+)
+def test_unknown_hidden_or_bad_focus_shows_the_whole_map_and_says_why(
+    client, request, wider_network, who, wanted
+):
+    """A proposal and an archived community are never on the map: focusing one reads
+    exactly like focusing a community that does not exist, even for an admin."""
+    client.force_login(request.getfixturevalue(who))
+
+    response = client.get(url("knowledge_map"), {"community": wanted})
+
+    assert response.status_code == 200
+    assert response.context["focus"] is None
+    assert "Fraud Before Payout" in drawn_names(response)  # the whole map
+    page = page_html(response)
+    assert "on the map, so the whole map is shown." in page
+    assert "<script>x" not in page
+    assert "Secret Proposal" not in page and "Old Reporting" not in page
+
+
+def test_unknown_department_shows_everyone_and_says_why(signed_in, network):
+    response = signed_in.get(url("knowledge_map"), {"department": "nowhere"})
+
+    assert len(link_rows(response)) == 2
+    assert "There is no department “nowhere”, so people from every department are counted." in (
+        page_html(response)
+    )
+
+
+@pytest.mark.parametrize("who", ["staff", "directory_admin"])
+def test_focus_on_a_department_counts_only_its_people(client, request, wider_network, who):
+    client.force_login(request.getfixturevalue(who))
+
+    response = client.get(url("knowledge_map"), {"department": "claims-operations"})
+
+    assert link_rows(response) == [("Claims Turnaround", "Fraud Before Payout", 2)]
+    assert drawn_names(response) == {"Claims Turnaround", "Fraud Before Payout"}
+    assert "Secret Proposal" not in page_html(response)
+
+
+def test_anonymous_visitor_focusing_is_sent_to_sign_in(client, network):
+    response = client.get(url("knowledge_map"), {"community": "sql-clinic"})
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("size", [5, 60])
+def test_focused_map_stays_within_its_query_budget(client, django_assert_max_num_queries, size):
+    client.force_login(build_network(size))
+    focus = Community.objects.order_by("pk")[size // 2]
+
+    # The map's 7 less the whole map's links (2), plus the focus, its neighbours and
+    # the links among them.
+    with django_assert_max_num_queries(8):
+        response = client.get(url("knowledge_map"), {"community": focus.slug})
+
+    assert response.context["focus"] == focus
+    # Each community shares people with the two before and the two after it.
+    assert len(response.context["graph"].nodes) == 5
+
+
+def test_focus_map_keeps_the_closest_communities_in_three_queries(
+    wider_network, django_assert_num_queries
+):
+    with django_assert_num_queries(3):
+        focused = insights.focus_map(wider_network["sql"], limit=2)
+
+    assert focused.more_neighbours and focused.truncated
+    # Fraud Before Payout and Pricing Guild share two people with it; Claims one.
+    assert {c.name for c in focused.nodes} == {"SQL Clinic", "Fraud Before Payout", "Pricing Guild"}
+    assert [(link.source.name, link.target.name, link.shared) for link in focused.links] == [
+        ("Fraud Before Payout", "SQL Clinic", 2),
+        ("Fraud Before Payout", "Pricing Guild", 2),
+        ("SQL Clinic", "Pricing Guild", 2),
+    ]
+
+
+def test_focus_draws_every_link_of_the_focus_and_the_strongest_others(
+    signed_in, wider_network, monkeypatch
+):
+    monkeypatch.setattr(insights, "FOCUS_OTHER_LINK_LIMIT", 1)
+
+    response = signed_in.get(url("knowledge_map"), {"community": "sql-clinic"})
+
+    rows = link_rows(response)
+    assert [row for row in rows if "SQL Clinic" not in row[:2]] == [
+        ("Claims Turnaround", "Fraud Before Payout", 3)
+    ]
+    assert len(rows) == 4  # its three links and the strongest other
+    assert "Only the strongest links among them are drawn." in page_html(response)
+
+
+def test_a_shortened_name_on_the_map_keeps_the_full_name_as_its_tooltip(signed_in, network):
+    long_name = "Claims Turnaround and Settlement Excellence Working Group"
+    Community.objects.filter(pk=network["claims"].pk).update(name=long_name)
+
+    response = signed_in.get(url("knowledge_map"))
+
+    [node] = [n for n in response.context["drawing"].nodes if n.community.name == long_name]
+    assert node.abbreviated and node.label.endswith("…")
+    assert f"<title>{long_name}</title>{node.label}</text>" in svg_of(response)
+    assert f">{long_name}</a>" in page_html(response)  # listed in full under the map

@@ -267,7 +267,7 @@ LIST_PAGES = {
     "members:member_history": (("mo_username",), ["action", "page"]),
     "members:my_communities": ((), ["page"]),
     # Insight pages (another change): fuzzed once they are in the URLconf.
-    "communities:knowledge_map": ((), ["kind", "department"]),
+    "communities:knowledge_map": ((), ["kind", "department", "community"]),
     "communities:connectors": ((), ["department"]),
     "communities:expertise": ((), ["q", "department", "page"]),
     "communities:insights": ((), ["page"]),

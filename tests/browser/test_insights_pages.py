@@ -52,7 +52,9 @@ def test_staff_open_the_map_and_follow_a_community_link(live_server, page, linke
     expect(strongest.get_by_role("cell", name="2", exact=True)).to_be_visible()
 
     drawing = page.get_by_role("group", name="Knowledge map of 2 communities")
-    node = drawing.get_by_role("link", name="Claims Turnaround (Knowledge community, 4 members)")
+    node = drawing.get_by_role(
+        "link", name="Claims Turnaround (Knowledge community, 4 members, cluster A)"
+    )
     expect(node).to_be_visible()
     node.click()
 
