@@ -72,11 +72,16 @@ def csv_text(*lines: str, header: str = "email,role,note") -> str:
     return "\n".join([header, *lines]) + "\n"
 
 
-def upload(client, community, content, *, name="roster.csv", remove_absent=False):
+ALL_OR_NOTHING, VALID_ROWS = RosterImport.Mode.ALL_OR_NOTHING, RosterImport.Mode.VALID_ROWS
+
+
+def upload(client, community, content, *, name="roster.csv", remove_absent=False, mode=None):
     data = content if isinstance(content, bytes) else content.encode("utf-8")
     payload = {"file": SimpleUploadedFile(name, data, content_type="text/csv")}
     if remove_absent:
         payload["remove_absent"] = "on"
+    if mode is not None:
+        payload["mode"] = mode
     return client.post(url("roster_import", community.slug), payload)
 
 
@@ -109,7 +114,15 @@ def preview_table(response) -> list[dict[str, str]]:
 
 
 def has_confirm_button(response) -> bool:
-    return re.search(r"<button[^>]*>\s*Confirm\s*</button>", response.content.decode()) is not None
+    """An enabled Confirm button, in a form."""
+    found = re.search(r"<button([^>]*)>\s*Confirm\s*</button>", response.content.decode())
+    return found is not None and "disabled" not in found.group(1)
+
+
+def confirm_is_blocked(response) -> bool:
+    """Confirm shown, disabled."""
+    found = re.search(r"<button([^>]*)>\s*Confirm\s*</button>", response.content.decode())
+    return found is not None and "disabled" in found.group(1)
 
 
 def snapshot():
@@ -167,7 +180,7 @@ def sponsor_of(community) -> Membership:
     return community.memberships.get(state=State.ACTIVE, role=Role.SPONSOR)
 
 
-# -- row-level errors: shown in the preview, valid rows still apply ---------------------
+# -- row-level errors: listed first; they block the import, or are skipped by choice -------
 
 
 ROW_ERRORS = {
@@ -192,7 +205,7 @@ ROW_ERRORS = {
 
 
 @pytest.mark.parametrize("kind", ROW_ERRORS)
-def test_preview_shows_a_row_error_with_its_reason_and_the_valid_row_still_applies(
+def test_a_row_error_is_listed_first_and_blocks_confirm_all_or_nothing_by_default(
     client, steward, open_kc, people, kind
 ):
     bad_lines, shown_key, reason = ROW_ERRORS[kind]
@@ -204,29 +217,85 @@ def test_preview_shows_a_row_error_with_its_reason_and_the_valid_row_still_appli
     )
     preview = client.get(preview_url(pending))
 
-    assert preview.status_code == 200
-    errors = [row for row in preview_table(preview) if row["action"] == "Error"]
+    assert pending.mode == ALL_OR_NOTHING
+    rows = preview_table(preview)
+    errors = [row for row in rows if row["action"] == "Error"]
     assert len(errors) == (1 if kind == "duplicate row" else len(bad_lines))
+    assert rows[: len(errors)] == errors, "the rows with errors come first"
     assert errors[-1]["key"] == shown_key
     assert errors[-1]["details"] == reason
-    assert has_confirm_button(preview), "valid rows can still be confirmed"
+    assert confirm_is_blocked(preview) and not has_confirm_button(preview)
+    assert "This import is all or nothing, so nothing can be applied" in page_text(preview)
     assert snapshot()[:2] == before[:2], "a preview changes nothing"
 
-    response = client.post(preview_url(pending))
+    response = client.post(preview_url(pending), {"mode": ALL_OR_NOTHING}, follow=True)
 
-    assert response.status_code == 302
-    assert response.url == url("community_manage", open_kc.slug)
+    assert response.redirect_chain == [(url("roster_import", open_kc.slug), 302)]
+    count = len(errors)
+    assert alerts(response) == [
+        f"{count} {'row has an error' if count == 1 else 'rows have errors'} and this import is "
+        "all or nothing, so nothing was applied. Fix the file and upload it again, or choose "
+        "“Apply the valid rows”."
+    ]
+    assert snapshot()[:2] == before[:2]
+    pending.refresh_from_db()
+    assert pending.applied_at is None
+
+
+@pytest.mark.parametrize("kind", ROW_ERRORS)
+def test_applying_the_valid_rows_skips_the_error_rows_and_lists_them_after(
+    client, steward, open_kc, people, kind
+):
+    bad_lines, shown_key, reason = ROW_ERRORS[kind]
+    client.force_login(steward)
+    events_before = MembershipEvent.objects.count()
+
+    pending = pending_from(
+        upload(
+            client,
+            open_kc,
+            csv_text("priya.patel@example.org,member,", *bad_lines),
+            mode=VALID_ROWS,
+        )
+    )
+    preview = client.get(preview_url(pending))
+
+    skipped = 1 if kind == "duplicate row" else len(bad_lines)
+    applied = 2 if kind == "duplicate row" else 1  # the first of two lines applies
+    assert has_confirm_button(preview)
+    assert (
+        f"{'One row has' if skipped == 1 else f'{skipped} rows have'} "
+        f"{'an error: it is' if skipped == 1 else 'errors: they are'} listed first and will be "
+        f"skipped. {applied} changes from the valid rows will be applied."
+    ) in page_text(preview)
+
+    response = client.post(preview_url(pending), {"mode": VALID_ROWS}, follow=True)
+
+    assert response.redirect_chain == [(preview_url(pending), 302)]
+    assert alerts(response)[0] == (
+        f"Import applied: {applied} added, 0 roles changed, 0 removed. {skipped} "
+        f"{'row with an error was' if skipped == 1 else 'rows with errors were'} skipped."
+    )
+    assert "This import was already applied." in alerts(response)
+    listed = preview_table(response)
+    assert [row["action"] for row in listed] == ["Error"] * skipped
+    assert (listed[-1]["key"], listed[-1]["details"]) == (shown_key, reason)
+    assert not has_confirm_button(response) and not confirm_is_blocked(response)
     expected = {
         "Spencer Sponsor": Role.SPONSOR,
         "Stella Steward": Role.STEWARD,
         "Priya Patel": Role.MEMBER,
     }
     if kind == "duplicate row":
-        expected["Omar Okafor"] = Role.MEMBER  # the first of the two lines applies
+        expected["Omar Okafor"] = Role.MEMBER
     assert roster_of(open_kc) == expected
+    assert MembershipEvent.objects.count() == events_before + applied, "events for applied rows"
+    assert pending.rows.count() == skipped, "only the skipped rows are kept"
 
 
-def test_plan_gives_each_bad_row_its_reason_and_applying_leaves_them_out(steward, open_kc, people):
+def test_plan_gives_each_bad_row_its_reason_and_applying_the_valid_rows_leaves_them_out(
+    steward, open_kc, people
+):
     text = csv_text(
         "priya.patel@example.org,member,",  # line 2
         "nobody@example.org,member,",  # 3
@@ -263,10 +332,18 @@ def test_plan_gives_each_bad_row_its_reason_and_applying_leaves_them_out(steward
         file_name="people.csv",
         text=text,
         remove_absent=False,
+        mode=VALID_ROWS,
     )
+    assert [row.line for row in pending.rows.order_by("position")] == [3, 4, 5, 6, 2, 7]
     totals = services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
 
-    assert totals["add"] == 2 and totals["error"] == 4
+    assert totals["add"] == 2 and totals["error"] == 4 and totals["skipped"] == 4
+    assert list(pending.rows.order_by("position").values_list("line", "action")) == [
+        (3, "error"),
+        (4, "error"),
+        (5, "error"),
+        (6, "error"),
+    ]
     assert roster_of(open_kc) == {
         "Spencer Sponsor": Role.SPONSOR,
         "Stella Steward": Role.STEWARD,
@@ -370,14 +447,14 @@ FILE_REFUSALS = {
     "no email or username column": (
         "roster.csv",
         b"name,role\nPriya Patel,member\n",
-        "The first row must name the columns: “email” or “username”, and “role” "
-        "(optionally “note”). Found: name, role.",
+        "The first row must name the columns, separated by “,” or “;”: “email” or "
+        "“username”, and “role” (optionally “note”). Found: name, role.",
     ),
     "no role column": (
         "roster.csv",
         b"email,note\npriya.patel@example.org,hi\n",
-        "The first row must name the columns: “email” or “username”, and “role” "
-        "(optionally “note”). Found: email, note.",
+        "The first row must name the columns, separated by “,” or “;”: “email” or "
+        "“username”, and “role” (optionally “note”). Found: email, note.",
     ),
     "an .xlsx file": (
         "roster.xlsx",
@@ -521,11 +598,12 @@ def test_one_event_per_changed_row_with_the_actor_and_the_file_name(
         "priya.patel@example.org,member,Joined the claims team",  # add
         "mo,steward,",  # change: member -> steward
         "lena.lind@example.org,member,",  # add again (had left)
-        "stella.steward@example.org,steward,",  # unchanged
+        "steward,steward,",  # unchanged
         "spencer.sponsor@example.org,sponsor,",  # unchanged
     )
 
     pending = pending_from(upload(client, open_kc, text, name="spring.csv"))
+    assert pending.totals["error"] == 0
     changes = [row for row in preview_table(client.get(preview_url(pending))) if row["line"] == "3"]
     assert changes[0]["action"] == "Change role"
     assert changes[0]["details"] == "Member → Steward"
@@ -819,6 +897,7 @@ def test_preview_pages_the_stored_plan_and_never_reads_or_plans_the_file_again(
             client,
             open_kc,
             csv_text("steward,steward,", *unknown, "priya.patel,member,hi"),
+            mode=VALID_ROWS,
         )
     )
     request.getfixturevalue("no_reading_or_planning")
@@ -828,7 +907,7 @@ def test_preview_pages_the_stored_plan_and_never_reads_or_plans_the_file_again(
 
     assert first.status_code == second.status_code == 200
     rows = preview_table(first) + preview_table(second)
-    # What does something first (file order), then the unchanged rows.
+    # The errors first, then what does something (file order), then the unchanged rows.
     assert [row["line"] for row in rows] == [str(line) for line in range(3, 254)] + ["2"]
     assert rows[250] == {
         "line": "253",

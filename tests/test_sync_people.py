@@ -160,13 +160,60 @@ def test_parse_accepts_bom_crlf_header_variants_and_ignores_unknown_columns():
     assert (john.line, john.last_name) == (4, "Doe, Jr.")
 
 
+@pytest.mark.parametrize("separator", [";", "\t"], ids=["semicolons", "tabs"])
+def test_parse_reads_an_extract_separated_by_semicolons_or_tabs_as_excel_writes_them(separator):
+    rows = [
+        ["UserName", "Email", "Last Name", "Department"],
+        ["jsmith", "j.smith@example.org", "Smith", "Claims; Fraud, North"],
+        ["jdoe", "jdoe@example.org", "Doe, Jr.", ""],
+    ]
+    text = "".join(
+        separator.join(f'"{cell}"' if ";" in cell or "," in cell else cell for cell in row) + "\r\n"
+        for row in rows
+    )
+
+    extract = parse_hr_csv(codecs.BOM_UTF8 + text.encode())
+
+    jane, john = extract.rows
+    assert (jane.username, jane.email, jane.department) == (
+        "jsmith",
+        "j.smith@example.org",
+        "Claims; Fraud, North",
+    )
+    assert (john.line, john.last_name, john.department) == (3, "Doe, Jr.", "")
+    assert extract.ignored_columns == []
+
+
+def test_sync_command_applies_a_semicolon_separated_extract(directory, tmp_path):
+    path = tmp_path / "hr.csv"
+    path.write_bytes(
+        codecs.BOM_UTF8
+        + (
+            b"username;email;display_name;department\r\n"
+            b"ana;ana@example.org;Ana Alvarez;Claims\r\n"
+            b"ben;ben@example.org;Ben Brown;Claims\r\n"
+            b'cal;cal@example.org;"Cole; Cal";\r\n'
+        )
+    )
+
+    call_command("sync_people", str(path), "--apply", stdout=io.StringIO())
+
+    directory["cal"].refresh_from_db()
+    assert directory["cal"].display_name == "Cole; Cal"
+    assert directory["cal"].user.is_active
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         (b"", "The file is empty."),
         (codecs.BOM_UTF8 + b"\r\n", "The file is empty."),
         (b"username,first_name\r\njsmith,Jane\r\n", "Line 1: the header has no 'email' column"),
-        (b"username;email\r\njsmith;j@example.org\r\n", "use ';' between values"),
+        (
+            b"username;email,department\r\njsmith;j@example.org\r\n",
+            "The header mixes separators (\u201c,\u201d and \u201c;\u201d)",
+        ),
+        (b"login|mail\r\njsmith|j@example.org\r\n", "separated by ',' or ';'"),
         (b"username,email\r\n", "the file has a header but no people"),
         (
             b"username,email\r\njsmith,j@example.org\r\njdoe,d@example.org\r\njsmith,x@example.org\r\n",
@@ -188,7 +235,8 @@ def test_parse_accepts_bom_crlf_header_variants_and_ignores_unknown_columns():
         "empty",
         "bom-only",
         "missing-required-header",
-        "semicolons",
+        "mixed-separators",
+        "unknown-separator",
         "header-only",
         "duplicate-username",
         "empty-username",
