@@ -1722,7 +1722,8 @@ def test_an_import_stores_new_memberships_whole_and_a_removal_keeps_the_role(
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite writes in batches of its parameter limit"
 )
-def test_applying_an_import_runs_as_many_queries_for_500_rows_as_for_50(steward, open_kc):
+@pytest.mark.parametrize("mode", [ALL_OR_NOTHING, VALID_ROWS])
+def test_applying_an_import_runs_as_many_queries_for_500_rows_as_for_50(steward, open_kc, mode):
     User = get_user_model()
     users = User.objects.bulk_create(
         User(username=f"bulk{i:03d}", email=f"bulk{i:03d}@example.org", password="!")
@@ -1732,16 +1733,20 @@ def test_applying_an_import_runs_as_many_queries_for_500_rows_as_for_50(steward,
 
     def queries_to_apply(names: range) -> int:
         text = "username,role\n" + "".join(f"bulk{i:03d},member\n" for i in names)
+        if mode == VALID_ROWS:  # and as many rows with errors, skipped
+            text += "".join(f"ghost{i:03d},member\n" for i in names)
         pending = services.preview_roster_import(
             community=open_kc,
             actor=actor_of(steward),
             file_name="b.csv",
             text=text,
             remove_absent=False,
+            mode=mode,
         )
         with CaptureQueriesContext(connection) as applying:
             totals = services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
         assert totals["add"] == len(names)
+        assert totals["skipped"] == (len(names) if mode == VALID_ROWS else 0)
         return len(applying.captured_queries)
 
     assert queries_to_apply(range(50)) == queries_to_apply(range(50, 550)) <= 12

@@ -258,8 +258,11 @@ class _Change:
     note: str
 
 
+CHANGE_ACTIONS = ("add", "change", "remove")
+
+
 def _change_rows(roster_import: RosterImport):
-    return roster_import.rows.filter(action__in=("add", "change", "remove"))
+    return roster_import.rows.filter(action__in=CHANGE_ACTIONS)
 
 
 def _stored_plan_still_valid(community: Community, roster_import: RosterImport) -> list[_Change]:
@@ -267,22 +270,6 @@ def _stored_plan_still_valid(community: Community, roster_import: RosterImport) 
     cannot be applied to the roster as it is now."""
     if roster_import.applied_at is not None:
         raise MembershipError(_("This import was already applied; nothing more to do."))
-    if roster_import.mode == RosterImport.Mode.ALL_OR_NOTHING:
-        # The rows, not the stored totals: what would be applied is what is refused.
-        errors = roster_import.rows.filter(action=RosterImportRow.Action.ERROR).count()
-        if errors:
-            raise MembershipError(
-                ngettext(
-                    "%(n)s row has an error and this import is all or nothing, so nothing "
-                    "was applied. Fix the file and upload it again, or choose “Apply the "
-                    "valid rows”.",
-                    "%(n)s rows have errors and this import is all or nothing, so nothing "
-                    "was applied. Fix the file and upload it again, or choose “Apply the "
-                    "valid rows”.",
-                    errors,
-                )
-                % {"n": errors}
-            )
     roster = list(
         community.memberships.order_by("pk").values_list("pk", "state", "role", "member_id")
     )
@@ -293,9 +280,13 @@ def _stored_plan_still_valid(community: Community, roster_import: RosterImport) 
                 "Upload the file again to see a fresh preview."
             )
         )
-    changes, gone = [], 0
-    for line, action, member_id, name, active, role, note in _change_rows(
-        roster_import
+    # All or nothing: the rows with errors are read with the changes (one query), and
+    # counted from the rows themselves, not the stored totals.
+    all_or_nothing = roster_import.mode == RosterImport.Mode.ALL_OR_NOTHING
+    actions = CHANGE_ACTIONS + ((RosterImportRow.Action.ERROR,) if all_or_nothing else ())
+    changes, gone, errors = [], 0, 0
+    for line, action, member_id, name, active, role, note in roster_import.rows.filter(
+        action__in=actions
     ).values_list(
         "line",
         "action",
@@ -305,10 +296,25 @@ def _stored_plan_still_valid(community: Community, roster_import: RosterImport) 
         "role",
         "note",
     ):
-        if member_id is None or (not active and action != "remove"):
+        if action == RosterImportRow.Action.ERROR:
+            errors += 1
+        elif member_id is None or (not active and action != "remove"):
             gone += 1
         else:
             changes.append(_Change(line, action, member_id, name, role, note))
+    if errors:
+        raise MembershipError(
+            ngettext(
+                "%(n)s row has an error and this import is all or nothing, so nothing "
+                "was applied. Fix the file and upload it again, or choose “Apply the "
+                "valid rows”.",
+                "%(n)s rows have errors and this import is all or nothing, so nothing "
+                "was applied. Fix the file and upload it again, or choose “Apply the "
+                "valid rows”.",
+                errors,
+            )
+            % {"n": errors}
+        )
     if gone:
         raise MembershipError(
             ngettext(
