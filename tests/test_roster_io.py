@@ -2523,3 +2523,52 @@ def test_an_import_of_another_community_is_not_found_through_this_communitys_url
 
     assert response.status_code == 404
     assert snapshot() == before
+
+
+# -- migration 0016 ---------------------------------------------------------------------
+
+
+# serialized_rollback: the flush after a transactional test would drop what the
+# migrations created (the "Directory admins" group) for the tests after.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_migration_0016_keeps_clean_and_applied_imports_and_drops_waiting_ones_with_errors(
+    open_kc, steward
+):
+    """Imports waiting with rows in error were planned under the old rule and order: they
+    go. The rest stay, all or nothing."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        ("communities", "0015_community_proposal_note"),
+        (
+            "communities",
+            "0016_roster_import_mode",
+        ),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    try:
+        old = executor.loader.project_state([before]).apps.get_model("communities", "RosterImport")
+
+        def old_import(name, errors, applied):
+            return old.objects.create(
+                community_id=open_kc.pk,
+                file_name=name,
+                fingerprint="x",
+                totals={"add": 1, "error": errors},
+                applied_at=timezone.now() if applied else None,
+            ).pk
+
+        waiting_with_errors = old_import("bad.csv", 2, applied=False)
+        waiting_clean = old_import("good.csv", 0, applied=False)
+        applied_with_errors = old_import("done.csv", 3, applied=True)
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    kept = dict(RosterImport.objects.values_list("pk", "mode"))
+    assert waiting_with_errors not in kept
+    assert kept == {waiting_clean: ALL_OR_NOTHING, applied_with_errors: ALL_OR_NOTHING}
