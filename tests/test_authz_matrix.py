@@ -469,7 +469,9 @@ def db_snapshot() -> dict:
                 "pk", "username", "email", "password", "is_active", "is_staff", "is_superuser"
             )
         ),
-        "imports": digest(RosterImport.objects.order_by("pk").values_list("pk", "applied_at")),
+        "imports": digest(
+            RosterImport.objects.order_by("pk").values_list("pk", "applied_at", "mode")
+        ),
     }
 
 
