@@ -47,10 +47,11 @@ COLUMNS = [
 SYNC_URL = reverse("admin:members_member_sync")
 
 
-def hr_csv(rows: list[dict], *, columns=COLUMNS, bom: bool = False) -> bytes:
-    """An HR extract as Excel writes it: CRLF line endings, optionally a BOM."""
+def hr_csv(rows: list[dict], *, columns=COLUMNS, bom: bool = False, delimiter=",") -> bytes:
+    """An HR extract as Excel writes it: CRLF line endings, optionally a BOM, and ``;``
+    between the columns where the decimal mark is a comma."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", delimiter=delimiter)
     writer.writerow(columns)
     for row in rows:
         writer.writerow([row.get(column, "") for column in columns])
@@ -729,6 +730,29 @@ def test_sync_page_applies_when_asked(client, directory, superuser):
     assert User.objects.get(username="dee").member.department.name == "Pricing"
     assert not User.objects.get(username="cal").is_active
     assert User.objects.get(username="root").is_active
+
+
+def test_sync_page_applies_a_semicolon_separated_extract_with_a_bom(client, directory, superuser):
+    client.force_login(superuser)
+    data = hr_csv(
+        [
+            row_for(directory["ana"], location="Leeds; Manchester"),
+            row_for(directory["ben"]),
+            {"username": "dee", "email": "dee@example.org", "department": "Pricing, North"},
+        ],
+        bom=True,
+        delimiter=";",
+    )
+    dry_run = client.post(SYNC_URL, upload(data))
+    assert re.search(r"<th scope=\"row\">Created</th><td>1</td>", dry_run.content.decode())
+
+    response = client.post(SYNC_URL, apply_form(dry_run))
+
+    assert "The changes are applied." in response.content.decode()
+    assert User.objects.get(username="dee").member.department.name == "Pricing, North"
+    directory["ana"].refresh_from_db()
+    assert directory["ana"].location == "Leeds; Manchester"
+    assert not User.objects.get(username="cal").is_active
 
 
 def test_sync_page_shows_problems_with_line_numbers_and_applies_nothing(
