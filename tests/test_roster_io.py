@@ -234,7 +234,7 @@ def test_a_row_error_is_listed_first_and_blocks_confirm_all_or_nothing_by_defaul
     count = len(errors)
     assert alerts(response) == [
         f"{count} {'row has an error' if count == 1 else 'rows have errors'} and this import is "
-        "all or nothing, so nothing was applied. Fix the file and upload it again, or choose "
+        "all or nothing, so nothing was applied. Correct the file and upload it again, or choose "
         "“Apply the valid rows”."
     ]
     assert snapshot()[:2] == before[:2]
@@ -493,13 +493,14 @@ def test_choosing_all_or_nothing_again_blocks_confirm_again(client, steward, ope
     assert confirm_is_blocked(client.get(preview_url(pending)))
 
 
+@pytest.mark.parametrize("who", ["steward", "directory_admin"])
 @pytest.mark.parametrize("posted", [{}, {"mode": ALL_OR_NOTHING}, {"mode": VALID_ROWS}])
 def test_a_confirm_post_cannot_apply_an_all_or_nothing_plan_with_errors(
-    client, steward, open_kc, people, posted
+    client, request, open_kc, people, posted, who
 ):
     """Whatever the POST says, the stored mode rules: claiming "valid_rows" on the
     confirmation does not change the plan's mode, it is refused as not what was shown."""
-    client.force_login(steward)
+    client.force_login(request.getfixturevalue(who))
     pending = pending_from(
         upload(client, open_kc, csv_text("priya.patel,member,", "ghost@example.org,member,"))
     )
@@ -697,6 +698,27 @@ def test_a_file_plans_the_same_whatever_its_separator_with_quoted_separators_in_
         (3, "omar.okafor", "add", 'She said "yes", then; left'),
         (4, "ghost@example.org", "error", ""),
     ]
+
+
+def test_the_preview_service_stores_a_semicolon_plan_read_with_its_bom_still_on(
+    steward, open_kc, people
+):
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="r.csv",
+        text='\ufeffEmail;Role;Note\r\npriya.patel;member;"a, b; c"\r\nghost;member;\r\n',
+        remove_absent=False,
+        mode=VALID_ROWS,
+    )
+
+    assert list(pending.rows.order_by("position").values_list("key", "action", "note")) == [
+        ("ghost", "error", ""),
+        ("priya.patel", "add", "a, b; c"),
+    ]
+    totals = services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+    assert (totals["add"], totals["skipped"]) == (1, 1)
+    assert Membership.objects.get(member=people.priya).note == "Imported from r.csv: a, b; c"
 
 
 def test_an_excel_semicolon_file_with_a_bom_imports_through_the_page(

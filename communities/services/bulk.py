@@ -306,10 +306,10 @@ def _stored_plan_still_valid(community: Community, roster_import: RosterImport) 
         raise MembershipError(
             ngettext(
                 "%(n)s row has an error and this import is all or nothing, so nothing "
-                "was applied. Fix the file and upload it again, or choose “Apply the "
+                "was applied. Correct the file and upload it again, or choose “Apply the "
                 "valid rows”.",
                 "%(n)s rows have errors and this import is all or nothing, so nothing "
-                "was applied. Fix the file and upload it again, or choose “Apply the "
+                "was applied. Correct the file and upload it again, or choose “Apply the "
                 "valid rows”.",
                 errors,
             )
