@@ -160,7 +160,10 @@ LISTED_PROBLEMS = 100
 class PeopleSyncForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("HR extract (CSV)"),
-        help_text=gettext_lazy("UTF-8 CSV with a header row, at most 20 MB."),
+        help_text=gettext_lazy(
+            "UTF-8 CSV with a header row, columns separated by commas, semicolons or tabs; "
+            "at most 20 MB."
+        ),
     )
 
     def clean_file(self):

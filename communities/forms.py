@@ -13,7 +13,7 @@ from members.forms import SearchField
 from members.models import Department, Member
 
 from . import selectors
-from .models import Community, Membership, MembershipEvent, Purpose, search_words
+from .models import Community, Membership, MembershipEvent, Purpose, RosterImport, search_words
 
 
 class PurposeMenuMixin:
@@ -430,18 +430,55 @@ class CommunityCreateForm(forms.ModelForm):
         return cleaned
 
 
+IMPORT_MODE_CHOICES = [
+    (
+        RosterImport.Mode.ALL_OR_NOTHING,
+        _("All or nothing: any row with an error blocks Confirm (default)"),
+    ),
+    (
+        RosterImport.Mode.VALID_ROWS,
+        _("Apply the valid rows: rows with errors are skipped and listed"),
+    ),
+]
+
+
+class ImportModeField(forms.ChoiceField):
+    """What rows with errors do to an import (``RosterImport.Mode``)."""
+
+    widget = forms.RadioSelect
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            label=_("If some rows have errors"),
+            choices=IMPORT_MODE_CHOICES,
+            initial=RosterImport.Mode.ALL_OR_NOTHING,
+            **kwargs,
+        )
+
+
 class RosterImportForm(forms.Form):
     file = forms.FileField(label=_("Roster file (CSV)"))
     remove_absent = forms.BooleanField(
         label=_("Remove active members who are not in the file"), required=False
     )
+    # Not required: an upload that does not say (a script, an old page) is all or nothing.
+    mode = ImportModeField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = _(
-            "Columns: email or username, role (member, steward, sponsor), and optionally note. "
-            "UTF-8, at most 5 MB and %(rows)s rows."
+            "Columns: email or username, role (member, steward, sponsor), and optionally note, "
+            "separated by commas, semicolons or tabs. UTF-8, at most 5 MB and %(rows)s rows."
         ) % {"rows": number_format(settings.ROSTER_IMPORT_MAX_ROWS, force_grouping=True)}
+
+    def clean_mode(self) -> str:
+        return self.cleaned_data["mode"] or RosterImport.Mode.ALL_OR_NOTHING
+
+
+class RosterImportModeForm(forms.Form):
+    """The choice made again on the preview page, before Confirm."""
+
+    mode = ImportModeField()
 
 
 class RecordCopForm(forms.Form):

@@ -701,7 +701,15 @@ class RosterImport(models.Model):
     a fingerprint of the roster it was computed against; confirming applies the stored
     plan only if the roster still matches, and only once. Applying deletes the plan's
     rows; anything older than a day is deleted (``clear_stale_imports``).
+
+    ``mode`` says what rows with errors do: with "all or nothing" (the default) any
+    error row blocks the whole import; with "apply the valid rows" they are skipped, and
+    kept after the rest is applied so that the page can still list them.
     """
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all_or_nothing", _("All or nothing")
+        VALID_ROWS = "valid_rows", _("Apply the valid rows")
 
     community = models.ForeignKey(
         Community, on_delete=models.CASCADE, related_name="roster_imports"
@@ -709,6 +717,7 @@ class RosterImport(models.Model):
     uploaded_by = models.ForeignKey(Member, on_delete=models.SET_NULL, null=True, related_name="+")
     file_name = models.CharField(max_length=255)
     remove_absent = models.BooleanField(default=False)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
     fingerprint = models.CharField(max_length=64)
     # How many plan rows there are of each action ("add", "change", "unchanged",
     # "remove", "skip", "error"), and the community rules the result would break.
@@ -734,14 +743,44 @@ class RosterImport(models.Model):
         return sum(self.totals.get(action, 0) for action in ("add", "change", "remove"))
 
     @property
+    def error_count(self) -> int:
+        return self.totals.get("error", 0)
+
+    @property
+    def blocked_by_errors(self) -> bool:
+        """All or nothing, and some rows have errors: nothing may be applied."""
+        return self.mode == self.Mode.ALL_OR_NOTHING and self.error_count > 0
+
+    @property
     def can_apply(self) -> bool:
-        return not self.problems and self.change_count > 0
+        return not self.problems and self.change_count > 0 and not self.blocked_by_errors
+
+    @property
+    def confirm_state(self) -> str:
+        """What the preview offers: "applied", "ready" (Confirm), "blocked" (Confirm
+        disabled until the errors are fixed or the valid rows are chosen), "nothing"."""
+        if self.applied_at is not None:
+            return "applied"
+        if self.can_apply:
+            return "ready"
+        if not self.problems and self.change_count > 0:
+            return "blocked"
+        return "nothing"
+
+    @property
+    def listed_row_count(self) -> int:
+        """The plan rows stored: all of them until it is applied; then only the rows
+        with errors that applying the valid rows skipped (positions 0 … n - 1, as
+        error rows come first)."""
+        if self.applied_at is None:
+            return self.row_count
+        return self.error_count if self.mode == self.Mode.VALID_ROWS else 0
 
 
 class RosterImportRow(models.Model):
     """One row of a stored import plan, numbered (``position``) in the order the
-    preview lists them: every row that does something first, then the unchanged ones,
-    each group in file order."""
+    preview lists them: the rows with errors first, then every row that does something,
+    then the unchanged ones, each group in file order."""
 
     class Action(models.TextChoices):
         ADD = "add", _("Add")

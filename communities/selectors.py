@@ -236,12 +236,13 @@ class ManageLists:
 
 
 def roster_import_page(roster_import: RosterImport, number) -> Page:
-    """One page of an import's stored plan, as the preview lists it; read by position
-    (an index range), with the total stored at upload: nothing is re-read or counted."""
+    """One page of an import's stored plan, as the preview lists it (once applied: the
+    rows with errors it skipped); read by position (an index range), with the total
+    stored at upload: nothing is re-read or counted."""
     rows = roster_import.rows.select_related("member").order_by("position")
-    return Paginator(PositionedRows(rows, roster_import.row_count), IMPORT_ROWS_PER_PAGE).get_page(
-        number
-    )
+    return Paginator(
+        PositionedRows(rows, roster_import.listed_row_count), IMPORT_ROWS_PER_PAGE
+    ).get_page(number)
 
 
 def manage_lists(

@@ -47,6 +47,11 @@ urlpatterns = [
         views.roster_import_preview,
         name="roster_import_preview",
     ),
+    path(
+        "c/<slug:slug>/manage/import/<int:pk>/mode/",
+        views.roster_import_mode,
+        name="roster_import_mode",
+    ),
     path("c/<slug:slug>/export.csv", views.roster_export, name="roster_export"),
     path("directory/export.csv", views.directory_export, name="directory_export"),
     path("dashboard/", views.dashboard, name="dashboard"),

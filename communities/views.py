@@ -32,6 +32,7 @@ from .forms import (
     RoleForm,
     RosterFilterForm,
     RosterImportForm,
+    RosterImportModeForm,
     SearchForm,
     StageForm,
 )
@@ -566,6 +567,7 @@ def roster_import(request, slug):
                 file_name=upload.name,
                 text=text,
                 remove_absent=form.cleaned_data["remove_absent"],
+                mode=form.cleaned_data["mode"],
             )
         except roster_upload.RosterFileError as error:
             form.add_error("file", str(error))
@@ -575,31 +577,64 @@ def roster_import(request, slug):
 
 
 def roster_import_preview(request, slug, pk):
-    """GET shows what the import will do; POST (Confirm) applies it."""
+    """GET shows what the import will do (once applied: the rows it skipped); POST
+    (Confirm) applies it, in the mode the page showed (``mode``)."""
     community, pending = access.roster_import_for_steward(request.user, slug, pk)
     if request.method == "POST":
         try:
-            totals = services.apply_roster_import(roster_import=pending, actor=request.member)
+            totals = services.apply_roster_import(
+                roster_import=pending, actor=request.member, mode=request.POST.get("mode")
+            )
         except services.ServiceError as error:
             messages.error(request, str(error))
             return redirect("communities:roster_import", slug=community.slug)
-        messages.success(
-            request,
+        result = (
             _("Import applied: %(add)s added, %(change)s roles changed, %(remove)s removed.")
-            % totals,
+            % totals
         )
+        if totals["skipped"]:
+            result += " " + ngettext(
+                "%(skipped)s row with an error was skipped.",
+                "%(skipped)s rows with errors were skipped.",
+                totals["skipped"],
+            ) % {"skipped": totals["skipped"]}
+            messages.success(request, result)
+            return redirect("communities:roster_import_preview", slug=community.slug, pk=pk)
+        messages.success(request, result)
         return redirect("communities:community_manage", slug=community.slug)
     # The plan was worked out and stored at upload: read one page of it, nothing more.
     page = (
         None
-        if pending.applied_at
+        if pending.applied_at and not pending.listed_row_count
         else selectors.roster_import_page(pending, request.GET.get("page"))
     )
     return render(
         request,
         "communities/roster_import_preview.html",
-        {"community": community, "pending": pending, "page_obj": page},
+        {
+            "community": community,
+            "pending": pending,
+            "page_obj": page,
+            "mode_form": RosterImportModeForm(initial={"mode": pending.mode}),
+        },
     )
+
+
+@require_POST
+def roster_import_mode(request, slug, pk):
+    """Choose again, before Confirm, what the rows with errors do; back to the preview."""
+    community, pending = access.roster_import_for_steward(request.user, slug, pk)
+    form = RosterImportModeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose what to do with the rows with errors."))
+    else:
+        try:
+            services.choose_roster_import_mode(
+                roster_import=pending, mode=form.cleaned_data["mode"]
+            )
+        except services.ServiceError as error:
+            messages.error(request, str(error))
+    return redirect("communities:roster_import_preview", slug=community.slug, pk=pending.pk)
 
 
 def _csv_response(chunks, filename: str) -> StreamingHttpResponse:

@@ -312,6 +312,15 @@ CORE_MATRIX = {
     "communities:roster_import_preview": curator_page(
         ("target_slug", "import_pk"), post=Redirect("{manage_url}"), writes=True
     ),
+    "communities:roster_import_mode": {
+        "args": ("target_slug", "import_pk"),
+        "methods": {
+            "GET": everyone(405),
+            "POST": only(CURATORS, Redirect("{manage_url}import/{import_pk}/")),
+        },
+        "data": lambda w: {"mode": "valid_rows"},
+        "writes": True,
+    },
     "communities:roster_export": curator_page(("target_slug",)),
     "communities:directory_export": admin_page(),
     "communities:dashboard": admin_page(),
@@ -460,7 +469,9 @@ def db_snapshot() -> dict:
                 "pk", "username", "email", "password", "is_active", "is_staff", "is_superuser"
             )
         ),
-        "imports": digest(RosterImport.objects.order_by("pk").values_list("pk", "applied_at")),
+        "imports": digest(
+            RosterImport.objects.order_by("pk").values_list("pk", "applied_at", "mode")
+        ),
     }
 
 

@@ -33,7 +33,7 @@ from django.urls import resolve, reverse
 from django.utils import timezone
 
 from communities import services
-from communities.csv_io import cells, exports, pg_copy, roster_upload
+from communities.csv_io import cells, exports, pg_copy, roster_upload, separators
 from communities.models import (
     Community,
     Membership,
@@ -72,11 +72,16 @@ def csv_text(*lines: str, header: str = "email,role,note") -> str:
     return "\n".join([header, *lines]) + "\n"
 
 
-def upload(client, community, content, *, name="roster.csv", remove_absent=False):
+ALL_OR_NOTHING, VALID_ROWS = RosterImport.Mode.ALL_OR_NOTHING, RosterImport.Mode.VALID_ROWS
+
+
+def upload(client, community, content, *, name="roster.csv", remove_absent=False, mode=None):
     data = content if isinstance(content, bytes) else content.encode("utf-8")
     payload = {"file": SimpleUploadedFile(name, data, content_type="text/csv")}
     if remove_absent:
         payload["remove_absent"] = "on"
+    if mode is not None:
+        payload["mode"] = mode
     return client.post(url("roster_import", community.slug), payload)
 
 
@@ -109,7 +114,15 @@ def preview_table(response) -> list[dict[str, str]]:
 
 
 def has_confirm_button(response) -> bool:
-    return re.search(r"<button[^>]*>\s*Confirm\s*</button>", response.content.decode()) is not None
+    """An enabled Confirm button, in a form."""
+    found = re.search(r"<button([^>]*)>\s*Confirm\s*</button>", response.content.decode())
+    return found is not None and "disabled" not in found.group(1)
+
+
+def confirm_is_blocked(response) -> bool:
+    """Confirm shown, disabled."""
+    found = re.search(r"<button([^>]*)>\s*Confirm\s*</button>", response.content.decode())
+    return found is not None and "disabled" in found.group(1)
 
 
 def snapshot():
@@ -119,7 +132,7 @@ def snapshot():
             "pk", "community_id", "member_id", "role", "state", "note", "decided_by_id"
         )
     )
-    imports = sorted(RosterImport.objects.values_list("pk", "applied_at", "applied_by_id"))
+    imports = sorted(RosterImport.objects.values_list("pk", "applied_at", "applied_by_id", "mode"))
     return memberships, MembershipEvent.objects.count(), imports
 
 
@@ -167,7 +180,7 @@ def sponsor_of(community) -> Membership:
     return community.memberships.get(state=State.ACTIVE, role=Role.SPONSOR)
 
 
-# -- row-level errors: shown in the preview, valid rows still apply ---------------------
+# -- row-level errors: listed first; they block the import, or are skipped by choice -------
 
 
 ROW_ERRORS = {
@@ -192,7 +205,7 @@ ROW_ERRORS = {
 
 
 @pytest.mark.parametrize("kind", ROW_ERRORS)
-def test_preview_shows_a_row_error_with_its_reason_and_the_valid_row_still_applies(
+def test_a_row_error_is_listed_first_and_blocks_confirm_all_or_nothing_by_default(
     client, steward, open_kc, people, kind
 ):
     bad_lines, shown_key, reason = ROW_ERRORS[kind]
@@ -204,29 +217,85 @@ def test_preview_shows_a_row_error_with_its_reason_and_the_valid_row_still_appli
     )
     preview = client.get(preview_url(pending))
 
-    assert preview.status_code == 200
-    errors = [row for row in preview_table(preview) if row["action"] == "Error"]
+    assert pending.mode == ALL_OR_NOTHING
+    rows = preview_table(preview)
+    errors = [row for row in rows if row["action"] == "Error"]
     assert len(errors) == (1 if kind == "duplicate row" else len(bad_lines))
+    assert rows[: len(errors)] == errors, "the rows with errors come first"
     assert errors[-1]["key"] == shown_key
     assert errors[-1]["details"] == reason
-    assert has_confirm_button(preview), "valid rows can still be confirmed"
+    assert confirm_is_blocked(preview) and not has_confirm_button(preview)
+    assert "This import is all or nothing, so nothing can be applied" in page_text(preview)
     assert snapshot()[:2] == before[:2], "a preview changes nothing"
 
-    response = client.post(preview_url(pending))
+    response = client.post(preview_url(pending), {"mode": ALL_OR_NOTHING}, follow=True)
 
-    assert response.status_code == 302
-    assert response.url == url("community_manage", open_kc.slug)
+    assert response.redirect_chain == [(url("roster_import", open_kc.slug), 302)]
+    count = len(errors)
+    assert alerts(response) == [
+        f"{count} {'row has an error' if count == 1 else 'rows have errors'} and this import is "
+        "all or nothing, so nothing was applied. Correct the file and upload it again, or choose "
+        "“Apply the valid rows”."
+    ]
+    assert snapshot()[:2] == before[:2]
+    pending.refresh_from_db()
+    assert pending.applied_at is None
+
+
+@pytest.mark.parametrize("kind", ROW_ERRORS)
+def test_applying_the_valid_rows_skips_the_error_rows_and_lists_them_after(
+    client, steward, open_kc, people, kind
+):
+    bad_lines, shown_key, reason = ROW_ERRORS[kind]
+    client.force_login(steward)
+    events_before = MembershipEvent.objects.count()
+
+    pending = pending_from(
+        upload(
+            client,
+            open_kc,
+            csv_text("priya.patel@example.org,member,", *bad_lines),
+            mode=VALID_ROWS,
+        )
+    )
+    preview = client.get(preview_url(pending))
+
+    skipped = 1 if kind == "duplicate row" else len(bad_lines)
+    applied = 2 if kind == "duplicate row" else 1  # the first of two lines applies
+    assert has_confirm_button(preview)
+    assert (
+        f"{'One row has' if skipped == 1 else f'{skipped} rows have'} "
+        f"{'an error: it is' if skipped == 1 else 'errors: they are'} listed first and will be "
+        f"skipped. {applied} changes from the valid rows will be applied."
+    ) in page_text(preview)
+
+    response = client.post(preview_url(pending), {"mode": VALID_ROWS}, follow=True)
+
+    assert response.redirect_chain == [(preview_url(pending), 302)]
+    assert alerts(response)[0] == (
+        f"Import applied: {applied} added, 0 roles changed, 0 removed. {skipped} "
+        f"{'row with an error was' if skipped == 1 else 'rows with errors were'} skipped."
+    )
+    assert "This import was already applied." in alerts(response)
+    listed = preview_table(response)
+    assert [row["action"] for row in listed] == ["Error"] * skipped
+    assert (listed[-1]["key"], listed[-1]["details"]) == (shown_key, reason)
+    assert not has_confirm_button(response) and not confirm_is_blocked(response)
     expected = {
         "Spencer Sponsor": Role.SPONSOR,
         "Stella Steward": Role.STEWARD,
         "Priya Patel": Role.MEMBER,
     }
     if kind == "duplicate row":
-        expected["Omar Okafor"] = Role.MEMBER  # the first of the two lines applies
+        expected["Omar Okafor"] = Role.MEMBER
     assert roster_of(open_kc) == expected
+    assert MembershipEvent.objects.count() == events_before + applied, "events for applied rows"
+    assert pending.rows.count() == skipped, "only the skipped rows are kept"
 
 
-def test_plan_gives_each_bad_row_its_reason_and_applying_leaves_them_out(steward, open_kc, people):
+def test_plan_gives_each_bad_row_its_reason_and_applying_the_valid_rows_leaves_them_out(
+    steward, open_kc, people
+):
     text = csv_text(
         "priya.patel@example.org,member,",  # line 2
         "nobody@example.org,member,",  # 3
@@ -263,10 +332,18 @@ def test_plan_gives_each_bad_row_its_reason_and_applying_leaves_them_out(steward
         file_name="people.csv",
         text=text,
         remove_absent=False,
+        mode=VALID_ROWS,
     )
+    assert [row.line for row in pending.rows.order_by("position")] == [3, 4, 5, 6, 2, 7]
     totals = services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
 
-    assert totals["add"] == 2 and totals["error"] == 4
+    assert totals["add"] == 2 and totals["error"] == 4 and totals["skipped"] == 4
+    assert list(pending.rows.order_by("position").values_list("line", "action")) == [
+        (3, "error"),
+        (4, "error"),
+        (5, "error"),
+        (6, "error"),
+    ]
     assert roster_of(open_kc) == {
         "Spencer Sponsor": Role.SPONSOR,
         "Stella Steward": Role.STEWARD,
@@ -340,6 +417,372 @@ def test_preview_shows_hostile_cells_and_file_names_as_text(client, steward, ope
     assert "Preview of &lt;img src=x onerror=alert(2)&gt;.csv" in body
 
 
+# -- the choice: all or nothing, or apply the valid rows ---------------------------------
+
+
+def test_the_upload_form_offers_the_choice_with_all_or_nothing_chosen(client, steward, open_kc):
+    client.force_login(steward)
+
+    body = page_text(client.get(url("roster_import", open_kc.slug)))
+
+    assert "If some rows have errors" in body
+    checked = re.findall(r'<input type="radio"[^>]* name="mode" value="(\w+)"[^>]*checked', body)
+    assert checked == [ALL_OR_NOTHING]
+    assert 'value="valid_rows"' in body and "Apply the valid rows" in body
+
+
+@pytest.mark.parametrize("mode", [ALL_OR_NOTHING, VALID_ROWS])
+def test_the_choice_made_at_upload_is_stored_with_the_plan(client, steward, open_kc, people, mode):
+    client.force_login(steward)
+
+    pending = pending_from(upload(client, open_kc, csv_text("priya.patel,member,"), mode=mode))
+
+    assert pending.mode == mode
+
+
+def test_an_upload_with_an_unknown_choice_is_refused_and_stores_nothing(client, steward, open_kc):
+    client.force_login(steward)
+
+    response = upload(client, open_kc, csv_text("priya.patel,member,"), mode="whatever")
+
+    assert response.status_code == 200
+    assert "mode" in response.context["form"].errors
+    assert not RosterImport.objects.exists()
+
+
+def test_choosing_the_valid_rows_on_the_preview_unblocks_confirm_and_applies_them(
+    client, steward, open_kc, people
+):
+    client.force_login(steward)
+    pending = pending_from(
+        upload(client, open_kc, csv_text("priya.patel,member,", "ghost@example.org,member,"))
+    )
+    assert confirm_is_blocked(client.get(preview_url(pending)))
+
+    chosen = client.post(url("roster_import_mode", open_kc.slug, pending.pk), {"mode": VALID_ROWS})
+
+    assert chosen.url == preview_url(pending)
+    pending.refresh_from_db()
+    assert pending.mode == VALID_ROWS and pending.applied_at is None
+    assert not Membership.objects.filter(member=people.priya).exists(), "choosing applies nothing"
+    preview = client.get(preview_url(pending))
+    assert has_confirm_button(preview)
+    assert '<input type="hidden" name="mode" value="valid_rows">' in preview.content.decode()
+
+    applied = client.post(preview_url(pending), {"mode": VALID_ROWS}, follow=True)
+
+    assert alerts(applied)[0] == (
+        "Import applied: 1 added, 0 roles changed, 0 removed. 1 row with an error was skipped."
+    )
+    assert [(row["key"], row["details"]) for row in preview_table(applied)] == [
+        ("ghost@example.org", "No one in the directory has this email or username.")
+    ]
+    assert roster_of(open_kc)["Priya Patel"] == Role.MEMBER
+
+
+def test_choosing_all_or_nothing_again_blocks_confirm_again(client, steward, open_kc, people):
+    client.force_login(steward)
+    pending = pending_from(
+        upload(client, open_kc, csv_text("priya.patel,member,", "ghost,member,"), mode=VALID_ROWS)
+    )
+
+    client.post(url("roster_import_mode", open_kc.slug, pending.pk), {"mode": ALL_OR_NOTHING})
+
+    pending.refresh_from_db()
+    assert pending.mode == ALL_OR_NOTHING
+    assert confirm_is_blocked(client.get(preview_url(pending)))
+
+
+@pytest.mark.parametrize("who", ["steward", "directory_admin"])
+@pytest.mark.parametrize("posted", [{}, {"mode": ALL_OR_NOTHING}, {"mode": VALID_ROWS}])
+def test_a_confirm_post_cannot_apply_an_all_or_nothing_plan_with_errors(
+    client, request, open_kc, people, posted, who
+):
+    """Whatever the POST says, the stored mode rules: claiming "valid_rows" on the
+    confirmation does not change the plan's mode, it is refused as not what was shown."""
+    client.force_login(request.getfixturevalue(who))
+    pending = pending_from(
+        upload(client, open_kc, csv_text("priya.patel,member,", "ghost@example.org,member,"))
+    )
+    before = snapshot()
+
+    response = client.post(preview_url(pending), posted, follow=True)
+
+    assert response.redirect_chain == [(url("roster_import", open_kc.slug), 302)]
+    if posted.get("mode") == VALID_ROWS:
+        assert alerts(response) == [
+            "The choice for rows with errors changed since this page was shown, so nothing "
+            "was applied. Look at the preview again."
+        ]
+    else:
+        assert alerts(response)[0].startswith("1 row has an error and this import is all or")
+    assert snapshot() == before
+    assert not Membership.objects.filter(member=people.priya).exists()
+
+
+def test_a_confirm_from_a_page_showing_another_choice_is_refused(client, steward, open_kc, people):
+    """Two tabs: one switched to all or nothing after the other showed the valid rows."""
+    client.force_login(steward)
+    pending = pending_from(
+        upload(client, open_kc, csv_text("priya.patel,member,", "ghost,member,"), mode=VALID_ROWS)
+    )
+    services.choose_roster_import_mode(roster_import=pending, mode=ALL_OR_NOTHING)
+    before = snapshot()
+
+    response = client.post(preview_url(pending), {"mode": VALID_ROWS}, follow=True)
+
+    assert "The choice for rows with errors changed" in alerts(response)[0]
+    assert snapshot() == before
+
+
+def test_the_service_refuses_an_all_or_nothing_plan_with_errors_whatever_its_totals_say(
+    steward, open_kc, people
+):
+    pending = store_plan(open_kc, actor_of(steward), ["priya.patel,member,", "ghost,member,"])
+    # The stored totals now claim no errors: the rows themselves still have one.
+    RosterImport.objects.filter(pk=pending.pk).update(totals={**pending.totals, "error": 0})
+    pending.refresh_from_db()
+    assert pending.can_apply
+    before = snapshot()
+
+    with pytest.raises(services.MembershipError, match="1 row has an error"):
+        services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+
+    assert snapshot() == before
+    assert pending.rows.count() == 2
+
+
+def test_the_service_applies_the_valid_rows_with_one_event_each_and_keeps_the_skipped_rows(
+    steward, open_kc, plain_member, people
+):
+    pending = store_plan(
+        open_kc,
+        actor_of(steward),
+        ["ghost,member,", "priya.patel,member,", "mo,steward,", "omar.okafor,chief,"],
+        mode=VALID_ROWS,
+    )
+
+    totals = services.apply_roster_import(
+        roster_import=pending, actor=actor_of(steward), mode=VALID_ROWS
+    )
+
+    assert (totals["add"], totals["change"], totals["error"], totals["skipped"]) == (1, 1, 2, 2)
+    imported = MembershipEvent.objects.filter(note__startswith="Imported from")
+    assert sorted(imported.values_list("target_name", "action")) == [
+        ("Mo Member", Action.ROLE_CHANGED),
+        ("Priya Patel", Action.ADDED),
+    ]
+    assert not Membership.objects.filter(member=people.omar).exists()
+    assert list(pending.rows.order_by("position").values_list("line", "action")) == [
+        (2, "error"),
+        (5, "error"),
+    ]
+    pending.refresh_from_db()
+    assert pending.listed_row_count == 2
+
+
+def test_the_choice_cannot_change_once_applied(client, steward, open_kc, people):
+    client.force_login(steward)
+    pending = pending_from(upload(client, open_kc, csv_text("priya.patel,member,")))
+    client.post(preview_url(pending))
+    before = snapshot()
+
+    response = client.post(
+        url("roster_import_mode", open_kc.slug, pending.pk), {"mode": VALID_ROWS}, follow=True
+    )
+
+    assert "This import was already applied; nothing more to do." in alerts(response)
+    assert snapshot() == before
+    with pytest.raises(services.MembershipError, match="already applied"):
+        services.choose_roster_import_mode(roster_import=pending, mode=VALID_ROWS)
+
+
+@pytest.mark.parametrize("data", [{}, {"mode": "everything"}])
+def test_an_unknown_choice_on_the_preview_changes_nothing(client, steward, open_kc, people, data):
+    client.force_login(steward)
+    pending = pending_from(upload(client, open_kc, csv_text("priya.patel,member,", "ghost,x,")))
+    before = snapshot()
+
+    response = client.post(url("roster_import_mode", open_kc.slug, pending.pk), data, follow=True)
+
+    assert "Choose what to do with the rows with errors." in alerts(response)
+    assert snapshot() == before
+
+
+def test_the_choice_is_offered_on_the_preview_only_when_rows_have_errors(
+    client, steward, open_kc, people
+):
+    client.force_login(steward)
+    clean = pending_from(upload(client, open_kc, csv_text("priya.patel,member,")))
+    with_error = pending_from(upload(client, open_kc, csv_text("priya.patel,member,", "ghost,,")))
+
+    clean_page, error_page = client.get(preview_url(clean)), client.get(preview_url(with_error))
+
+    mode_action = url("roster_import_mode", open_kc.slug, with_error.pk)
+    assert "If some rows have errors" not in page_text(clean_page)
+    assert has_confirm_button(clean_page)
+    assert f'action="{mode_action}"' in error_page.content.decode()
+    assert "If some rows have errors" in page_text(error_page)
+
+
+def test_import_command_is_all_or_nothing_unless_valid_rows_is_given(
+    tmp_path, steward, open_kc, people
+):
+    roster = tmp_path / "r.csv"
+    roster.write_text(csv_text("priya.patel,member,", "ghost,member,"), encoding="utf-8")
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="Nothing applied: 1 rows have errors"):
+        run("import_roster", open_kc.slug, str(roster), "--as", "steward", "--apply")
+    assert snapshot() == before
+
+    out, _err = run(
+        "import_roster", open_kc.slug, str(roster), "--as", "steward", "--apply", "--valid-rows"
+    )
+
+    assert "Applied. 1 rows with errors skipped." in out
+    assert roster_of(open_kc)["Priya Patel"] == Role.MEMBER
+
+
+# -- separators: ",", ";" (Excel in many languages) or tabs, told by the header ------------
+
+
+@pytest.mark.parametrize(
+    "header, separator",
+    [
+        ("email,role,note", ","),
+        ("email;role;note", ";"),
+        ("email\trole\tnote", "\t"),
+        ("\ufeffEmail ; Role", ";"),
+        ('"email";"role"', ";"),
+        ("name,email,username,department,role,state,joined,decided_by", ","),
+        ("email", ","),  # one column: nothing to tell, and the column check says what is missing
+        ("", ","),
+        ("who|what", ","),
+        ("email,role,notes; comments", ","),  # a heading may hold the other separator
+    ],
+)
+def test_the_separator_is_the_one_with_which_the_header_names_known_columns(header, separator):
+    text = header + "\npriya.patel;member,x\n"
+
+    assert separators.detect_separator(text, roster_upload.COLUMNS) == separator
+
+
+@pytest.mark.parametrize("header", ["email;role,note", "username,role;note"])
+def test_a_header_that_reads_as_columns_with_two_separators_is_ambiguous(header):
+    with pytest.raises(separators.AmbiguousSeparator) as error:
+        separators.detect_separator(header + "\n", roster_upload.COLUMNS)
+
+    assert error.value.names() == "“,” and “;”"
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
+def test_a_file_plans_the_same_whatever_its_separator_with_quoted_separators_in_cells(
+    open_kc, people, separator
+):
+    rows = [
+        ["email", "role", "note"],
+        ["priya.patel@example.org", "member", "Leeds; Manchester, and York\tNorth"],
+        ["omar.okafor", "steward", 'She said "yes", then; left'],
+        ["ghost@example.org", "member", ""],
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=separator, quoting=csv.QUOTE_MINIMAL).writerows(rows)
+
+    plan = roster_upload.plan_import(
+        open_kc, roster_upload.decode_upload(buffer.getvalue().encode())
+    )
+
+    assert [(row.line, row.key, row.action, row.note) for row in plan.rows] == [
+        (2, "priya.patel@example.org", "add", "Leeds; Manchester, and York\tNorth"),
+        (3, "omar.okafor", "add", 'She said "yes", then; left'),
+        (4, "ghost@example.org", "error", ""),
+    ]
+
+
+def test_the_preview_service_stores_a_semicolon_plan_read_with_its_bom_still_on(
+    steward, open_kc, people
+):
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=actor_of(steward),
+        file_name="r.csv",
+        text='\ufeffEmail;Role;Note\r\npriya.patel;member;"a, b; c"\r\nghost;member;\r\n',
+        remove_absent=False,
+        mode=VALID_ROWS,
+    )
+
+    assert list(pending.rows.order_by("position").values_list("key", "action", "note")) == [
+        ("ghost", "error", ""),
+        ("priya.patel", "add", "a, b; c"),
+    ]
+    totals = services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
+    assert (totals["add"], totals["skipped"]) == (1, 1)
+    assert Membership.objects.get(member=people.priya).note == "Imported from r.csv: a, b; c"
+
+
+def test_an_excel_semicolon_file_with_a_bom_imports_through_the_page(
+    client, steward, open_kc, people
+):
+    client.force_login(steward)
+    data = codecs.BOM_UTF8 + (
+        b"Email;Role;Note\r\n"
+        b'priya.patel@example.org;member;"Leeds; Manchester, UK"\r\n'
+        b"omar.okafor@example.org;Steward;\r\n"
+    )
+
+    pending = pending_from(upload(client, open_kc, data, name="Excel export.csv"))
+    preview = client.get(preview_url(pending))
+
+    assert [(row["key"], row["action"], row["role"]) for row in preview_table(preview)] == [
+        ("priya.patel@example.org", "Add", "member"),
+        ("omar.okafor@example.org", "Add", "steward"),
+    ]
+    client.post(preview_url(pending))
+    priya = Membership.objects.get(community=open_kc, member=people.priya)
+    assert priya.note == "Imported from Excel export.csv: Leeds; Manchester, UK"
+    assert roster_of(open_kc)["Omar Okafor"] == Role.STEWARD
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (
+            b"email;role,note\npriya.patel;member\n",
+            "The first row mixes separators (\u201c,\u201d and \u201c;\u201d), so its columns "
+            "are unclear. Save the file with one separator; the first row must name the "
+            "columns: \u201cemail\u201d or \u201cusername\u201d, and \u201crole\u201d "
+            "(optionally \u201cnote\u201d).",
+        ),
+        (
+            b"email|role\npriya.patel|member\n",
+            "The first row must name the columns, separated by \u201c,\u201d or \u201c;\u201d: "
+            "\u201cemail\u201d or \u201cusername\u201d, and \u201crole\u201d (optionally "
+            "\u201cnote\u201d). Found: email|role.",
+        ),
+    ],
+    ids=["mixed", "neither"],
+)
+def test_a_file_with_mixed_or_unknown_separators_is_refused_naming_the_columns(
+    client, steward, open_kc, data, message
+):
+    client.force_login(steward)
+    before = snapshot()
+
+    response = upload(client, open_kc, data)
+
+    assert response.context["form"].errors["file"] == [message]
+    assert snapshot() == before and not RosterImport.objects.exists()
+
+
+def test_exports_stay_comma_separated(client, steward, open_kc):
+    client.force_login(steward)
+
+    data = streamed_bytes(client.get(url("roster_export", open_kc.slug)))
+
+    assert data.decode("utf-8-sig").splitlines()[0] == ",".join(exports.ROSTER_HEADER)
+
+
 # -- file-level refusals: a message on the form, nothing stored or changed ---------------
 
 
@@ -370,14 +813,14 @@ FILE_REFUSALS = {
     "no email or username column": (
         "roster.csv",
         b"name,role\nPriya Patel,member\n",
-        "The first row must name the columns: “email” or “username”, and “role” "
-        "(optionally “note”). Found: name, role.",
+        "The first row must name the columns, separated by “,” or “;”: “email” or "
+        "“username”, and “role” (optionally “note”). Found: name, role.",
     ),
     "no role column": (
         "roster.csv",
         b"email,note\npriya.patel@example.org,hi\n",
-        "The first row must name the columns: “email” or “username”, and “role” "
-        "(optionally “note”). Found: email, note.",
+        "The first row must name the columns, separated by “,” or “;”: “email” or "
+        "“username”, and “role” (optionally “note”). Found: email, note.",
     ),
     "an .xlsx file": (
         "roster.xlsx",
@@ -521,11 +964,12 @@ def test_one_event_per_changed_row_with_the_actor_and_the_file_name(
         "priya.patel@example.org,member,Joined the claims team",  # add
         "mo,steward,",  # change: member -> steward
         "lena.lind@example.org,member,",  # add again (had left)
-        "stella.steward@example.org,steward,",  # unchanged
+        "steward,steward,",  # unchanged
         "spencer.sponsor@example.org,sponsor,",  # unchanged
     )
 
     pending = pending_from(upload(client, open_kc, text, name="spring.csv"))
+    assert pending.totals["error"] == 0
     changes = [row for row in preview_table(client.get(preview_url(pending))) if row["line"] == "3"]
     assert changes[0]["action"] == "Change role"
     assert changes[0]["details"] == "Member → Steward"
@@ -795,6 +1239,7 @@ def store_plan(community, actor, lines, **kwargs) -> RosterImport:
         file_name=kwargs.pop("file_name", "r.csv"),
         text=csv_text(*lines),
         remove_absent=kwargs.pop("remove_absent", False),
+        mode=kwargs.pop("mode", ALL_OR_NOTHING),
     )
 
 
@@ -819,6 +1264,7 @@ def test_preview_pages_the_stored_plan_and_never_reads_or_plans_the_file_again(
             client,
             open_kc,
             csv_text("steward,steward,", *unknown, "priya.patel,member,hi"),
+            mode=VALID_ROWS,
         )
     )
     request.getfixturevalue("no_reading_or_planning")
@@ -828,7 +1274,7 @@ def test_preview_pages_the_stored_plan_and_never_reads_or_plans_the_file_again(
 
     assert first.status_code == second.status_code == 200
     rows = preview_table(first) + preview_table(second)
-    # What does something first (file order), then the unchanged rows.
+    # The errors first, then what does something (file order), then the unchanged rows.
     assert [row["line"] for row in rows] == [str(line) for line in range(3, 254)] + ["2"]
     assert rows[250] == {
         "line": "253",
@@ -859,14 +1305,15 @@ def test_preview_pages_out_of_range_show_the_first_or_the_last_page(
     assert len(shown) == (50 if last else 200)
 
 
-def _plan_of(steward, open_kc, rows: int) -> RosterImport:
+def _plan_of(steward, open_kc, rows: int, mode=ALL_OR_NOTHING) -> RosterImport:
+    """Three people to add and ``rows`` - 3 rows with errors."""
     people = [
         MemberFactory(user__username=f"budget{rows}-{i}", display_name=f"Budget {rows} {i}")
         for i in range(3)
     ]
     lines = [f"{p.user.username},member," for p in people]
     lines += [f"nobody{i:05d},member," for i in range(rows - len(lines))]
-    return store_plan(open_kc, actor_of(steward), lines)
+    return store_plan(open_kc, actor_of(steward), lines, mode=mode)
 
 
 # The user with their member, the directory-admin check and the navbar's waiting count
@@ -875,10 +1322,12 @@ def _plan_of(steward, open_kc, rows: int) -> RosterImport:
 PREVIEW_QUERY_BUDGET = 6
 
 
+@pytest.mark.parametrize("mode", [ALL_OR_NOTHING, VALID_ROWS])
 def test_preview_page_costs_the_same_queries_for_a_small_and_a_large_plan_and_a_deep_page(
-    client, steward, open_kc, django_assert_max_num_queries
+    client, steward, open_kc, django_assert_max_num_queries, mode
 ):
-    small, large = _plan_of(steward, open_kc, 10), _plan_of(steward, open_kc, 5_000)
+    small = _plan_of(steward, open_kc, 10, mode)
+    large = _plan_of(steward, open_kc, 5_000, mode)
     client.force_login(steward)
     client.get(preview_url(small))  # warm the session and the caches
 
@@ -888,6 +1337,9 @@ def test_preview_page_costs_the_same_queries_for_a_small_and_a_large_plan_and_a_
             response = client.get(preview_url(pending), {"page": page})
         counts[name] = len(queries.captured_queries)
         assert len(preview_table(response)) == (10 if name == "small" else 200)
+
+        assert has_confirm_button(response) is (mode == VALID_ROWS)
+        assert confirm_is_blocked(response) is (mode == ALL_OR_NOTHING)
 
     assert counts["small"] == counts["large"] == counts["deep"], counts
     reads = [
@@ -993,12 +1445,14 @@ def test_apply_checks_the_community_rules_again_and_does_not_trust_the_stored_ve
     assert roster_of(open_kc)["Stella Steward"] == Role.STEWARD
 
 
+@pytest.mark.parametrize("mode", [ALL_OR_NOTHING, VALID_ROWS])
 def test_a_failure_while_applying_leaves_the_roster_and_the_plan_as_they_were(
-    steward, open_kc, people, monkeypatch
+    steward, open_kc, people, monkeypatch, mode
 ):
-    pending = store_plan(
-        open_kc, actor_of(steward), ["priya.patel,member,", "omar.okafor,steward,"]
-    )
+    lines = ["priya.patel,member,", "omar.okafor,steward,"]
+    if mode == VALID_ROWS:
+        lines.append("ghost,member,")
+    pending = store_plan(open_kc, actor_of(steward), lines, mode=mode)
     before = snapshot()
 
     insert_rows = bulk._insert_rows
@@ -1013,7 +1467,7 @@ def test_a_failure_while_applying_leaves_the_roster_and_the_plan_as_they_were(
         services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
 
     assert snapshot() == before
-    assert pending.rows.count() == 2
+    assert pending.rows.count() == len(lines)
 
 
 def test_applying_deletes_the_plan_and_keeps_the_record_that_it_was_applied(
@@ -1290,7 +1744,8 @@ def test_an_import_stores_new_memberships_whole_and_a_removal_keeps_the_role(
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite writes in batches of its parameter limit"
 )
-def test_applying_an_import_runs_as_many_queries_for_500_rows_as_for_50(steward, open_kc):
+@pytest.mark.parametrize("mode", [ALL_OR_NOTHING, VALID_ROWS])
+def test_applying_an_import_runs_as_many_queries_for_500_rows_as_for_50(steward, open_kc, mode):
     User = get_user_model()
     users = User.objects.bulk_create(
         User(username=f"bulk{i:03d}", email=f"bulk{i:03d}@example.org", password="!")
@@ -1300,16 +1755,20 @@ def test_applying_an_import_runs_as_many_queries_for_500_rows_as_for_50(steward,
 
     def queries_to_apply(names: range) -> int:
         text = "username,role\n" + "".join(f"bulk{i:03d},member\n" for i in names)
+        if mode == VALID_ROWS:  # and as many rows with errors, skipped
+            text += "".join(f"ghost{i:03d},member\n" for i in names)
         pending = services.preview_roster_import(
             community=open_kc,
             actor=actor_of(steward),
             file_name="b.csv",
             text=text,
             remove_absent=False,
+            mode=mode,
         )
         with CaptureQueriesContext(connection) as applying:
             totals = services.apply_roster_import(roster_import=pending, actor=actor_of(steward))
         assert totals["add"] == len(names)
+        assert totals["skipped"] == (len(names) if mode == VALID_ROWS else 0)
         return len(applying.captured_queries)
 
     assert queries_to_apply(range(50)) == queries_to_apply(range(50, 550)) <= 12
@@ -2001,6 +2460,11 @@ ENDPOINTS = {
     "upload": ("post", lambda c: url("roster_import", c.community.slug), _upload_payload),
     "preview": ("get", lambda c: preview_url(c.pending), None),
     "confirm": ("post", lambda c: preview_url(c.pending), dict),
+    "choose": (
+        "post",
+        lambda c: url("roster_import_mode", c.community.slug, c.pending.pk),
+        lambda: {"mode": VALID_ROWS},
+    ),
     "export": ("get", lambda c: url("roster_export", c.community.slug), None),
 }
 
@@ -2020,6 +2484,11 @@ def _allowed_outcome(endpoint, cast, response):
     elif endpoint == "confirm":
         assert response.url == url("community_manage", cast.community.slug)
         assert "Priya Patel" in roster_of(cast.community)
+    elif endpoint == "choose":
+        assert response.url == preview_url(cast.pending)
+        cast.pending.refresh_from_db()
+        assert cast.pending.mode == VALID_ROWS
+        assert "Priya Patel" not in roster_of(cast.community)
     else:
         assert response.status_code == 200
         assert len(read_csv(streamed_bytes(response))) == 3
@@ -2050,9 +2519,16 @@ def test_roster_import_and_export_are_for_the_communitys_stewards_and_admins(
 
 
 @pytest.mark.parametrize("who", ["steward", "directory_admin"])
-@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize(
+    "method, view",
+    [
+        ("get", "roster_import_preview"),
+        ("post", "roster_import_preview"),
+        ("post", "roster_import_mode"),
+    ],
+)
 def test_an_import_of_another_community_is_not_found_through_this_communitys_url(
-    client, open_kc, steward, request_kc, directory_admin, people, who, method
+    client, open_kc, steward, request_kc, directory_admin, people, who, method, view
 ):
     rex = request_kc.memberships.get(role=Role.STEWARD).member
     other = services.preview_roster_import(
@@ -2065,7 +2541,56 @@ def test_an_import_of_another_community_is_not_found_through_this_communitys_url
     client.force_login(steward if who == "steward" else directory_admin)
     before = snapshot()
 
-    response = getattr(client, method)(url("roster_import_preview", open_kc.slug, other.pk))
+    response = getattr(client, method)(url(view, open_kc.slug, other.pk), {"mode": VALID_ROWS})
 
     assert response.status_code == 404
     assert snapshot() == before
+
+
+# -- migration 0016 ---------------------------------------------------------------------
+
+
+# serialized_rollback: the flush after a transactional test would drop what the
+# migrations created (the "Directory admins" group) for the tests after.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_migration_0016_keeps_clean_and_applied_imports_and_drops_waiting_ones_with_errors(
+    open_kc, steward
+):
+    """Imports waiting with rows in error were planned under the old rule and order: they
+    go. The rest stay, all or nothing."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        ("communities", "0015_community_proposal_note"),
+        (
+            "communities",
+            "0016_roster_import_mode",
+        ),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    try:
+        old = executor.loader.project_state([before]).apps.get_model("communities", "RosterImport")
+
+        def old_import(name, errors, applied):
+            return old.objects.create(
+                community_id=open_kc.pk,
+                file_name=name,
+                fingerprint="x",
+                totals={"add": 1, "error": errors},
+                applied_at=timezone.now() if applied else None,
+            ).pk
+
+        waiting_with_errors = old_import("bad.csv", 2, applied=False)
+        waiting_clean = old_import("good.csv", 0, applied=False)
+        applied_with_errors = old_import("done.csv", 3, applied=True)
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    kept = dict(RosterImport.objects.values_list("pk", "mode"))
+    assert waiting_with_errors not in kept
+    assert kept == {waiting_clean: ALL_OR_NOTHING, applied_with_errors: ALL_OR_NOTHING}

@@ -47,10 +47,11 @@ COLUMNS = [
 SYNC_URL = reverse("admin:members_member_sync")
 
 
-def hr_csv(rows: list[dict], *, columns=COLUMNS, bom: bool = False) -> bytes:
-    """An HR extract as Excel writes it: CRLF line endings, optionally a BOM."""
+def hr_csv(rows: list[dict], *, columns=COLUMNS, bom: bool = False, delimiter=",") -> bytes:
+    """An HR extract as Excel writes it: CRLF line endings, optionally a BOM, and ``;``
+    between the columns where the decimal mark is a comma."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", delimiter=delimiter)
     writer.writerow(columns)
     for row in rows:
         writer.writerow([row.get(column, "") for column in columns])
@@ -160,13 +161,60 @@ def test_parse_accepts_bom_crlf_header_variants_and_ignores_unknown_columns():
     assert (john.line, john.last_name) == (4, "Doe, Jr.")
 
 
+@pytest.mark.parametrize("separator", [";", "\t"], ids=["semicolons", "tabs"])
+def test_parse_reads_an_extract_separated_by_semicolons_or_tabs_as_excel_writes_them(separator):
+    rows = [
+        ["UserName", "Email", "Last Name", "Department"],
+        ["jsmith", "j.smith@example.org", "Smith", "Claims; Fraud, North"],
+        ["jdoe", "jdoe@example.org", "Doe, Jr.", ""],
+    ]
+    text = "".join(
+        separator.join(f'"{cell}"' if ";" in cell or "," in cell else cell for cell in row) + "\r\n"
+        for row in rows
+    )
+
+    extract = parse_hr_csv(codecs.BOM_UTF8 + text.encode())
+
+    jane, john = extract.rows
+    assert (jane.username, jane.email, jane.department) == (
+        "jsmith",
+        "j.smith@example.org",
+        "Claims; Fraud, North",
+    )
+    assert (john.line, john.last_name, john.department) == (3, "Doe, Jr.", "")
+    assert extract.ignored_columns == []
+
+
+def test_sync_command_applies_a_semicolon_separated_extract(directory, tmp_path):
+    path = tmp_path / "hr.csv"
+    path.write_bytes(
+        codecs.BOM_UTF8
+        + (
+            b"username;email;display_name;department\r\n"
+            b"ana;ana@example.org;Ana Alvarez;Claims\r\n"
+            b"ben;ben@example.org;Ben Brown;Claims\r\n"
+            b'cal;cal@example.org;"Cole; Cal";\r\n'
+        )
+    )
+
+    call_command("sync_people", str(path), "--apply", stdout=io.StringIO())
+
+    directory["cal"].refresh_from_db()
+    assert directory["cal"].display_name == "Cole; Cal"
+    assert directory["cal"].user.is_active
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         (b"", "The file is empty."),
         (codecs.BOM_UTF8 + b"\r\n", "The file is empty."),
         (b"username,first_name\r\njsmith,Jane\r\n", "Line 1: the header has no 'email' column"),
-        (b"username;email\r\njsmith;j@example.org\r\n", "use ';' between values"),
+        (
+            b"username;email,department\r\njsmith;j@example.org\r\n",
+            "The header mixes separators (\u201c,\u201d and \u201c;\u201d)",
+        ),
+        (b"login|mail\r\njsmith|j@example.org\r\n", "separated by ',' or ';'"),
         (b"username,email\r\n", "the file has a header but no people"),
         (
             b"username,email\r\njsmith,j@example.org\r\njdoe,d@example.org\r\njsmith,x@example.org\r\n",
@@ -188,7 +236,8 @@ def test_parse_accepts_bom_crlf_header_variants_and_ignores_unknown_columns():
         "empty",
         "bom-only",
         "missing-required-header",
-        "semicolons",
+        "mixed-separators",
+        "unknown-separator",
         "header-only",
         "duplicate-username",
         "empty-username",
@@ -681,6 +730,29 @@ def test_sync_page_applies_when_asked(client, directory, superuser):
     assert User.objects.get(username="dee").member.department.name == "Pricing"
     assert not User.objects.get(username="cal").is_active
     assert User.objects.get(username="root").is_active
+
+
+def test_sync_page_applies_a_semicolon_separated_extract_with_a_bom(client, directory, superuser):
+    client.force_login(superuser)
+    data = hr_csv(
+        [
+            row_for(directory["ana"], location="Leeds; Manchester"),
+            row_for(directory["ben"]),
+            {"username": "dee", "email": "dee@example.org", "department": "Pricing, North"},
+        ],
+        bom=True,
+        delimiter=";",
+    )
+    dry_run = client.post(SYNC_URL, upload(data))
+    assert re.search(r"<th scope=\"row\">Created</th><td>1</td>", dry_run.content.decode())
+
+    response = client.post(SYNC_URL, apply_form(dry_run))
+
+    assert "The changes are applied." in response.content.decode()
+    assert User.objects.get(username="dee").member.department.name == "Pricing, North"
+    directory["ana"].refresh_from_db()
+    assert directory["ana"].location == "Leeds; Manchester"
+    assert not User.objects.get(username="cal").is_active
 
 
 def test_sync_page_shows_problems_with_line_numbers_and_applies_nothing(

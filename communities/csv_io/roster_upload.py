@@ -2,8 +2,9 @@
 
 Format: a header row with ``email`` or ``username`` (or both), ``role``, and optionally
 ``note`` and ``state``; other columns are ignored, so a file exported by kcdir imports
-unchanged. Reads only: ``services.preview_roster_import`` stores the plan (once, at
-upload) and ``services.apply_roster_import`` writes it.
+unchanged. Columns are separated by ``,``, ``;`` or tabs (``separators``). Reads only:
+``services.preview_roster_import`` stores the plan (once, at upload) and
+``services.apply_roster_import`` writes it.
 """
 
 import codecs
@@ -22,8 +23,10 @@ from members.models import Member
 from ..models import Community, Membership
 from ..selectors import people_by_key
 from .cells import unsafe_cell
+from .separators import AmbiguousSeparator, detect_separator
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+COLUMNS = ("email", "username", "role", "note", "state")
 
 ROLE_ALIASES = {
     "member": Membership.Role.MEMBER,
@@ -112,7 +115,19 @@ def read_rows(text: str, *, max_rows: int | None = None) -> list[tuple[int, dict
         max_rows = settings.ROSTER_IMPORT_MAX_ROWS
     if "\x00" in text:
         raise RosterFileError(_("This is not a text file. Save the roster as CSV and try again."))
-    reader = csv.reader(io.StringIO(text, newline=""))
+    text = text.removeprefix("\ufeff")  # decode_upload drops it; a caller may not have
+    try:
+        separator = detect_separator(text, COLUMNS)
+    except AmbiguousSeparator as error:
+        raise RosterFileError(
+            _(
+                "The first row mixes separators (%(separators)s), so its columns are "
+                "unclear. Save the file with one separator; the first row must name the "
+                "columns: “email” or “username”, and “role” (optionally “note”)."
+            )
+            % {"separators": error.names()}
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     try:
         header = next(reader)
     except (StopIteration, csv.Error):
@@ -121,8 +136,8 @@ def read_rows(text: str, *, max_rows: int | None = None) -> list[tuple[int, dict
     if not ({"email", "username"} & set(header)) or "role" not in header:
         raise RosterFileError(
             _(
-                "The first row must name the columns: “email” or “username”, and “role” "
-                "(optionally “note”). Found: %(found)s."
+                "The first row must name the columns, separated by “,” or “;”: “email” or "
+                "“username”, and “role” (optionally “note”). Found: %(found)s."
             )
             % {"found": ", ".join(name for name in header if name) or _("nothing")}
         )

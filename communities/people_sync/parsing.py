@@ -1,4 +1,5 @@
-"""Reading an HR extract: a UTF-8 CSV with a header row, wholly usable or not used."""
+"""Reading an HR extract: a UTF-8 CSV with a header row, wholly usable or not used.
+Columns are separated by ``,``, ``;`` or tabs, told by the header (``csv_io.separators``)."""
 
 import codecs
 import csv
@@ -12,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from members.models import Department, Member
+
+from ..csv_io.separators import AmbiguousSeparator, detect_separator
 
 REQUIRED_COLUMNS = ("username", "email")
 OPTIONAL_COLUMNS = (
@@ -107,7 +110,17 @@ def parse_hr_csv(data: bytes) -> HRExtract:
             "Save the file as 'CSV UTF-8' and try again."
         ) from None
 
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        separator = detect_separator(
+            text, REQUIRED_COLUMNS + OPTIONAL_COLUMNS, normalize=_column_key
+        )
+    except AmbiguousSeparator as error:
+        raise SyncError(
+            f"The header mixes separators ({error.names()}), so its columns are unclear. "
+            "Save the file with one separator between the columns "
+            f"(required: {', '.join(REQUIRED_COLUMNS)}; optional: {', '.join(OPTIONAL_COLUMNS)})."
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
     try:
         header = next(reader, None)
         while header is not None and not any(cell.strip() for cell in header):
@@ -142,14 +155,11 @@ def _read_header(header: list[str], *, line: int) -> tuple[dict[str, int], list[
         index[key] = position
     missing = [name for name in REQUIRED_COLUMNS if name not in index]
     if missing:
-        message = (
+        raise SyncError(
             f"Line {line}: the header has no {' or '.join(repr(n) for n in missing)} column "
             f"(required: {', '.join(REQUIRED_COLUMNS)}; "
-            f"optional: {', '.join(OPTIONAL_COLUMNS)})."
+            f"optional: {', '.join(OPTIONAL_COLUMNS)}; separated by ',' or ';')."
         )
-        if len(header) == 1 and ";" in header[0]:
-            message += " The file seems to use ';' between values: save it comma-separated."
-        raise SyncError(message)
     return index, ignored
 
 

@@ -48,6 +48,7 @@ from .bulk import (
     BulkResult,
     add_members,
     apply_roster_import,
+    choose_roster_import_mode,
     clear_stale_roster_imports,
     preview_roster_import,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "add_members",
     "apply_people_sync_upload",
     "apply_roster_import",
+    "choose_roster_import_mode",
     "approve_proposal",
     "approve_request",
     "cancel_request",

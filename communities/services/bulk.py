@@ -102,22 +102,37 @@ _PLAN_ROW_COLUMNS = ("position", "line", "key", "action", "role", "note", "messa
 
 @transaction.atomic
 def preview_roster_import(
-    *, community: Community, actor: Member, file_name: str, text: str, remove_absent: bool
+    *,
+    community: Community,
+    actor: Member,
+    file_name: str,
+    text: str,
+    remove_absent: bool,
+    mode: str = RosterImport.Mode.ALL_OR_NOTHING,
 ) -> RosterImport:
     """Plan an upload once and store the plan, for its preview and its confirmation.
+
+    ``mode`` (a ``RosterImport.Mode``) is what rows with errors will do: block the
+    import (all or nothing) or be skipped. The plan's rows are stored errors first,
+    then what changes, then what stays unchanged.
 
     Raises ``RosterFileError`` (nothing stored) for a file that cannot be read as a
     whole or has more rows than ``ROSTER_IMPORT_MAX_ROWS``. Once the file is planned,
     anyone's imports older than a day are deleted (``clear_stale_roster_imports``).
     """
+    mode = RosterImport.Mode(mode)
     plan = roster_upload.plan_import(community, text, remove_absent=remove_absent)
     clear_stale_roster_imports()
-    rows = sorted(plan.rows, key=lambda row: (row.action == "unchanged", row.line))
+    rows = sorted(
+        plan.rows,
+        key=lambda row: (row.action != "error", row.action == "unchanged", row.line),
+    )
     pending = RosterImport.objects.create(
         community=community,
         uploaded_by=actor,
         file_name=file_name[:255],
         remove_absent=remove_absent,
+        mode=mode,
         fingerprint=plan.fingerprint,
         totals=plan.totals(),
         problems=plan.problems,
@@ -147,17 +162,45 @@ def _store_plan_rows(pending: RosterImport, rows: list[roster_upload.PlanRow]) -
 
 
 @transaction.atomic
-def apply_roster_import(*, roster_import: RosterImport, actor: Member) -> dict[str, int]:
-    """Apply a previewed import's stored plan in one transaction, once, then delete
-    the plan's rows (the import itself stays, to say it was applied).
+def choose_roster_import_mode(*, roster_import: RosterImport, mode: str) -> RosterImport:
+    """Change what a previewed, not yet applied import does with its rows with errors
+    (a ``RosterImport.Mode``); the plan itself stays as it was planned."""
+    mode = RosterImport.Mode(mode)
+    roster_import = RosterImport.objects.select_for_update().get(pk=roster_import.pk)
+    if roster_import.applied_at is not None:
+        raise MembershipError(_("This import was already applied; nothing more to do."))
+    if roster_import.mode != mode:
+        roster_import.mode = mode
+        roster_import.save(update_fields=["mode"])
+    return roster_import
 
-    Refused (nothing applied) if it was applied already, if the roster changed since
-    the preview, if someone it adds or promotes has left the directory since, or if
-    the result would break a community rule (checked again, on the locked roster).
+
+@transaction.atomic
+def apply_roster_import(
+    *, roster_import: RosterImport, actor: Member, mode: str | None = None
+) -> dict[str, int]:
+    """Apply a previewed import's stored plan in one transaction, once, then delete
+    the plan's rows (the import itself stays, to say it was applied; so do the rows
+    with errors it skipped, for the page to list).
+
+    ``mode``: the mode the confirming page showed; refused if the import's stored mode
+    is no longer that one. Refused (nothing applied) too if it was applied already, if
+    it is all or nothing and a row has an error, if the roster changed since the
+    preview, if someone it adds or promotes has left the directory since, or if the
+    result would break a community rule (all checked again, on the locked rows).
+
+    Returns the plan's totals, with ``skipped``: the rows with errors left out.
     """
     community = _lock(roster_import.community)
     _require_open_for_joining(community)
     roster_import = RosterImport.objects.select_for_update().get(pk=roster_import.pk)
+    if roster_import.applied_at is None and mode is not None and mode != roster_import.mode:
+        raise MembershipError(
+            _(
+                "The choice for rows with errors changed since this page was shown, so "
+                "nothing was applied. Look at the preview again."
+            )
+        )
     changes = _stored_plan_still_valid(community, roster_import)
     now = timezone.now()
     source = _("Imported from %(file)s") % {"file": roster_import.file_name}
@@ -172,8 +215,9 @@ def apply_roster_import(*, roster_import: RosterImport, actor: Member) -> dict[s
     notifications.roster_imported(community, rows.events, actor=actor)
     roster_import.applied_at, roster_import.applied_by = now, actor
     roster_import.save(update_fields=["applied_at", "applied_by"])
-    roster_import.rows.all().delete()
-    return dict(roster_import.totals)
+    skipped = roster_import.listed_row_count  # the error rows, stored first
+    roster_import.rows.filter(position__gte=skipped).delete()
+    return {**roster_import.totals, "skipped": skipped}
 
 
 def clear_stale_roster_imports(
@@ -214,8 +258,11 @@ class _Change:
     note: str
 
 
+CHANGE_ACTIONS = ("add", "change", "remove")
+
+
 def _change_rows(roster_import: RosterImport):
-    return roster_import.rows.filter(action__in=("add", "change", "remove"))
+    return roster_import.rows.filter(action__in=CHANGE_ACTIONS)
 
 
 def _stored_plan_still_valid(community: Community, roster_import: RosterImport) -> list[_Change]:
@@ -233,9 +280,13 @@ def _stored_plan_still_valid(community: Community, roster_import: RosterImport) 
                 "Upload the file again to see a fresh preview."
             )
         )
-    changes, gone = [], 0
-    for line, action, member_id, name, active, role, note in _change_rows(
-        roster_import
+    # All or nothing: the rows with errors are read with the changes (one query), and
+    # counted from the rows themselves, not the stored totals.
+    all_or_nothing = roster_import.mode == RosterImport.Mode.ALL_OR_NOTHING
+    actions = CHANGE_ACTIONS + ((RosterImportRow.Action.ERROR,) if all_or_nothing else ())
+    changes, gone, errors = [], 0, 0
+    for line, action, member_id, name, active, role, note in roster_import.rows.filter(
+        action__in=actions
     ).values_list(
         "line",
         "action",
@@ -245,10 +296,25 @@ def _stored_plan_still_valid(community: Community, roster_import: RosterImport) 
         "role",
         "note",
     ):
-        if member_id is None or (not active and action != "remove"):
+        if action == RosterImportRow.Action.ERROR:
+            errors += 1
+        elif member_id is None or (not active and action != "remove"):
             gone += 1
         else:
             changes.append(_Change(line, action, member_id, name, role, note))
+    if errors:
+        raise MembershipError(
+            ngettext(
+                "%(n)s row has an error and this import is all or nothing, so nothing "
+                "was applied. Correct the file and upload it again, or choose “Apply the "
+                "valid rows”.",
+                "%(n)s rows have errors and this import is all or nothing, so nothing "
+                "was applied. Correct the file and upload it again, or choose “Apply the "
+                "valid rows”.",
+                errors,
+            )
+            % {"n": errors}
+        )
     if gone:
         raise MembershipError(
             ngettext(

@@ -4,20 +4,30 @@ from django.core.management.base import BaseCommand, CommandError
 
 from communities import services
 from communities.csv_io import roster_upload
-from communities.models import Community
+from communities.models import Community, RosterImport
 from members.models import Member
 
 
 class Command(BaseCommand):
     help = (
-        "Import a roster CSV into a community, as the Import CSV page does: shows the "
-        "preview and changes nothing unless --apply is given."
+        "Import a roster CSV (columns separated by ',', ';' or tabs) into a community, as "
+        "the Import CSV page does: shows the preview and changes nothing unless --apply is "
+        "given; all or nothing unless --valid-rows is given too."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("community", help="The community's slug.")
         parser.add_argument("file", help="CSV with email or username, role, optional note.")
-        parser.add_argument("--apply", action="store_true", help="Apply the valid rows.")
+        parser.add_argument(
+            "--apply",
+            action="store_true",
+            help="Apply the file: all or nothing, so only if no row has an error.",
+        )
+        parser.add_argument(
+            "--valid-rows",
+            action="store_true",
+            help="With --apply: apply the valid rows and skip the rows with errors.",
+        )
         parser.add_argument(
             "--remove-absent",
             action="store_true",
@@ -30,7 +40,17 @@ class Command(BaseCommand):
             help="Username recorded as the actor in the history (default: first superuser).",
         )
 
-    def handle(self, *args, community, file, apply=False, remove_absent=False, actor=None, **o):
+    def handle(
+        self,
+        *args,
+        community,
+        file,
+        apply=False,
+        valid_rows=False,
+        remove_absent=False,
+        actor=None,
+        **o,
+    ):
         found = Community.objects.filter(slug=community).first()
         if found is None:
             raise CommandError(f"No community with the slug {community!r}.")
@@ -55,18 +75,27 @@ class Command(BaseCommand):
             return
         if plan.problems:
             raise CommandError("Nothing applied.")
+        errors = plan.totals()["error"]
+        if errors and not valid_rows:
+            raise CommandError(
+                f"Nothing applied: {errors} rows have errors. Correct the file, or add "
+                "--valid-rows to apply the other rows and skip these."
+            )
+        mode = RosterImport.Mode.VALID_ROWS if valid_rows else RosterImport.Mode.ALL_OR_NOTHING
         pending = services.preview_roster_import(
             community=found,
             actor=actor_member,
             file_name=path.name,
             text=text,
             remove_absent=remove_absent,
+            mode=mode,
         )
         try:
-            services.apply_roster_import(roster_import=pending, actor=actor_member)
+            totals = services.apply_roster_import(roster_import=pending, actor=actor_member)
         except services.ServiceError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(self.style.SUCCESS("Applied."))
+        skipped = f" {totals['skipped']} rows with errors skipped." if totals["skipped"] else ""
+        self.stdout.write(self.style.SUCCESS(f"Applied.{skipped}"))
 
     def _actor(self, username):
         from django.contrib.auth import get_user_model
