@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 
@@ -22,7 +22,15 @@ from members.models import Department, Member
 
 from . import caching, manage_rows
 from .access import is_directory_admin, requests_decidable_by
-from .models import Community, Membership, Purpose, RosterImport, count_communities, count_members
+from .models import (
+    Community,
+    CommunityOverlap,
+    Membership,
+    Purpose,
+    RosterImport,
+    count_communities,
+    count_members,
+)
 from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, PositionedRows, known_page
 
 # -- the directory and purposes -----------------------------------------------------------
@@ -464,8 +472,6 @@ def merge_candidates(source: Community, query: str, *, limit: int = 20) -> dict[
 
 # -- people ---------------------------------------------------------------------------------
 
-CONNECTED_SECONDS = 300
-
 
 def departments() -> list[tuple[int, str, str]]:
     """Every department as (pk, slug, name), by name: the same for everyone, so kept
@@ -500,31 +506,22 @@ def profile_memberships(member: Member):
 
 
 def connected_communities(member: Member, limit: int = 10) -> list[Community]:
-    """Live communities the person is not in that share the most people with the
-    communities they are in; each carries ``shared`` (people in common). One query,
-    kept a few minutes (costly for people in many communities; staleness is harmless):
-    the communities are kept as their shown fields and made into unsaved instances."""
-
-    def read() -> list[tuple]:
-        mine = Membership.objects.filter(member=member, state=Membership.State.ACTIVE).values(
-            "community_id"
+    """Live communities the person is not in that share the most people with the live
+    communities they are in, most first; each carries ``shared``: the people it shares
+    with each of the person's communities, added up (someone in two of them counts
+    twice). One query over the stored overlaps (``CommunityOverlap``), nothing counted.
+    The communities are unsaved instances with the fields a profile shows."""
+    mine = Membership.objects.filter(member=member, state=Membership.State.ACTIVE)
+    rows = (
+        CommunityOverlap.objects.filter(
+            community_id__in=mine.filter(community__status__in=LIVE).values("community_id"),
+            other__status__in=LIVE,
         )
-        peers = Membership.objects.filter(
-            community_id__in=mine, community__status__in=LIVE, state=Membership.State.ACTIVE
-        ).values("member_id")
-        return list(
-            Community.objects.filter(
-                status__in=LIVE,
-                memberships__state=Membership.State.ACTIVE,
-                memberships__member_id__in=peers,
-            )
-            .exclude(pk__in=mine)
-            .annotate(shared=Count("memberships"))
-            .order_by("-shared", "name", "pk")
-            .values_list("pk", "slug", "name", "kind", "status", "shared")[:limit]
-        )
-
-    rows = caching.remembered("connected", (member.pk, limit), read, CONNECTED_SECONDS)
+        .exclude(other_id__in=mine.values("community_id"))
+        .values_list("other_id", "other__slug", "other__name", "other__kind", "other__status")
+        .annotate(total=Sum("shared"))
+        .order_by("-total", "other__name", "other_id")[:limit]
+    )
     connected = []
     for pk, slug, name, kind, status, shared in rows:
         community = Community(pk=pk, slug=slug, name=name, kind=kind, status=status)
