@@ -692,6 +692,8 @@ class CommunityOverlap(models.Model):
             models.UniqueConstraint(fields=["community", "other"], name="one_overlap_per_pair"),
         ]
         indexes = [
+            # A community's pairs with their counts, read from the index alone (profiles).
+            models.Index(fields=["community", "other", "shared"], name="overlap_of_community"),
             # The strongest links of all (the knowledge map), each pair once.
             models.Index(
                 fields=["-shared", "community", "other"],

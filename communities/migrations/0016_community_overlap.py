@@ -4,7 +4,8 @@ communities share instead of counting them on every visit.
 
 Filled from the memberships as they are: one ``INSERT … SELECT`` that joins the active
 memberships to themselves on the person (about 3 million rows for 1,000,000 memberships;
-see docs/PERFORMANCE.md for how long it takes). From then on the membership services keep
+see docs/PERFORMANCE.md for how long it takes), in community order, so that the pairs of
+one community sit together. From then on the membership services keep
 it (``communities.overlaps``).
 """
 
@@ -18,6 +19,7 @@ FROM communities_membership a
 JOIN communities_membership b ON b.member_id = a.member_id AND b.community_id <> a.community_id
 WHERE a.state = 'active' AND b.state = 'active'
 GROUP BY a.community_id, b.community_id
+ORDER BY a.community_id, b.community_id
 """
 
 
@@ -56,10 +58,13 @@ class Migration(migrations.Migration):
             options={
                 "indexes": [
                     models.Index(
+                        fields=["community", "other", "shared"], name="overlap_of_community"
+                    ),
+                    models.Index(
                         condition=models.Q(("community__lt", models.F("other"))),
                         fields=["-shared", "community", "other"],
                         name="overlap_strongest",
-                    )
+                    ),
                 ],
                 "constraints": [
                     models.UniqueConstraint(
