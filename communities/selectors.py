@@ -495,11 +495,12 @@ def people_page(people, number, *, cap: int) -> Page:
 
 def profile_memberships(member: Member):
     """The communities a person is active in, as a profile lists them (proposals left
-    out), by community name."""
+    out), by community name: the role, and the community's name, slug and kind."""
     return (
         member.memberships.active()
         .exclude(community__status=Community.Status.PROPOSED)
         .select_related("community")
+        .only("member", "role", "community__name", "community__slug", "community__kind")
         .order_by("community__name")
     )
 

@@ -84,3 +84,23 @@ def test_own_history_stays_within_its_budget(
 
     assert len(response.context["page_obj"].object_list) == size
     assert "Community 0" in response.content.decode()
+
+
+def test_profile_lists_roles_kinds_and_connected_communities(client, cop, open_kc):
+    cora = cop.memberships.get(role="steward").member
+    services.join_community(community=open_kc, member=cora)
+    neighbour = led_kc(name="Next Door", join_policy=Community.JoinPolicy.OPEN)
+    for person in [member_named("Ann One"), member_named("Bob Two")]:
+        services.join_community(community=open_kc, member=person)
+        services.join_community(community=neighbour, member=person)
+    client.force_login(member_named("Viewer").user)
+
+    html = client.get(reverse("members:member_detail", args=[cora.user.username])).content.decode()
+
+    communities = html[html.index('id="member-communities"') : html.index('id="connected-heading"')]
+    assert "SQL Clinic</a>" in communities and "Coordinator" in communities
+    assert "Claims Turnaround</a>" in communities and ">Member</span>" in communities
+    assert "Community of practice" in communities and "Knowledge community" in communities
+    connected = html[html.index('id="connected-heading"') :]
+    assert f'href="{neighbour.get_absolute_url()}">Next Door</a>' in connected
+    assert "2 people in common" in connected
