@@ -505,6 +505,9 @@ def profile_memberships(member: Member):
     )
 
 
+# The sums are made from a covering index, leaving out the person's own communities and
+# those not live (found by the kind-and-status index: a thousand at most of 10,000), and
+# only the communities kept are read.
 CONNECTED_SQL = """
 SELECT c.id, c.slug, c.name, c.kind, c.status, top.total AS shared
 FROM (
@@ -513,21 +516,22 @@ FROM (
     WHERE o.community_id IN (
         SELECT m.community_id FROM communities_membership m
         JOIN communities_community mc ON mc.id = m.community_id
-        WHERE m.member_id = {member} AND m.state = {active} AND mc.status IN ({live})
+        WHERE m.member_id = %s AND m.state = %s AND mc.status IN ({live})
     )
     AND o.other_id NOT IN (
         SELECT m.community_id FROM communities_membership m
-        WHERE m.member_id = {member} AND m.state = {active}
+        WHERE m.member_id = %s AND m.state = %s
     )
     AND o.other_id NOT IN (
-        SELECT gone.id FROM communities_community gone WHERE gone.status NOT IN ({live})
+        SELECT gone.id FROM communities_community gone
+        WHERE gone.kind IN ({kinds}) AND gone.status IN ({gone})
     )
     GROUP BY o.other_id
     ORDER BY total DESC, o.other_id
-    LIMIT {limit}
+    LIMIT %s
 ) top
 JOIN communities_community c ON c.id = top.other_id
-ORDER BY top.total DESC, c.id
+ORDER BY top.total DESC, top.other_id
 """
 
 
@@ -536,15 +540,17 @@ def connected_communities(member: Member, limit: int = 10) -> list[Community]:
     communities they are in, most first (ties: the older first); each carries
     ``shared``: the people it shares with each of the person's communities, added up
     (someone in two of them counts twice). One query over the stored overlaps
-    (``CommunityOverlap``), nothing counted: the sums are made from a covering index
-    and ranked by community id, and only the ``limit`` kept are read from communities
-    (a profile shows their name, slug, kind and status)."""
-    # Placeholders in the order they appear: member, state, the live statuses (the
-    # person's communities), member, state, the live statuses (the others), limit.
-    live = ", ".join(["%s"] * len(LIVE))
-    sql = CONNECTED_SQL.format(member="%s", active="%s", live=live, limit="%s")
+    (``CommunityOverlap``), nothing counted. Only the fields a profile shows are loaded
+    (id, slug, name, kind, status)."""
+    kinds = Community.Kind.values
+    gone = [status for status in Community.Status.values if status not in LIVE]
+    sql = CONNECTED_SQL.format(
+        live=", ".join(["%s"] * len(LIVE)),
+        kinds=", ".join(["%s"] * len(kinds)),
+        gone=", ".join(["%s"] * len(gone)),
+    )
     state = Membership.State.ACTIVE
-    params = [member.pk, state, *LIVE, member.pk, state, *LIVE, limit]
+    params = [member.pk, state, *LIVE, member.pk, state, *kinds, *gone, limit]
     return list(Community.objects.raw(sql, params))
 
 
