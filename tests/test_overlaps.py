@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from communities import overlaps, selectors, services
+from communities import insights, overlaps, selectors, services
 from communities.models import Community, CommunityOverlap, Membership
 
 from .factories import MembershipFactory, led_kc, member_named
@@ -258,3 +258,16 @@ def test_the_migration_fills_the_store_as_counted(around):
         cursor.execute(fill)
 
     assert overlaps.stored() == expected
+
+
+def test_the_map_links_are_the_stored_pairs_of_live_communities(around, people):
+    MembershipFactory(community=around["request"], member=people[0])
+    Community.objects.filter(pk=around["request"].pk).update(status=Community.Status.ARCHIVED)
+    live = set(Community.objects.filter(status__in=selectors.LIVE).values_list("pk", flat=True))
+    expected = sorted(
+        ((a, b, n) for (a, b), n in overlaps.counted().items() if a < b and {a, b} <= live),
+        key=lambda pair: (-pair[2], pair[0], pair[1]),
+    )
+
+    assert insights.shared_people_pairs(limit=50) == expected
+    assert insights.shared_people_pairs(kind=Community.Kind.COP, limit=50) == []
