@@ -30,7 +30,14 @@ from .models import (
     count_communities,
     count_members,
 )
-from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, PositionedRows, known_page
+from .paging import (
+    CappedPaginator,
+    CountedPaginator,
+    NameKeysetPage,
+    PositionedRows,
+    known_page,
+    short_first_page,
+)
 
 # -- the directory and purposes -----------------------------------------------------------
 
@@ -484,13 +491,26 @@ def departments() -> list[tuple[int, str, str]]:
 
 def people_page(people, number, *, cap: int) -> Page:
     """Page ``number`` of ``people`` (active members, narrowed) by name, with what the
-    people directory's rows show; the total is counted up to ``cap`` (``CappedPaginator``)."""
+    people directory's rows show; the total is counted up to ``cap`` (``CappedPaginator``),
+    or not at all when the first page is not full (``short_first_page``)."""
     people = (
         people.select_related("user", "department")
         .only("display_name", "job_title", "expertise", "user__username", "department__name")
         .order_by("display_name", "pk")
     )
-    return CappedPaginator(people, settings.PAGE_SIZE, cap=cap).get_page(number)
+    size = settings.PAGE_SIZE
+    return short_first_page(people, number, size, lambda: CappedPaginator(people, size, cap=cap))
+
+
+HISTORY_PER_PAGE = 50
+
+
+def history_page(events, number) -> Page:
+    """Page ``number`` of ``events`` (a person's history, filtered and ordered), 50 a page;
+    a history that fits on one page is read without counting it (``short_first_page``)."""
+    return short_first_page(
+        events, number, HISTORY_PER_PAGE, lambda: Paginator(events, HISTORY_PER_PAGE)
+    )
 
 
 def profile_memberships(member: Member):

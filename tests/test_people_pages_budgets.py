@@ -16,8 +16,10 @@ SMALL, LARGE = 3, 30
 # the page's own reads: the person, their memberships, the connected communities (one
 # query over the stored overlaps), whether the viewer may see the history.
 PROFILE_QUERIES = 6
+# A first page shorter than a page is its own count: no COUNT query (short_first_page);
+# a full one is counted for its page links.
 PEOPLE_SEARCH_QUERIES = 5
-HISTORY_QUERIES = 6
+HISTORY_QUERIES = 5
 
 
 @pytest.fixture
@@ -104,3 +106,32 @@ def test_profile_lists_roles_kinds_and_connected_communities(client, cop, open_k
     connected = html[html.index('id="connected-heading"') :]
     assert f'href="{neighbour.get_absolute_url()}">Next Door</a>' in connected
     assert "2 people in common" in connected
+
+
+def test_a_full_first_page_is_still_counted_and_paged(client, busy_person, settings):
+    settings.PAGE_SIZE = 2
+    busy_person(3)
+    client.force_login(member_named("Viewer").user)
+
+    first = client.get(reverse("members:member_list"), {"q": "helper"}).context["page_obj"]
+    last = client.get(reverse("members:member_list"), {"q": "helper", "page": 2}).context[
+        "page_obj"
+    ]
+
+    assert (first.paginator.count, first.paginator.num_pages, len(first)) == (3, 2, 2)
+    assert (last.number, len(last), last.has_previous()) == (2, 1, True)
+
+
+def test_a_long_history_is_paged(client, busy_person):
+    pat = busy_person(30)  # 30 joins
+    for index in range(25):
+        community = Community.objects.get(name=f"Community {index}")
+        services.leave_community(community=community, member=pat)
+    client.force_login(pat.user)
+
+    first = client.get(reverse("members:member_history", args=["pat"])).context["page_obj"]
+    second = client.get(reverse("members:member_history", args=["pat"]), {"page": 2}).context[
+        "page_obj"
+    ]
+
+    assert (first.paginator.count, len(first), len(second)) == (55, 50, 5)
