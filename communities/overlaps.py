@@ -52,6 +52,8 @@ def _add(pairs_sql: str, params: list) -> None:
 
 
 def _shift(community_id: int, member_ids: Collection[int], sign: int) -> None:
+    if not member_ids:
+        return
     for chunk in _chunks(member_ids):
         marks = ", ".join(["%s"] * len(chunk))
         # The people's other active communities, counted: each pair both ways round.
@@ -90,6 +92,8 @@ def people_leaving(*, member_ids: Collection[int]) -> None:
     """Every active membership of ``member_ids`` is about to end (people who left the
     organisation): every pair of their active communities loses them. Call it before
     their memberships are written."""
+    if not member_ids:
+        return
     touched: set[int] = set()
     for chunk in _chunks(member_ids):
         marks = ", ".join(["%s"] * len(chunk))
