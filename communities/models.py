@@ -679,10 +679,20 @@ class CommunityOverlap(models.Model):
     people two communities share (connected communities, the knowledge map) without
     counting them; ``manage.py rebuild_overlaps`` counts them again from scratch."""
 
+    # No foreign-key constraints in the database: checking one locks the community row
+    # (FOR KEY SHARE), and two roster changes that each hold their own community's lock
+    # (FOR UPDATE) while writing the pair both ways would wait for each other. Deleting
+    # a community still deletes its pairs (Django's cascade).
     community = models.ForeignKey(
-        Community, on_delete=models.CASCADE, related_name="+", db_index=False
+        Community,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
-    other = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     # An IntegerField: a change is written as its signed difference (INSERT … ON CONFLICT
     # DO UPDATE), and the row proposed for a decrease is negative before it meets its pair.
     shared = models.IntegerField()

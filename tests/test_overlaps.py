@@ -271,3 +271,11 @@ def test_the_map_links_are_the_stored_pairs_of_live_communities(around, people):
 
     assert insights.shared_people_pairs(limit=50) == expected
     assert insights.shared_people_pairs(kind=Community.Kind.COP, limit=50) == []
+
+
+def test_deleting_a_community_deletes_its_pairs(around):
+    around["open"].delete()
+
+    assert not CommunityOverlap.objects.filter(community=around["open"].pk).exists()
+    assert not CommunityOverlap.objects.filter(other=around["open"].pk).exists()
+    assert_stored_equals_counted()

@@ -40,6 +40,7 @@ class Migration(migrations.Migration):
                 (
                     "community",
                     models.ForeignKey(
+                        db_constraint=False,
                         db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="+",
@@ -49,6 +50,7 @@ class Migration(migrations.Migration):
                 (
                     "other",
                     models.ForeignKey(
+                        db_constraint=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="+",
                         to="communities.community",
