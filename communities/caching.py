@@ -25,7 +25,7 @@ Three kinds of entry:
   is, and after a change only the fragments whose own data changed are drawn again.
 - **For a few minutes** (``remembered``), in the shared default cache: reads costly
   enough that a little staleness is the better deal (the purpose menu, the knowledge
-  map's links and layout, a person's connected communities). A writer that knows such
+  map's links and layout). A writer that knows such
   a read changed may have it ``forget``-ten once it commits: approving a proposal, or
   forming or creating a knowledge community, forgets the purpose menu, so the purposes
   that just joined the directory are in it at once.

@@ -35,7 +35,7 @@ from django.utils.translation import ngettext
 from members.models import Member
 
 from . import caching
-from .models import Community, Membership, MembershipEvent, Purpose
+from .models import Community, CommunityOverlap, Membership, MembershipEvent, Purpose
 from .selectors import LIVE, significant_words
 
 MAP_LINK_LIMIT = 150  # links drawn on the map; their communities are its nodes
@@ -79,11 +79,26 @@ class KnowledgeMap:
 
 def shared_people_pairs(*, kind: str = "", department=None, limit: int = MAP_LINK_LIMIT):
     """``(community_a_id, community_b_id, shared)`` for the pairs of live communities
-    sharing the most active members, strongest first: one grouped self-join of
-    Membership on member, each pair once (a < b).
+    sharing the most active members, strongest first, each pair once (a < b).
 
-    ``kind`` keeps pairs of that kind only; ``department`` counts only its people.
+    ``kind`` keeps pairs of that kind only; ``department`` counts only its people. Without
+    a department the pairs are read from the stored overlaps (``CommunityOverlap``,
+    strongest first by an index); with one, counted by a grouped self-join of Membership
+    on member.
     """
+    if department is None:
+        pairs = CommunityOverlap.objects.filter(
+            community_id__lt=F("other_id"),
+            community__status__in=LIVE,
+            other__status__in=LIVE,
+        )
+        if kind:
+            pairs = pairs.filter(community__kind=kind, other__kind=kind)
+        return list(
+            pairs.order_by("-shared", "community_id", "other_id").values_list(
+                "community_id", "other_id", "shared"
+            )[:limit]
+        )
     other = "member__memberships__"
     conditions = {
         "state": ACTIVE,

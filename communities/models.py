@@ -671,6 +671,51 @@ class MembershipEvent(models.Model):
         super().save(*args, **kwargs)
 
 
+class CommunityOverlap(models.Model):
+    """How many people are active members of both ``community`` and ``other``: stored
+    both ways round (one row each), only for pairs sharing someone, whatever the two
+    communities' status. Kept by ``communities.overlaps`` in the same transaction as
+    every membership that becomes active or stops being active, so pages read the
+    people two communities share (connected communities, the knowledge map) without
+    counting them; ``manage.py rebuild_overlaps`` counts them again from scratch."""
+
+    # No foreign-key constraints in the database: checking one locks the community row
+    # (FOR KEY SHARE), and two roster changes that each hold their own community's lock
+    # (FOR UPDATE) while writing the pair both ways would wait for each other. Deleting
+    # a community still deletes its pairs (Django's cascade).
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    other = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    # An IntegerField: a change is written as its signed difference (INSERT … ON CONFLICT
+    # DO UPDATE), and the row proposed for a decrease is negative before it meets its pair.
+    shared = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["community", "other"], name="one_overlap_per_pair"),
+        ]
+        indexes = [
+            # A community's pairs with their counts, read from the index alone (profiles).
+            models.Index(fields=["community", "other", "shared"], name="overlap_of_community"),
+            # The strongest links of all (the knowledge map), each pair once.
+            models.Index(
+                fields=["-shared", "community", "other"],
+                name="overlap_strongest",
+                condition=Q(community__lt=F("other")),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.community_id} & {self.other_id}: {self.shared}"
+
+
 class StageChange(models.Model):
     """A dated step on Botkin's ladder, with the steward's note."""
 

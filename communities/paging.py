@@ -12,6 +12,7 @@
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
@@ -179,3 +180,17 @@ def known_page(object_list: list, number: int, count: int, per_page: int) -> Pag
     paginator = Paginator([], per_page)
     paginator.count = count  # a cached_property: set, never counted
     return Page(object_list, number, paginator)
+
+
+def short_first_page(rows, number, per_page: int, paginator: Callable[[], Paginator]) -> Page:
+    """Page ``number`` of ``rows`` (a QuerySet, ordered) as ``paginator()`` pages it, except
+    that the first page is read first: when it is shorter than ``per_page`` (a search
+    that finds a few, a person's short history) its length is the total, and nothing is
+    counted. A full first page is counted (for its links); any other page is paged as
+    usual."""
+    if str(number or "1") != "1":
+        return paginator().get_page(number)
+    first = list(rows[:per_page])
+    if len(first) < per_page:
+        return known_page(first, 1, len(first), per_page)
+    return Page(first, 1, paginator())  # a full page: counted for its links, not read again

@@ -2,7 +2,6 @@
 one's own communities. They show communities, so they live here rather than in
 ``members`` (which knows nothing of communities); a profile's editing stays there."""
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from members.forms import PeopleFilterForm
@@ -84,7 +83,7 @@ def member_history(request, username):
     events = form.filtered(
         member.membership_events.select_related("community").only(*HISTORY_FIELDS)
     )
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = selectors.history_page(events, request.GET.get("page"))
     return render(
         request,
         "members/member_history.html",

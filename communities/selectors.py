@@ -22,8 +22,22 @@ from members.models import Department, Member
 
 from . import caching, manage_rows
 from .access import is_directory_admin, requests_decidable_by
-from .models import Community, Membership, Purpose, RosterImport, count_communities, count_members
-from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, PositionedRows, known_page
+from .models import (
+    Community,
+    Membership,
+    Purpose,
+    RosterImport,
+    count_communities,
+    count_members,
+)
+from .paging import (
+    CappedPaginator,
+    CountedPaginator,
+    NameKeysetPage,
+    PositionedRows,
+    known_page,
+    short_first_page,
+)
 
 # -- the directory and purposes -----------------------------------------------------------
 
@@ -465,8 +479,6 @@ def merge_candidates(source: Community, query: str, *, limit: int = 20) -> dict[
 
 # -- people ---------------------------------------------------------------------------------
 
-CONNECTED_SECONDS = 300
-
 
 def departments() -> list[tuple[int, str, str]]:
     """Every department as (pk, slug, name), by name: the same for everyone, so kept
@@ -480,58 +492,87 @@ def departments() -> list[tuple[int, str, str]]:
 
 def people_page(people, number, *, cap: int) -> Page:
     """Page ``number`` of ``people`` (active members, narrowed) by name, with what the
-    people directory's rows show; the total is counted up to ``cap`` (``CappedPaginator``)."""
+    people directory's rows show; the total is counted up to ``cap`` (``CappedPaginator``),
+    or not at all when the first page is not full (``short_first_page``)."""
     people = (
         people.select_related("user", "department")
         .only("display_name", "job_title", "expertise", "user__username", "department__name")
         .order_by("display_name", "pk")
     )
-    return CappedPaginator(people, settings.PAGE_SIZE, cap=cap).get_page(number)
+    size = settings.PAGE_SIZE
+    return short_first_page(people, number, size, lambda: CappedPaginator(people, size, cap=cap))
+
+
+HISTORY_PER_PAGE = 50
+
+
+def history_page(events, number) -> Page:
+    """Page ``number`` of ``events`` (a person's history, filtered and ordered), 50 a page;
+    a history that fits on one page is read without counting it (``short_first_page``)."""
+    return short_first_page(
+        events, number, HISTORY_PER_PAGE, lambda: Paginator(events, HISTORY_PER_PAGE)
+    )
 
 
 def profile_memberships(member: Member):
     """The communities a person is active in, as a profile lists them (proposals left
-    out), by community name."""
+    out), by community name: the role, and the community's name, slug and kind."""
     return (
         member.memberships.active()
         .exclude(community__status=Community.Status.PROPOSED)
         .select_related("community")
+        .only("member", "role", "community__name", "community__slug", "community__kind")
         .order_by("community__name")
     )
 
 
+# The sums are made from a covering index, leaving out the person's own communities and
+# those not live (found by the kind-and-status index: a thousand at most of 10,000), and
+# only the communities kept are read.
+CONNECTED_SQL = """
+SELECT c.id, c.slug, c.name, c.kind, c.status, top.total AS shared
+FROM (
+    SELECT o.other_id, SUM(o.shared) AS total
+    FROM communities_communityoverlap o
+    WHERE o.community_id IN (
+        SELECT m.community_id FROM communities_membership m
+        JOIN communities_community mc ON mc.id = m.community_id
+        WHERE m.member_id = %s AND m.state = %s AND mc.status IN ({live})
+    )
+    AND o.other_id NOT IN (
+        SELECT m.community_id FROM communities_membership m
+        WHERE m.member_id = %s AND m.state = %s
+    )
+    AND o.other_id NOT IN (
+        SELECT gone.id FROM communities_community gone
+        WHERE gone.kind IN ({kinds}) AND gone.status IN ({gone})
+    )
+    GROUP BY o.other_id
+    ORDER BY total DESC, o.other_id
+    LIMIT %s
+) top
+JOIN communities_community c ON c.id = top.other_id
+ORDER BY top.total DESC, top.other_id
+"""
+
+
 def connected_communities(member: Member, limit: int = 10) -> list[Community]:
-    """Live communities the person is not in that share the most people with the
-    communities they are in; each carries ``shared`` (people in common). One query,
-    kept a few minutes (costly for people in many communities; staleness is harmless):
-    the communities are kept as their shown fields and made into unsaved instances."""
-
-    def read() -> list[tuple]:
-        mine = Membership.objects.filter(member=member, state=Membership.State.ACTIVE).values(
-            "community_id"
-        )
-        peers = Membership.objects.filter(
-            community_id__in=mine, community__status__in=LIVE, state=Membership.State.ACTIVE
-        ).values("member_id")
-        return list(
-            Community.objects.filter(
-                status__in=LIVE,
-                memberships__state=Membership.State.ACTIVE,
-                memberships__member_id__in=peers,
-            )
-            .exclude(pk__in=mine)
-            .annotate(shared=Count("memberships"))
-            .order_by("-shared", "name", "pk")
-            .values_list("pk", "slug", "name", "kind", "status", "shared")[:limit]
-        )
-
-    rows = caching.remembered("connected", (member.pk, limit), read, CONNECTED_SECONDS)
-    connected = []
-    for pk, slug, name, kind, status, shared in rows:
-        community = Community(pk=pk, slug=slug, name=name, kind=kind, status=status)
-        community.shared = shared
-        connected.append(community)
-    return connected
+    """Live communities the person is not in that share the most people with the live
+    communities they are in, most first (ties: the older first); each carries
+    ``shared``: the people it shares with each of the person's communities, added up
+    (someone in two of them counts twice). One query over the stored overlaps
+    (``CommunityOverlap``), nothing counted. Only the fields a profile shows are loaded
+    (id, slug, name, kind, status)."""
+    kinds = Community.Kind.values
+    gone = [status for status in Community.Status.values if status not in LIVE]
+    sql = CONNECTED_SQL.format(
+        live=", ".join(["%s"] * len(LIVE)),
+        kinds=", ".join(["%s"] * len(kinds)),
+        gone=", ".join(["%s"] * len(gone)),
+    )
+    state = Membership.State.ACTIVE
+    params = [member.pk, state, *LIVE, member.pk, state, *kinds, *gone, limit]
+    return list(Community.objects.raw(sql, params))
 
 
 def memberships_by_state(member: Member) -> dict[str, list[Membership]]:

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
+from communities import overlaps
 from communities.access import DIRECTORY_ADMINS_GROUP
 from communities.models import Community, Membership, Purpose
 from members.models import Department, Member
@@ -95,6 +96,16 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     active_since = factory.LazyAttribute(
         lambda m: timezone.now() if m.state == Membership.State.ACTIVE else None
     )
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # As the services do: an active membership adds its person to the stored overlaps.
+        membership = super()._create(model_class, *args, **kwargs)
+        if membership.state == Membership.State.ACTIVE:
+            overlaps.people_joined(
+                community_id=membership.community_id, member_ids=[membership.member_id]
+            )
+        return membership
 
 
 def member_named(display_name: str, *, username: str | None = None, **kwargs) -> Member:

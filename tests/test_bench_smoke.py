@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count, Exists, F, OuterRef, Q
 
+from communities import overlaps
 from communities.models import (
     Community,
     DirectoryVersion,
@@ -57,6 +58,8 @@ def test_enterprise_seed_loads_every_kind_state_and_a_big_open_kc():
     big = Community.objects.get(slug=BENCH_COMMUNITY_SLUG)
     assert big.is_kc and big.join_policy == Community.JoinPolicy.OPEN
     assert big.memberships.active().count() == 40
+    # Loaded without the services, the shared people are counted once at the end.
+    assert overlaps.stored() == overlaps.counted() != {}
 
 
 def test_enterprise_seed_keeps_the_rules_and_writes_one_event_per_membership():

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from communities import insights, selectors
+from communities import insights, overlaps, selectors
 from communities.models import Community, Membership, MembershipEvent
 
 from .factories import (
@@ -581,6 +581,7 @@ def build_network(size: int):
             ]
     memberships.append(Membership(member=viewer, community=communities[0], active_since=now))
     Membership.objects.bulk_create(memberships)
+    overlaps.rebuild()  # loaded without the services, as a bulk load would be
     MembershipEvent.objects.bulk_create(events)
     return viewer.user
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
-from communities import services
+from communities import overlaps, services
 from communities.models import Community, Membership, MembershipEvent
 from communities.services import ServiceError
 from members.models import Member
@@ -341,3 +341,32 @@ def test_proposals_at_once_with_alike_purposes_share_a_statement_and_never_a_slu
     same = {proposal.purposes.get().pk for _o, proposal in outcomes[:5]}
     assert same == {Purpose.objects.get(statement="Quilt more").pk}
     assert Community.objects.filter(name="Quilt Makers").count() == len(statements)
+
+
+def test_joins_and_leaves_in_communities_sharing_people_keep_the_stored_overlaps_exact():
+    # Two communities everyone is in, and four more: each person joins or leaves one of
+    # the four at once, so every call touches the same pairs (both ways round).
+    shared_by_all = [CommunityFactory(join_policy=Community.JoinPolicy.OPEN) for _ in range(2)]
+    others = [CommunityFactory(join_policy=Community.JoinPolicy.OPEN) for _ in range(4)]
+    people = [MemberFactory() for _ in range(8)]
+    for person in people:
+        for community in shared_by_all:
+            MembershipFactory(community=community, member=person)
+    for person in people[::2]:
+        MembershipFactory(community=others[0], member=person)
+
+    calls = []
+    for index, person in enumerate(people):
+        community = others[index % 4]
+        if community == others[0] and index % 2 == 0:
+            calls.append(
+                lambda c=community, p=person: services.leave_community(community=c, member=p)
+            )
+        else:
+            calls.append(
+                lambda c=community, p=person: services.join_community(community=c, member=p)
+            )
+    outcomes = run_together(calls)
+
+    assert [outcome for outcome, _value in outcomes] == ["done"] * len(people)
+    assert overlaps.stored() == overlaps.counted()

@@ -11,7 +11,7 @@ from django.db.models import Count, Q
 from django.test import override_settings
 from django.urls import reverse
 
-from communities import access
+from communities import access, overlaps
 from communities.models import Community, Membership, MembershipEvent, Purpose
 from members.models import Department, Member
 
@@ -91,6 +91,9 @@ class TestSeededDemo:
 
         assert set(memberships.values_list("role", flat=True)) == set(Membership.Role.values)
         assert set(memberships.values_list("state", flat=True)) == set(Membership.State.values)
+
+    def test_seeded_shared_people_are_stored_as_counted(self):
+        assert overlaps.stored() == overlaps.counted() != {}
 
     def test_seeded_active_kcs_keep_the_invariants(self):
         active = Q(memberships__state=Membership.State.ACTIVE)

@@ -1,5 +1,6 @@
 """What every service shares: the refusals, the row locks, the one way a membership
-changes state (``_transition``: save it and record its one history event), and the one
+changes state (``_transition``: save it, keep the stored overlaps, and record its one
+history event), and the one
 way a row with a slug is created (``_create_with_slug``)."""
 
 import secrets
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
-from .. import access
+from .. import access, overlaps
 from ..models import Community, Membership, MembershipEvent
 
 State = Membership.State
@@ -106,7 +107,8 @@ def _transition(
     decided: bool = False,
     active_since=None,
 ) -> Membership:
-    """Move ``membership`` to ``state`` (and ``role``), save it, and record one event.
+    """Move ``membership`` to ``state`` (and ``role``), save it, keep the stored
+    overlaps when it becomes or stops being active, and record one event.
 
     Becoming active sets ``active_since`` to now (or to ``active_since``, for someone
     whose membership carries over from elsewhere, as a merge's people do)."""
@@ -125,6 +127,9 @@ def _transition(
     if note or action in (Action.REQUESTED, Action.DENIED, Action.REMOVED):
         membership.note = note
     membership.save()
+    if (state_before == State.ACTIVE) != (state == State.ACTIVE):
+        change = overlaps.people_joined if state == State.ACTIVE else overlaps.people_left
+        change(community_id=membership.community_id, member_ids=[membership.member_id])
     _record(
         membership,
         actor=actor,

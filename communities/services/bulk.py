@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from members.models import Member
 
-from .. import notifications
+from .. import notifications, overlaps
 from ..csv_io import pg_copy, roster_upload
 from ..models import Community, Membership, MembershipEvent, RosterImport, RosterImportRow
 from ._common import (
@@ -351,11 +351,14 @@ _IMPORT_EVENT_COLUMNS = (
 
 @dataclass
 class _ImportRows:
-    """An import's writes: new memberships, changed ones, and one event for each."""
+    """An import's writes: new memberships, changed ones, and one event for each; who
+    became active and who stopped being active, for the stored overlaps."""
 
     added: list[tuple] = field(default_factory=list)  # ("member_id", "role", "note")
     changed: list[tuple[Membership, bool]] = field(default_factory=list)  # (it, was sponsor?)
     events: list[tuple] = field(default_factory=list)  # _IMPORT_EVENT_COLUMNS
+    joined: list[int] = field(default_factory=list)  # member ids now active, before not
+    left: list[int] = field(default_factory=list)  # member ids active before, now not
 
     @classmethod
     def of(cls, changes: list[_Change], memberships: dict[int, Membership], *, actor, now, source):
@@ -370,6 +373,8 @@ class _ImportRows:
                 action = Action.ADDED if change.action == "add" else Action.ROLE_CHANGED
                 state_after, role_after = State.ACTIVE, change.role
             note = f"{source}: {change.note}" if change.note else source
+            if (state_before == State.ACTIVE) != (state_after == State.ACTIVE):
+                (rows.joined if state_after == State.ACTIVE else rows.left).append(change.member_id)
             if membership is None:
                 rows.added.append((change.member_id, role_after, note))
             else:
@@ -408,6 +413,8 @@ class _ImportRows:
             ("member_id", "role", "note"),
             self.added,
         )
+        overlaps.people_joined(community_id=community.pk, member_ids=self.joined)
+        overlaps.people_left(community_id=community.pk, member_ids=self.left)
         _insert_rows(
             MembershipEvent,
             {

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
+from .. import overlaps
 from ..models import Community, Membership, Purpose
 from ._common import (
     Action,
@@ -202,6 +203,12 @@ def merge_communities(
             note=note,
             active_since=move.active_since,
         )
+    overlaps.people_left(
+        community_id=source.pk,
+        member_ids=source.memberships.filter(state=State.ACTIVE).values_list(
+            "member_id", flat=True
+        ),
+    )
     source.memberships.all().delete()
     target.purposes.add(*plan.purposes)
     source.status = Community.Status.ARCHIVED

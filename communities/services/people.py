@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Department, Member
 
+from .. import overlaps
 from ..models import Membership, MembershipEvent, PeopleSyncUpload
 from ..people_sync import (
     MEMBER_FIELDS,
@@ -341,6 +342,9 @@ def end_memberships_of(
         ).values_list("pk", "community_id", "member_id", "member__display_name", "state", "role")
         if values[2] in member_ids
     ]
+    overlaps.people_leaving(
+        member_ids={values[2] for values in memberships if values[4] == Membership.State.ACTIVE}
+    )
     for chunk in _chunks([values[0] for values in memberships], IN_CHUNK):
         Membership.objects.filter(pk__in=chunk).update(
             state=Membership.State.LEFT, note=note, updated_at=now

@@ -26,9 +26,9 @@ from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.text import Truncator
 from django.utils.timesince import TIME_STRINGS
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
-from communities.models import Membership, MembershipEvent, invitations_lapse_before
+from communities.models import Community, Membership, MembershipEvent, invitations_lapse_before
 
 from ._jinja import jinja_tag
 from .kcdir_wording import waited_since
@@ -236,3 +236,65 @@ def manage_roster_rows(entries, community, roles) -> dict:
             row["withdraw_label"] = withdraw % named
         rows.append(row)
     return {"rows": rows, **labels}
+
+
+def _kind_badges() -> dict[str, dict[str, str]]:
+    """What ``includes/_kind_badge.html`` says of each kind: its class, title and text."""
+    return {
+        Community.Kind.KC: {
+            "css": "kind-kc",
+            "title": gettext("Purposely formed, with a formal membership list"),
+            "text": gettext("Knowledge community"),
+        },
+        Community.Kind.COP: {
+            "css": "kind-cop",
+            "title": gettext("Informal: people who practise together"),
+            "text": gettext("Community of practice"),
+        },
+    }
+
+
+@jinja_tag(register, "includes/_profile_rows.html")
+def profile_rows(memberships: Iterable[Membership]) -> dict:
+    """A profile's communities (memberships with their community): the name, its kind
+    badge and the person's role there (a CoP's steward is its coordinator)."""
+    community_url = url_maker("communities:community_detail")
+    badges = _kind_badges()
+    roles = _labels(Membership.Role.choices)
+    coordinator = gettext("Coordinator")
+    rows = []
+    for membership in memberships:
+        community = membership.community
+        is_coordinator = community.kind == Community.Kind.COP and membership.role == "steward"
+        rows.append(
+            {
+                "url": community_url(community.slug),
+                "name": community.name,
+                "badge": badges.get(community.kind, badges[Community.Kind.COP]),
+                "aside": coordinator
+                if is_coordinator
+                else roles.get(membership.role, membership.role),
+            }
+        )
+    return {"rows": rows, "small": False}
+
+
+@jinja_tag(register, "includes/_profile_rows.html")
+def connected_rows(communities: Iterable[Community]) -> dict:
+    """A profile's connected communities: the name, its kind badge and the people it
+    shares (``shared``)."""
+    community_url = url_maker("communities:community_detail")
+    badges = _kind_badges()
+    rows = [
+        {
+            "url": community_url(community.slug),
+            "name": community.name,
+            "badge": badges.get(community.kind, badges[Community.Kind.COP]),
+            "aside": ngettext(
+                "%(counter)s person in common", "%(counter)s people in common", community.shared
+            )
+            % {"counter": community.shared},
+        }
+        for community in communities
+    ]
+    return {"rows": rows, "small": True}

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
+from communities import overlaps
 from communities.access import DIRECTORY_ADMINS_GROUP
 from communities.models import Community, Membership, MembershipEvent, Purpose, StageChange
 from members.models import Department, Member
@@ -56,6 +57,7 @@ class DemoBuilder:
         purposes = self.build_purposes()
         created = self.build_communities(purposes, members, accounts)
         self.build_proposals(accounts, purposes)
+        overlaps.rebuild()  # memberships were written without the services
         return {
             "departments": len(departments),
             "members": len(members) + len(accounts),

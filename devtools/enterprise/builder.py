@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from communities import overlaps
 from communities.models import Community, Purpose
 from members.models import Department
 
@@ -134,6 +135,8 @@ class EnterpriseBuilder:
                     "communities_membershipevent", EVENT_COLUMNS, events, as_lines=True
                 )
             self.loader.reset_sequences(self.first_id)
+            self.loader.progress("Counting the people communities share")
+            overlaps.rebuild()  # memberships were loaded without the services
         self.loader.analyze()
         self.loader.progress("Enterprise data loaded")
         return counts
