@@ -163,23 +163,31 @@ def focus_map(
     it, its links to them and the strongest ``FOCUS_OTHER_LINK_LIMIT`` links among them
     (in a big directory they nearly all share someone: drawing every link would hide
     the focus), counted like ``shared_people_pairs`` (same ``kind`` and ``department``
-    rules). Three queries, each narrowed to these communities."""
-    near = Membership.objects.filter(
-        state=ACTIVE,
-        community__status__in=LIVE,
-        member__memberships__community=community,
-        member__memberships__state=ACTIVE,
-    ).exclude(community=community)
-    if kind:
-        near = near.filter(community__kind=kind)
-    if department is not None:
-        near = near.filter(member__department=department)
-    neighbours = (
-        near.values("community_id")
-        .annotate(shared=Count("pk"))
-        .order_by("-shared", "community_id")
-        .values_list("community_id", "shared")
-    )
+    rules: the stored overlaps without a department, its people counted with one).
+    Three queries, each narrowed to these communities."""
+    if department is None:
+        neighbours = CommunityOverlap.objects.filter(
+            community=community, other__status__in=LIVE
+        ).values_list("other_id", "shared")
+        if kind:
+            neighbours = neighbours.filter(other__kind=kind)
+        neighbours = neighbours.order_by("-shared", "other_id")
+    else:
+        near = Membership.objects.filter(
+            state=ACTIVE,
+            community__status__in=LIVE,
+            member__department=department,
+            member__memberships__community=community,
+            member__memberships__state=ACTIVE,
+        ).exclude(community=community)
+        if kind:
+            near = near.filter(community__kind=kind)
+        neighbours = (
+            near.values("community_id")
+            .annotate(shared=Count("pk"))
+            .order_by("-shared", "community_id")
+            .values_list("community_id", "shared")
+        )
     found = list(neighbours[: limit + 1])
     more_neighbours = len(found) > limit
     ids = [community.pk, *(pk for pk, _shared in found[:limit])]
@@ -211,7 +219,19 @@ def focus_map(
 
 def _pairs_among(ids: list[int], *, kind: str, department) -> list[tuple[int, int, int]]:
     """``(a, b, shared)`` for every pair of the communities ``ids`` (a < b) sharing
-    active members, strongest first: one grouped self-join, as in ``shared_people_pairs``."""
+    active members, strongest first: the stored overlaps, or with a department one
+    grouped self-join of its people's memberships, as in ``shared_people_pairs``."""
+    if department is None:
+        stored = CommunityOverlap.objects.filter(
+            community_id__in=ids, other_id__in=ids, community_id__lt=F("other_id")
+        )
+        if kind:
+            stored = stored.filter(community__kind=kind, other__kind=kind)
+        return list(
+            stored.order_by("-shared", "community_id", "other_id").values_list(
+                "community_id", "other_id", "shared"
+            )
+        )
     other = "member__memberships__"
     conditions = {
         "state": ACTIVE,

@@ -250,7 +250,7 @@ def test_rebuild_repairs_the_store_and_check_reports_differences(around, capsys)
 
 
 def test_the_migration_fills_the_store_as_counted(around):
-    fill = import_module("communities.migrations.0016_community_overlap").FILL
+    fill = import_module("communities.migrations.0017_community_overlap").FILL
     expected = overlaps.counted()
     CommunityOverlap.objects.all().delete()
 

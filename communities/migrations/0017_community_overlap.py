@@ -24,7 +24,7 @@ ORDER BY a.community_id, b.community_id
 
 
 class Migration(migrations.Migration):
-    dependencies = [("communities", "0015_community_proposal_note")]
+    dependencies = [("communities", "0016_roster_import_mode")]
 
     operations = [
         migrations.CreateModel(
