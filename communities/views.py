@@ -75,10 +75,16 @@ def community_detail(request, slug):
         .select_related("formed_from", "merged_into"),
     )
     # The roster's pages are drawn once per directory version (the template's
-    # cached_section): the page is read only when the section is drawn.
+    # cached_section): the page is read only when the section is drawn. The whole list
+    # is as long as the community's active members, already counted above.
     roster_form = SearchForm(request.GET)
     roster_page = SimpleLazyObject(
-        lambda: selectors.roster_page(community, roster_form.query, request.GET.get("page"))
+        lambda: selectors.roster_page(
+            community,
+            roster_form.query,
+            request.GET.get("page"),
+            count=None if roster_form.query else community.active_member_count or 0,
+        )
     )
     viewer_membership = community.memberships.filter(member=request.member).first()
     stewardship = access.stewardship_links(request.user, community, viewer_membership)

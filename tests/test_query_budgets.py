@@ -32,7 +32,7 @@ SMALL, LARGE = 5, 50
 # communities ("You are a member"), read per viewer outside the cached section.
 QUERY_BUDGETS = {
     "community_list": 11,
-    "community_detail": 10,
+    "community_detail": 8,
     "purpose_list": 5,
     "purpose_detail": 9,
     "member_list": 5,
@@ -46,7 +46,7 @@ QUERY_BUDGETS = {
     # A misspelt search: the words as typed (one count), the directory's words (two
     # queries, then kept for minutes) and the corrected search.
     "community_list_typo": 14,
-    "community_detail_deep": 10,
+    "community_detail_deep": 8,
     "member_search": 5,
 }
 
