@@ -33,6 +33,8 @@ SMALL, LARGE = 5, 50
 QUERY_BUDGETS = {
     "community_list": 11,
     "community_detail": 8,
+    # A community of practice: the same (what was formalised from it is asked with it).
+    "community_detail_cop": 8,
     "purpose_list": 5,
     "purpose_detail": 9,
     "member_list": 5,
@@ -55,6 +57,7 @@ QUERY_BUDGETS = {
 SHOWN = {
     "community_list": lambda ctx: len(ctx["page_obj"]),
     "community_detail": lambda ctx: ctx["roster_page"].paginator.count,
+    "community_detail_cop": lambda ctx: ctx["roster_page"].paginator.count,
     "purpose_list": lambda ctx: ctx["page_obj"].paginator.count,
     "purpose_detail": lambda ctx: ctx["page_obj"].paginator.count,
     "member_list": lambda ctx: ctx["page_obj"].paginator.count,
@@ -78,6 +81,7 @@ def second_page(rows: int) -> int:
 EXPECTED_SHOWN = {
     "community_list": lambda size: min(size, settings.PAGE_SIZE),
     "community_detail": lambda size: size - 1,  # one person only requested to join
+    "community_detail_cop": lambda size: size - 1,
     "purpose_list": lambda size: size + 1,  # one shared purpose, one each
     "purpose_detail": lambda size: size,
     "member_list": lambda size: size,
@@ -131,6 +135,10 @@ def build_directory(size: int):
     return {
         "community_list": reverse("communities:community_list"),
         "community_detail": first.get_absolute_url(),
+        "community_detail_cop": Community.objects.filter(kind=Community.Kind.COP)
+        .order_by("pk")
+        .first()
+        .get_absolute_url(),
         "purpose_list": reverse("communities:purpose_list"),
         "purpose_detail": shared.get_absolute_url(),
         "member_list": reverse("members:member_list"),
