@@ -125,3 +125,22 @@ def test_the_triggers_are_in_place():
     } | {"kcdir_membership_sort_name_insert", "kcdir_membership_sort_name_update"}
     expected.add("kcdir_member_renamed")
     assert found == expected
+
+
+def test_the_manage_list_follows_a_renamed_member(open_kc):
+    """The manage page's order (``by_member_name``) is the membership's ``sort_name``:
+    a renamed person moves on the list at once, as on the roster."""
+    amy = member_named("Amy Archer")
+    zoe = member_named("Zoe Zander")
+    for person in (zoe, amy):
+        MembershipFactory(community=open_kc, member=person)
+
+    def manage_names():
+        return list(
+            open_kc.memberships.by_member_name().values_list("member__display_name", flat=True)
+        )
+
+    assert manage_names() == sorted(manage_names())
+    Member.objects.filter(pk=amy.pk).update(display_name="Zara Zenith")
+
+    assert manage_names()[-2:] == ["Zara Zenith", "Zoe Zander"]
