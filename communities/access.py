@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import connections, router
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -280,9 +280,13 @@ def purpose_for_viewer(user, slug: str) -> Purpose:
 
 
 def community_for_steward(user, slug: str) -> Community:
-    """A community this user may curate: its stewards and directory admins."""
-    community = community_for_viewer(user, slug)
-    if not may_curate(user, community):
+    """A community this user may curate (``may_curate``): its stewards and directory
+    admins. Whether the user stewards it is read with the community, in one query."""
+    stewarded = communities_stewarded_by(user).filter(community_id=OuterRef("pk"))
+    community = community_for_viewer(
+        user, slug, queryset=Community.objects.annotate(stewarded_by_viewer=Exists(stewarded))
+    )
+    if not (is_directory_admin(user) or community.stewarded_by_viewer):
         raise PermissionDenied("Only this community's stewards and directory admins can do that.")
     return community
 

@@ -1,9 +1,10 @@
-"""The rows of the membership manage page, as plain data.
+"""The rows of the membership manage page and of a community's roster, as plain data.
 
-The page lists fifty memberships and up to fifty waiting requests; building a model
-instance for each membership, member, user and department costs more than drawing
-them. These rows come from ``values()`` and carry only what the page shows (and read
-like the models they stand for: ``entry.member.display_name``).
+The manage page lists fifty memberships and up to fifty waiting requests, a community's
+page a page of its roster; building a model instance for each membership, member, user
+and department costs more than drawing them. These rows come from ``values()`` and carry
+only what the page shows (and read like the models they stand for:
+``entry.member.display_name``).
 """
 
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class Entry:
     note: str = ""
     updated_at: datetime | None = None
     decided_at: datetime | None = None
+    active_since: datetime | None = None
 
 
 ROSTER_COLUMNS = (
@@ -44,6 +46,16 @@ ROSTER_COLUMNS = (
     "member__display_name",
     "member__user__username",
     "member__user__email",
+    "member__department__name",
+)
+# A community's roster, on its page: name and job title, role, department, since when.
+MEMBER_COLUMNS = (
+    "pk",
+    "role",
+    "active_since",
+    "member__display_name",
+    "member__user__username",
+    "member__job_title",
     "member__department__name",
 )
 WAITING_COLUMNS = (
@@ -78,6 +90,20 @@ def waiting_entry(row: dict) -> Entry:
         pk=row["pk"],
         note=row["note"],
         updated_at=row["updated_at"],
+        member=Person(
+            display_name=row["member__display_name"],
+            username=row["member__user__username"],
+            job_title=row["member__job_title"],
+            department=row["member__department__name"] or "",
+        ),
+    )
+
+
+def member_entry(row: dict) -> Entry:
+    return Entry(
+        pk=row["pk"],
+        role=row["role"],
+        active_since=row["active_since"],
         member=Person(
             display_name=row["member__display_name"],
             username=row["member__user__username"],

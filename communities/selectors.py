@@ -23,6 +23,7 @@ from members.models import Department, Member
 from . import caching, manage_rows
 from .access import is_directory_admin, requests_decidable_by
 from .models import (
+    ROLE_RANK,
     Community,
     Membership,
     Purpose,
@@ -233,13 +234,28 @@ def purpose_menu_changed() -> None:
 # -- a community ----------------------------------------------------------------------------
 
 
-def roster_page(community: Community, query: str, number) -> Page:
+def roster_page(community: Community, query: str, number, *, count: int | None = None) -> Page:
     """Page ``number`` of the community's roster (``Membership.objects.roster()``'s
-    order), narrowed by ``query``: memberships with member, user and department.
-    The page is found among membership ids alone; only its own rows are joined."""
+    order), narrowed by ``query``, as ``manage_rows.Entry`` rows (name, username, job
+    title, department, role, since when). ``count``: how many the roster holds, when the
+    caller knows it (the whole list: the community's active members), else counted.
+
+    One query: the page is found among membership ids alone (a subquery that PostgreSQL
+    reads from the roster's index, skipping to a deep page without joining the rows it
+    skips), and only its own rows are joined to their people."""
     roster = community.memberships.roster().search(query)
-    page = Paginator(roster.values_list("pk", flat=True), settings.PAGE_SIZE).get_page(number)
-    page.object_list = Membership.objects.in_order(page.object_list)
+    paginator = Paginator(roster.values_list("pk", flat=True), settings.PAGE_SIZE)
+    if count is not None:
+        paginator.count = count  # a cached_property: set, never counted
+    page = paginator.get_page(number)
+    rows = []
+    if paginator.count:
+        rows = (
+            Membership.objects.filter(pk__in=page.object_list)
+            .order_by(ROLE_RANK, "sort_name", "pk")
+            .values(*manage_rows.MEMBER_COLUMNS)
+        )
+    page.object_list = [manage_rows.member_entry(row) for row in rows]
     return page
 
 

@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -73,13 +74,22 @@ def community_detail(request, slug):
         slug,
         queryset=Community.objects.with_counts()
         .with_leaders()
-        .select_related("formed_from", "merged_into"),
+        .select_related("formed_from", "merged_into")
+        # Few communities of practice were ever formalised: ask with the community, and
+        # read the knowledge communities formed from it only when there are some.
+        .annotate(formalised=Exists(Community.objects.listed().filter(formed_from=OuterRef("pk")))),
     )
     # The roster's pages are drawn once per directory version (the template's
-    # cached_section): the page is read only when the section is drawn.
+    # cached_section): the page is read only when the section is drawn. The whole list
+    # is as long as the community's active members, already counted above.
     roster_form = SearchForm(request.GET)
     roster_page = SimpleLazyObject(
-        lambda: selectors.roster_page(community, roster_form.query, request.GET.get("page"))
+        lambda: selectors.roster_page(
+            community,
+            roster_form.query,
+            request.GET.get("page"),
+            count=None if roster_form.query else community.active_member_count or 0,
+        )
     )
     viewer_membership = community.memberships.filter(member=request.member).first()
     stewardship = access.stewardship_links(request.user, community, viewer_membership)
@@ -98,7 +108,9 @@ def community_detail(request, slug):
             if stewardship.manage
             else None,
             "stage_changes": community.stage_changes.all()[:10],
-            "formalised_as": community.formalised_as.listed() if community.is_cop else [],
+            "formalised_as": community.formalised_as.listed()
+            if community.is_cop and community.formalised
+            else [],
         },
     )
 

@@ -25,12 +25,13 @@ SMALL, LARGE = 5, 60
 # Each includes the request's own two: the user with their Member and directory-admin
 # flag (one query), and the navbar's waiting count.
 QUERY_BUDGETS = {
-    # + community, steward check, the list (page from a cursor, total) and the
-    # requests (count, page); a list that fits on one page needs no count (7).
-    "community_manage": 8,
-    "community_history": 6,  # + community, steward check, events (count, page)
+    # + the community with the steward check, the list (page from a cursor, total) and
+    # the requests (count, page); a list that fits on one page needs no count (6).
+    "community_manage": 7,
+    "community_history": 5,  # + the community with the steward check, events (count, page)
     "member_history": 5,  # + the person, events with their communities (count, page)
-    "members_add_search": 7,  # + community, steward check, departments matched, the search
+    # + the community with the steward check, departments matched, the search
+    "members_add_search": 6,
     "my_communities": 9,  # + memberships, requests waiting, proposals, suggestions
 }
 

@@ -2,8 +2,10 @@
 database triggers keep equal to the member's name (migration 0008)."""
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
+from communities import selectors
 from communities.models import Membership
 from members.models import Member
 
@@ -21,8 +23,7 @@ def stored_sort_names(community) -> dict[str, str]:
 
 
 def roster_names(community) -> list[str]:
-    pks = community.memberships.roster().values_list("pk", flat=True)
-    return [m.member.display_name for m in Membership.objects.in_order(pks)]
+    return [m.member.display_name for m in selectors.roster_page(community, "", 1)]
 
 
 def test_a_new_membership_gets_its_members_name(open_kc):
@@ -62,10 +63,25 @@ def test_sponsor_then_stewards_then_everyone_by_name(open_kc):
     assert names == ["Spencer Sponsor", "Stella Steward", "Al Ames", "Bea Burr", "Cy Cole"]
 
 
-def test_in_order_keeps_the_order_given_and_skips_missing_rows(open_kc):
-    pks = list(open_kc.memberships.roster().values_list("pk", flat=True))
-    shown = Membership.objects.in_order([*reversed(pks), 999_999])
-    assert [m.pk for m in shown] == list(reversed(pks))
+def test_a_roster_page_is_one_query_when_its_length_is_known(open_kc, django_assert_num_queries):
+    for n in range(30):
+        MembershipFactory(community=open_kc, member=member_named(f"Person {n:02d}"))
+    whole = list(open_kc.memberships.roster().values_list("member__display_name", flat=True))
+
+    with django_assert_num_queries(1):
+        second = selectors.roster_page(open_kc, "", 2, count=len(whole))
+    with django_assert_num_queries(2):  # counted, then read
+        counted = selectors.roster_page(open_kc, "", 2)
+
+    assert [m.member.display_name for m in second] == whole[settings.PAGE_SIZE :]
+    assert [m.pk for m in counted] == [m.pk for m in second]
+    assert counted.paginator.count == len(whole) == 32
+
+
+def test_an_empty_roster_page_asks_nothing(open_kc, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        page = selectors.roster_page(open_kc, "", 1, count=0)
+    assert list(page) == []
 
 
 EXPECTED_TRIGGERS = {
@@ -109,3 +125,22 @@ def test_the_triggers_are_in_place():
     } | {"kcdir_membership_sort_name_insert", "kcdir_membership_sort_name_update"}
     expected.add("kcdir_member_renamed")
     assert found == expected
+
+
+def test_the_manage_list_follows_a_renamed_member(open_kc):
+    """The manage page's order (``by_member_name``) is the membership's ``sort_name``:
+    a renamed person moves on the list at once, as on the roster."""
+    amy = member_named("Amy Archer")
+    zoe = member_named("Zoe Zander")
+    for person in (zoe, amy):
+        MembershipFactory(community=open_kc, member=person)
+
+    def manage_names():
+        return list(
+            open_kc.memberships.by_member_name().values_list("member__display_name", flat=True)
+        )
+
+    assert manage_names() == sorted(manage_names())
+    Member.objects.filter(pk=amy.pk).update(display_name="Zara Zenith")
+
+    assert manage_names()[-2:] == ["Zara Zenith", "Zoe Zander"]

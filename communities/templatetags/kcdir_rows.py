@@ -1,9 +1,10 @@
 """The rows of the longest tables, drawn by Jinja2 templates in ``templates/jinja2/``.
 
 The membership manage page (``includes/_waiting_rows.html``,
-``includes/_manage_roster_rows.html``), the history pages (``includes/_event_rows.html``)
-and the people search (``includes/_people_rows.html``) show up to fifty rows of several
-cells, links and buttons each, on every request. What makes such rows slow in a
+``includes/_manage_roster_rows.html``), the history pages (``includes/_event_rows.html``),
+a community's roster (``includes/_roster_rows.html``) and the people search
+(``includes/_people_rows.html``) show up to fifty rows of several cells, links and
+buttons each, on every request. What makes such rows slow in a
 template is a ``{% url %}``, a ``{% translate %}`` or ``{% blocktranslate %}`` and a
 choice label looked up per cell; so these tags do that work once per table and hand
 their template plain values: each URL is reversed once and filled in per row
@@ -84,6 +85,36 @@ def event_rows(events: Iterable[MembershipEvent], show_community=False) -> dict:
         else:
             row["where"] = event.target_name
         rows.append(row)
+    return {"rows": rows}
+
+
+@jinja_tag(register, "includes/_roster_rows.html")
+def roster_rows(entries, community) -> dict:
+    """A community's roster on its page (``manage_rows.Entry``): name and job title,
+    role (a community of practice's stewards are its coordinators), department, and
+    since when, as the ``date`` filter writes ``"M Y"``."""
+    person_url = url_maker("members:member_detail")
+    roles = _labels(Membership.Role.choices)
+    if community.kind == Community.Kind.COP:
+        roles[Membership.Role.STEWARD] = gettext("Coordinator")
+    months = [""] + [str(MONTHS_3[month]).title() for month in range(1, 13)]
+    rows = []
+    for entry in entries:
+        member = entry.member
+        since = ""
+        if entry.active_since is not None:
+            when = timezone.localtime(entry.active_since)
+            since = f"{months[when.month]} {when.year}"
+        rows.append(
+            {
+                "url": person_url(member.username),
+                "name": member.display_name,
+                "job_title": member.job_title,
+                "role": roles.get(entry.role, entry.role),
+                "department": member.department,
+                "since": since,
+            }
+        )
     return {"rows": rows}
 
 
