@@ -119,8 +119,7 @@ def knowledge_map(*, kind: str = "", department=None, limit: int = MAP_LINK_LIMI
     ids = {pk for a, b, _shared in pairs for pk in (a, b)}
     communities = (
         Community.objects.filter(pk__in=ids)
-        .with_counts()
-        .only("pk", "name", "slug", "kind", "status")
+        .only("pk", "name", "slug", "kind", "status", "active_member_count")
         .in_bulk()
     )
     links = [

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models
-from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, When
-from django.db.models.functions import Upper
+from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, When
+from django.db.models.functions import Coalesce, Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -111,14 +111,22 @@ class CommunityQuerySet(models.QuerySet):
         return self.listed().exclude(status=Community.Status.ARCHIVED)
 
     def with_counts(self):
-        """Annotate ``active_member_count`` (one aggregate, no join fan-out)."""
-        active = Membership.objects.filter(community=OuterRef("pk"), state=Membership.State.ACTIVE)
-        return self.annotate(
-            active_member_count=models.Subquery(
-                active.order_by().values("community").annotate(n=Count("pk")).values("n"),
-                output_field=models.IntegerField(),
-            )
+        """The communities with their ``active_member_count``: a stored column now (the
+        membership services keep it), so nothing is counted; kept for its callers."""
+        return self
+
+    def recount_members(self) -> int:
+        """Store each community's ``active_member_count`` afresh, counted from its
+        memberships: one statement. For the services' bulk changes (which hold the
+        communities' row locks), data loaders and repairs."""
+        active = (
+            Membership.objects.filter(community=OuterRef("pk"), state=Membership.State.ACTIVE)
+            .order_by()
+            .values("community")
+            .annotate(n=Count("pk"))
+            .values("n")
         )
+        return self.update(active_member_count=Coalesce(models.Subquery(active), 0))
 
     def with_leaders(self):
         """Prefetch purposes and active sponsors/stewards (as ``leaders``) for cards."""
@@ -136,8 +144,7 @@ class CommunityQuerySet(models.QuerySet):
         )
 
     def for_directory(self):
-        """Listed communities with what a card shows; member counts are added per page
-        (``count_members``), so a deep page never counts the rows it skips."""
+        """Listed communities with what a card shows (the member count is a column)."""
         return self.listed().with_leaders()
 
     def search(self, text: str):
@@ -208,9 +215,8 @@ class CommunityQuerySet(models.QuerySet):
         if sort == "newest":
             return self.order_by("-created_at", "-pk")
         if sort == "members":
-            return self.with_counts().order_by(
-                F("active_member_count").desc(nulls_last=True), "name"
-            )
+            # The stored count, read in the order of its index (``community_by_members``).
+            return self.order_by("-active_member_count", "name", "pk")
         return self.order_by("name", "pk")
 
 
@@ -244,21 +250,19 @@ def word_start_pattern(word: str) -> str:
 
 
 def count_members(communities) -> list:
-    """Set ``active_member_count`` on each community that lacks it: one query for a
-    page of communities. Returns them as a list."""
-    communities = list(communities)
-    missing = [c.pk for c in communities if not hasattr(c, "active_member_count")]
-    if missing:
-        counts = dict(
-            Membership.objects.filter(community_id__in=missing, state=Membership.State.ACTIVE)
-            .order_by()
-            .values_list("community_id")
-            .annotate(n=Count("pk"))
-        )
-        for community in communities:
-            if community.pk in counts or not hasattr(community, "active_member_count"):
-                community.active_member_count = counts.get(community.pk, 0)
-    return communities
+    """The communities as a list, each with its ``active_member_count``: the stored
+    column, so no query (kept for its callers)."""
+    return list(communities)
+
+
+def active_member_counts(community_ids=None):
+    """Community id -> its active memberships, counted from the memberships (what
+    ``Community.active_member_count`` stores), for ``community_ids`` or every community:
+    for the services that recount and the tests that check the stored count."""
+    memberships = Membership.objects.filter(state=Membership.State.ACTIVE)
+    if community_ids is not None:
+        memberships = memberships.filter(community_id__in=community_ids)
+    return dict(memberships.order_by().values_list("community_id").annotate(n=Count("pk")))
 
 
 class Community(models.Model):
@@ -352,6 +356,12 @@ class Community(models.Model):
     # The proposer's "Why now", for the directory admins who decide: never the public
     # ``summary``, and shown nowhere else.
     proposal_note = models.TextField(_("why now"), blank=True)
+    # Its active memberships, kept by the membership services in the transaction that
+    # changes them (``services._counts``), so the directory sorts by it from an index
+    # and never counts a whole directory's memberships (backfilled by migration 0016).
+    active_member_count = models.PositiveIntegerField(
+        _("active members"), default=0, editable=False
+    )
     declined_at = models.DateTimeField(_("proposal declined"), null=True, blank=True)
     decision_note = models.TextField(_("decision note"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
@@ -367,6 +377,9 @@ class Community(models.Model):
             models.Index(fields=["kind", "status"], name="community_kind_status"),
             models.Index(fields=["stage"], name="community_stage"),
             models.Index(fields=["name"], name="community_name"),
+            models.Index(
+                fields=["-active_member_count", "name", "id"], name="community_by_members"
+            ),
         ]
         permissions = [
             ("manage_directory", _("Can curate every community (directory admin)")),

@@ -96,6 +96,13 @@ class MembershipFactory(factory.django.DjangoModelFactory):
         lambda m: timezone.now() if m.state == Membership.State.ACTIVE else None
     )
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # The stored member count, as the services keep it.
+        membership = super()._create(model_class, *args, **kwargs)
+        Community.objects.filter(pk=membership.community_id).recount_members()
+        return membership
+
 
 def member_named(display_name: str, *, username: str | None = None, **kwargs) -> Member:
     """A Member (and user) whose name a test can look for in a page."""

@@ -167,7 +167,9 @@ def test_page_stays_within_its_query_budget(client, django_assert_max_num_querie
 
 
 # Actions and exports: the same number of queries whatever the size.
-ACTION_BUDGETS = {"leave": 8, "join": 8, "roster_export": 5, "directory_export": 4}
+# Joining and leaving: one statement more than the change itself, for the community's
+# stored member count (``services._counts``).
+ACTION_BUDGETS = {"leave": 9, "join": 9, "roster_export": 5, "directory_export": 4}
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["small", "large"])

@@ -13,6 +13,7 @@ from members.models import Member
 
 from .. import access
 from ..models import Community, Membership, MembershipEvent
+from ._counts import _active_count_changed
 
 State = Membership.State
 Role = Membership.Role
@@ -105,11 +106,14 @@ def _transition(
     note: str = "",
     decided: bool = False,
     active_since=None,
+    counted: bool = True,
 ) -> Membership:
     """Move ``membership`` to ``state`` (and ``role``), save it, and record one event.
 
     Becoming active sets ``active_since`` to now (or to ``active_since``, for someone
-    whose membership carries over from elsewhere, as a merge's people do)."""
+    whose membership carries over from elsewhere, as a merge's people do). The
+    community's stored member count follows, unless the caller recounts it once for
+    many (``counted=False``: ``_recount_members``)."""
     state_before, role_before = membership.state, membership.role
     if membership.pk is None:
         state_before = role_before = ""
@@ -125,6 +129,8 @@ def _transition(
     if note or action in (Action.REQUESTED, Action.DENIED, Action.REMOVED):
         membership.note = note
     membership.save()
+    if counted:
+        _active_count_changed(membership, state_before)
     _record(
         membership,
         actor=actor,

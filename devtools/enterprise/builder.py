@@ -134,6 +134,10 @@ class EnterpriseBuilder:
                     "communities_membershipevent", EVENT_COLUMNS, events, as_lines=True
                 )
             self.loader.reset_sequences(self.first_id)
+            # What the membership services keep as people join and leave: counted once.
+            Community.objects.filter(
+                pk__gte=self.first_id["communities_community"]
+            ).recount_members()
         self.loader.analyze()
         self.loader.progress("Enterprise data loaded")
         return counts
@@ -469,6 +473,7 @@ class EnterpriseBuilder:
                 member_id(plan.proposed_by),
                 member_id(plan.proposed_by),
                 "",
+                "0",  # counted once the memberships are loaded
             )
             for plan in self.plans
         )
@@ -493,6 +498,7 @@ class EnterpriseBuilder:
             "proposed_by_id",
             "suggested_sponsor_id",
             "proposal_note",
+            "active_member_count",
         ]
         return columns, rows
 
