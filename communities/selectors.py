@@ -23,7 +23,14 @@ from members.models import Department, Member
 from . import caching, manage_rows
 from .access import is_directory_admin, requests_decidable_by
 from .models import Community, Membership, Purpose, RosterImport, count_communities, count_members
-from .paging import CappedPaginator, CountedPaginator, NameKeysetPage, PositionedRows, known_page
+from .paging import (
+    CappedPaginator,
+    CountedPaginator,
+    NameKeysetPage,
+    PositionedRows,
+    ids_page,
+    known_page,
+)
 
 # -- the directory and purposes -----------------------------------------------------------
 
@@ -70,10 +77,12 @@ def with_cards(communities: list) -> list:
 
 def directory_page(communities, number) -> Page:
     """Page ``number`` of ``communities`` (``Community.objects.for_directory()``, narrowed
-    and sorted), each with its member count (for this page only) and card."""
-    page = Paginator(communities, settings.PAGE_SIZE).get_page(number)
-    page.object_list = with_cards(count_members(page.object_list))
-    return page
+    and sorted), each with its card: the page's ids and the total in one query
+    (``paging.ids_page``), then the page's communities by id, with what cards show."""
+    ids, count, number = ids_page(communities, number, settings.PAGE_SIZE)
+    found = Community.objects.for_directory().in_bulk(ids) if ids else {}
+    shown = with_cards([found[pk] for pk in ids if pk in found])
+    return known_page(shown, number, count, settings.PAGE_SIZE)
 
 
 @dataclass

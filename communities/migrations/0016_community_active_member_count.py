@@ -1,7 +1,8 @@
 """``Community.active_member_count``: a community's active memberships, stored (the
 membership services keep it in the transaction that changes them) so the directory
-shows and sorts by it without counting; filled here by one statement, with an index for
-the directory's "Most members" order. On SQLite the table is rebuilt for the new column,
+shows and sorts by it without counting; filled here by one statement. The directory's
+three orders (name, newest, most members) get indexes that hold its filters' columns
+(status, kind), so a deep page skips rows in the index alone. On SQLite the table is rebuilt for the new column,
 so its directory-version triggers are made again.
 """
 
@@ -43,12 +44,29 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(directory_triggers_again, migrations.RunPython.noop),
-        # The index before the counts: PostgreSQL creates no index on a table with
+        # The indexes before the counts: PostgreSQL creates no index on a table with
         # changes whose (deferred) directory-version triggers are still to run.
+        migrations.RemoveIndex(model_name="community", name="community_name"),
         migrations.AddIndex(
             model_name="community",
             index=models.Index(
-                fields=["-active_member_count", "name", "id"], name="community_by_members"
+                fields=["name", "id"], include=["status", "kind"], name="community_by_name"
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="community",
+            index=models.Index(
+                fields=["-created_at", "-id"],
+                include=["status", "kind"],
+                name="community_newest",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="community",
+            index=models.Index(
+                fields=["-active_member_count", "name", "id"],
+                include=["status", "kind"],
+                name="community_by_members",
             ),
         ),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
