@@ -140,6 +140,9 @@ class CommunityQuerySet(models.QuerySet):
             .select_related("member__user" if users else "member")
             .order_by("role", "member__display_name")
         )
+        if not users:
+            # What the ``membership_leaders`` index holds, and the member's name.
+            leaders = leaders.only("community", "role", "member__display_name")
         return self.prefetch_related(
             Prefetch("purposes", queryset=Purpose.objects.order_by("statement")),
             Prefetch("memberships", queryset=leaders, to_attr="leaders"),
@@ -619,6 +622,15 @@ class Membership(models.Model):
             models.Index(
                 fields=["member_department_id", "state", "community"],
                 name="membership_by_department",
+            ),
+            # A community's active sponsor and stewards, with what a card shows of them
+            # (their role and member): read from the index alone, never from the rows of
+            # a million memberships (PostgreSQL; SQLite has no INCLUDE).
+            models.Index(
+                fields=["community"],
+                include=["id", "role", "member"],
+                condition=Q(state="active", role__in=["sponsor", "steward"]),
+                name="membership_leaders",
             ),
         ]
 
