@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.core.management import call_command
 
 from communities import services
 from communities.models import Community, Membership, Purpose, active_member_counts
@@ -239,3 +240,16 @@ def test_the_directory_shows_and_sorts_by_the_stored_count(client, staff):
     assert html.index("Big Circle") < html.index("Small Circle")
     assert "5 members" in html and "2 members" in html
     assert stored(small) == 2
+
+
+def test_the_recount_command_repairs_counts_changed_outside_the_services(open_kc, cop):
+    Community.objects.filter(pk=open_kc.pk).update(active_member_count=99)
+    out = io.StringIO()
+
+    call_command("recount_members", stdout=out)
+
+    assert out.getvalue().strip() == "Member counts: 1 corrected."
+    assert_counts_stored()
+    out = io.StringIO()
+    call_command("recount_members", stdout=out)
+    assert out.getvalue().strip() == "Member counts: all correct."

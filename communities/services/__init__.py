@@ -34,6 +34,7 @@ preview, then the same plan applied), ``people`` (the HR sync).
 """
 
 from ._common import CommunityError, MembershipError, ServiceError
+from ._counts import recount_members
 from .botkin import (
     approve_proposal,
     decline_proposal,
@@ -128,6 +129,7 @@ __all__ = [
     "formalise_cop",
     "future_purpose",
     "join_community",
+    "recount_members",
     "lapse_invitations",
     "leave_community",
     "merge_communities",

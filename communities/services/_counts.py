@@ -6,10 +6,11 @@ counting its communities again in one statement (``_recount_members``)."""
 
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 
-from ..models import Community, Membership
+from ..models import Community, Membership, active_member_counts
 
 
 def _active_count_changed(membership: Membership, state_before: str) -> None:
@@ -45,3 +46,21 @@ def _recount_members(community_ids: Iterable[int]) -> None:
 
 
 CHUNK = 500  # communities a statement, within SQLite's parameter limit
+
+
+@transaction.atomic
+def recount_members() -> int:
+    """A repair: every community's stored ``active_member_count`` counted afresh from its
+    memberships, for counts changed outside the services (a superuser deleting a person
+    in the Django admin deletes their memberships). Locks every community while it counts.
+    Returns how many stored counts were wrong (and are now right)."""
+    ids = list(Community.objects.order_by("pk").values_list("pk", flat=True))
+    _lock_communities(ids)
+    counted = active_member_counts(None)
+    wrong = [
+        pk
+        for pk, stored in Community.objects.values_list("pk", "active_member_count")
+        if stored != counted.get(pk, 0)
+    ]
+    _recount_members(wrong)
+    return len(wrong)
