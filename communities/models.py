@@ -169,10 +169,10 @@ class CommunityQuerySet(models.QuerySet):
         name, summary, anywhere = Q(), Q(), Q()
         for word in words:
             pattern = word_start_pattern(word)
-            name_ids = _ids_where(Community.objects, "name", pattern)
-            summary_ids = _ids_where(Community.objects, "summary", pattern)
+            name_ids = _ids_where(Community.objects, "name", pattern, word)
+            summary_ids = _ids_where(Community.objects, "summary", pattern, word)
             pursued = Community.purposes.through.objects.filter(
-                purpose__in=_ids_where(Purpose.objects, "statement", pattern)
+                purpose__in=_ids_where(Purpose.objects, "statement", pattern, word)
             ).values("community_id")
             in_name = Q(pk__in=name_ids)
             in_summary = in_name | Q(pk__in=summary_ids)
@@ -234,10 +234,17 @@ class CommunityQuerySet(models.QuerySet):
         return self.order_by("name", "pk")
 
 
-def _ids_where(queryset, column: str, pattern: str):
-    """The ids of ``queryset``'s rows whose upper-cased ``column`` matches ``pattern``."""
+def _ids_where(queryset, column: str, pattern: str, word: str):
+    """The ids of ``queryset``'s rows whose upper-cased ``column`` matches ``pattern``
+    (``word_start_pattern(word)``). The column must hold the word (``LIKE``) before the
+    pattern is tried: SQLite asks Python for every regular expression, 10,000 calls a
+    column, and ``LIKE`` leaves it the few rows that have the word at all."""
     return (
-        queryset.annotate(upper=Upper(column)).filter(upper__regex=pattern).values("pk").order_by()
+        queryset.annotate(upper=Upper(column))
+        .filter(upper__contains=word)
+        .filter(upper__regex=pattern)
+        .values("pk")
+        .order_by()
     )
 
 
