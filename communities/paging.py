@@ -183,6 +183,9 @@ def known_page(object_list: list, number: int, count: int, per_page: int) -> Pag
     return Page(object_list, number, paginator)
 
 
+MAX_PAGE_NUMBER = 10**9
+
+
 def ids_page(queryset, number, per_page: int) -> tuple[list, int, int]:
     """The ids on page ``number`` of ``queryset`` (in its order), how many rows it has in
     all, and the number of the page read (as ``Paginator.get_page`` has it: not a number
@@ -206,7 +209,8 @@ def ids_page(queryset, number, per_page: int) -> tuple[list, int, int]:
         number = int(number)
     except (TypeError, ValueError):
         number = 1
-    rows = read(number) if number >= 1 else []
+    # Beyond any list (and beyond what an OFFSET can be): past the end, without asking.
+    rows = read(number) if 1 <= number <= MAX_PAGE_NUMBER else []
     if not rows and number != 1:
         # Past the end: page 1 says the total (and is the last page of a short list).
         number, rows = 1, read(1)
