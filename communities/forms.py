@@ -10,14 +10,17 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from members.forms import SearchField
-from members.models import Department, Member
+from members.models import Member
 
 from . import selectors
 from .models import Community, Membership, MembershipEvent, Purpose, RosterImport, search_words
 
 
 class PurposeMenuMixin:
-    """Show the ``purpose`` field as a short menu (plus whatever is selected)."""
+    """Show the ``purpose`` field as a short menu (plus whatever is selected) and the
+    ``department`` field as the menu of every department, both read through the
+    selectors' shared caches: a bound form asks the database only for a selected
+    purpose outside the menu (one query: is it listed, and its statement)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -33,6 +36,15 @@ class PurposeMenuMixin:
             if statement:
                 menu = [(selected, statement), *menu]
         self.fields["purpose"].choices = [("", _("Any purpose")), *menu]
+        self.department_ids = {slug: pk for pk, slug, _name in selectors.departments()}
+        self.fields["department"].choices = [
+            ("", _("Any department")),
+            *[(slug, name) for _pk, slug, name in selectors.departments()],
+        ]
+
+    def clean_department(self) -> int | None:
+        """The chosen department's id (the menu holds every department)."""
+        return self.department_ids.get(self.cleaned_data.get("department"))
 
 
 class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
@@ -53,20 +65,10 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
     stage = forms.ChoiceField(
         label=_("Stage"), required=False, choices=[("", _("Any stage")), *Community.Stage.choices]
     )
-    purpose = forms.ModelChoiceField(
-        label=_("Purpose"),
-        required=False,
-        queryset=Purpose.objects.listed(),
-        to_field_name="slug",
-        empty_label=_("Any purpose"),
-    )
-    department = forms.ModelChoiceField(
-        label=_("Department"),
-        required=False,
-        queryset=Department.objects.all(),
-        to_field_name="slug",
-        empty_label=_("Any department"),
-    )
+    # Menus of slugs (``PurposeMenuMixin`` fills them): a purpose's slug, which
+    # ``pursuing`` takes as it is; a department's, cleaned to its id.
+    purpose = forms.ChoiceField(label=_("Purpose"), required=False)
+    department = forms.ChoiceField(label=_("Department"), required=False)
     status = forms.ChoiceField(
         label=_("Status"),
         required=False,

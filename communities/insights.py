@@ -134,8 +134,7 @@ def knowledge_map(*, kind: str = "", department=None, limit: int = MAP_LINK_LIMI
     ids = {pk for a, b, _shared in pairs for pk in (a, b)}
     communities = (
         Community.objects.filter(pk__in=ids)
-        .with_counts()
-        .only("pk", "name", "slug", "kind", "status")
+        .only("pk", "name", "slug", "kind", "status", "active_member_count")
         .in_bulk()
     )
     links = [
@@ -199,7 +198,7 @@ def focus_map(
     communities = (
         Community.objects.filter(pk__in=ids)
         .with_counts()
-        .only("pk", "name", "slug", "kind", "status")
+        .only("pk", "name", "slug", "kind", "status", "active_member_count")
         .in_bulk()
     )
     links = [

@@ -9,6 +9,8 @@
 - ``CappedPaginator``: a ``Paginator`` that counts at most ``cap`` + 1 rows. Up to the
   cap the total is exact; beyond it the page says "more than" the cap and offers the
   pages up to it, and searching or filtering narrows the list.
+- ``ids_page``: the ids on one page of a sorted query and the query's total, in one
+  statement, for pages whose rows are then read by id (the directory).
 """
 
 import math
@@ -194,3 +196,41 @@ def short_first_page(rows, number, per_page: int, paginator: Callable[[], Pagina
     if len(first) < per_page:
         return known_page(first, 1, len(first), per_page)
     return Page(first, 1, paginator())  # a full page: counted for its links, not read again
+
+
+MAX_PAGE_NUMBER = 10**9
+
+
+def ids_page(queryset, number, per_page: int) -> tuple[list, int, int]:
+    """The ids on page ``number`` of ``queryset`` (in its order), how many rows it has in
+    all, and the number of the page read (as ``Paginator.get_page`` has it: not a number
+    is page 1, a page out of range the last): one query.
+
+    The total is counted in the same statement (``COUNT(*) OVER ()``), so a costly
+    filter (a search) runs once, not once to count and once for the page, and only ids
+    are read: the rows skipped to reach a deep page are read from an index that holds
+    what the filters and the order ask (the directory's covering indexes), never from
+    the table. Only a page past the end asks again: page 1, for the total, then the last."""
+
+    def read(page: int) -> list[tuple]:
+        offset = (page - 1) * per_page
+        return list(
+            queryset.annotate(total_rows=Window(Count("pk"))).values_list("pk", "total_rows")[
+                offset : offset + per_page
+            ]
+        )
+
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        number = 1
+    # Beyond any list (and beyond what an OFFSET can be): past the end, without asking.
+    rows = read(number) if 1 <= number <= MAX_PAGE_NUMBER else []
+    if not rows and number != 1:
+        # Past the end: page 1 says the total (and is the last page of a short list).
+        number, rows = 1, read(1)
+        last = math.ceil(rows[0][1] / per_page) if rows else 1
+        if last > 1:
+            number, rows = last, read(last)
+    total = rows[0][1] if rows else 0
+    return [pk for pk, _total in rows], total, number

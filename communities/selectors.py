@@ -16,7 +16,12 @@ from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Lower
-from django.template.loader import render_to_string
+from django.template import engines
+from django.urls import reverse
+from django.utils.formats import localize
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from members.models import Department, Member
 
@@ -36,6 +41,7 @@ from .paging import (
     CountedPaginator,
     NameKeysetPage,
     PositionedRows,
+    ids_page,
     known_page,
     short_first_page,
 )
@@ -44,7 +50,7 @@ from .paging import (
 
 # Communities that are "there" today: in the directory and not archived.
 LIVE = [Community.Status.ACTIVE, Community.Status.DORMANT]
-CARD_TEMPLATE = "includes/_community_card.html"
+CARD_TEMPLATE = "includes/_community_card.html"  # a Jinja2 template
 PURPOSES_PER_PAGE = 50
 IMPORT_ROWS_PER_PAGE = 200
 PURPOSE_MENU_SIZE = 100
@@ -71,24 +77,88 @@ def card_shows(community: Community) -> tuple:
 
 def with_cards(communities: list) -> list:
     """Set ``card`` (its HTML) on each community: drawn only when what it shows changed.
-    The communities need their purposes, leaders and ``active_member_count`` loaded."""
+    The communities need their purposes, leaders and ``active_member_count`` loaded.
+    Cards are drawn by Jinja2 (``templates/jinja2/includes/_community_card.html``) from
+    plain data (``card_data``): a page of 24 in a few ms, where Django's engine took
+    20 ms with the badges' includes and a plural per card."""
     by_pk = {community.pk: community for community in communities}
+    urls = CardUrls()
+    template = engines["jinja2"].get_template(CARD_TEMPLATE)
     cards = caching.drawn_by_content(
         "card",
         {community.pk: card_shows(community) for community in communities},
-        lambda pk: render_to_string(CARD_TEMPLATE, {"community": by_pk[pk]}),
+        lambda pk: template.render(card_data(by_pk[pk], urls)),
     )
     for community in communities:
-        community.card = cards[community.pk]
+        community.card = mark_safe(cards[community.pk])  # noqa: S308 (autoescaped template)
     return communities
+
+
+class CardUrls:
+    """A community's and a purpose's address from their slug, reversed once for all the
+    cards of a page (slugs need no quoting)."""
+
+    SENTINEL = "kcdir0card0"
+
+    def __init__(self):
+        self.community = self._maker("communities:community_detail")
+        self.purpose = self._maker("communities:purpose_detail")
+
+    def _maker(self, viewname: str):
+        before, _sep, after = reverse(viewname, args=[self.SENTINEL]).partition(self.SENTINEL)
+        return lambda slug: f"{before}{slug}{after}"
+
+
+STATUS_BADGES = {"archived": "secondary", "dormant": "warning", "proposed": "info"}
+JOIN_LABELS = {
+    Community.JoinPolicy.OPEN: gettext_lazy("Open to join"),
+    Community.JoinPolicy.REQUEST: gettext_lazy("Ask to join"),
+}
+
+
+def card_data(community: Community, urls: CardUrls) -> dict:
+    """What a community's card shows, as plain values (labels translated, numbers
+    localised, addresses made), for its template."""
+    count = community.active_member_count or 0
+    is_kc = community.kind == Community.Kind.KC
+    if is_kc:
+        members = ngettext("%(counter)s member", "%(counter)s members", count)
+    else:
+        members = ngettext("%(counter)s person practising", "%(counter)s people practising", count)
+    return {
+        "pk": community.pk,
+        "kind": community.kind,
+        "url": urls.community(community.slug),
+        "name": community.name,
+        "kind_label": _("Knowledge community") if is_kc else _("Community of practice"),
+        "kind_title": _("Purposely formed, with a formal membership list")
+        if is_kc
+        else _("Informal: people who practise together"),
+        "status_class": STATUS_BADGES.get(community.status, "info")
+        if community.status != Community.Status.ACTIVE
+        else "",
+        "status_label": community.get_status_display(),
+        "stage_label": community.get_stage_display(),
+        "join_label": str(JOIN_LABELS.get(community.join_policy, _("By invitation"))),
+        "summary": community.summary,
+        "purposes_label": _("Purposes:"),
+        "purposes": [
+            (urls.purpose(purpose.slug), purpose.statement) for purpose in community.purposes.all()
+        ],
+        "members": members % {"counter": localize(count)},
+        "stewards_label": _("Stewards:") if is_kc else _("Coordinators:"),
+        "stewards": ", ".join(str(steward) for steward in community.stewards),
+    }
 
 
 def directory_page(communities, number) -> Page:
     """Page ``number`` of ``communities`` (``Community.objects.for_directory()``, narrowed
-    and sorted), each with its member count (for this page only) and card."""
-    page = Paginator(communities, settings.PAGE_SIZE).get_page(number)
-    page.object_list = with_cards(count_members(page.object_list))
-    return page
+    and sorted), each with its card: the page's ids and the total in one query
+    (``paging.ids_page``), then the page's communities by id, with what cards show."""
+    ids, count, number = ids_page(communities, number, settings.PAGE_SIZE)
+    found = Community.objects.for_directory().in_bulk(ids) if ids else {}
+    shown = with_cards([found[pk] for pk in ids if pk in found])
+    return known_page(shown, number, count, settings.PAGE_SIZE)
 
 
 @dataclass
@@ -214,11 +284,16 @@ def purpose_menu() -> list[tuple[str, str]]:
     """
 
     def read():
+        # Counted from the purposes' links to listed communities alone (one row per
+        # community and purpose, so no DISTINCT), each purpose's own row joined once
+        # counted: 20,000 links in a few ms, where counting per purpose over all of them
+        # (``with_community_counts``) took 35-70 ms on every miss.
         top = (
-            Purpose.objects.listed()
-            .with_community_counts()
-            .order_by("-community_count", "statement")
-            .values_list("slug", "statement")[:PURPOSE_MENU_SIZE]
+            Community.purposes.through.objects.exclude(community__status=Community.Status.PROPOSED)
+            .values("purpose_id", "purpose__slug", "purpose__statement")
+            .annotate(community_count=Count("community_id"))
+            .order_by("-community_count", "purpose__statement")
+            .values_list("purpose__slug", "purpose__statement")[:PURPOSE_MENU_SIZE]
         )
         return sorted(top, key=lambda choice: choice[1].lower())
 

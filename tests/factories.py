@@ -105,6 +105,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
             overlaps.people_joined(
                 community_id=membership.community_id, member_ids=[membership.member_id]
             )
+        Community.objects.filter(pk=membership.community_id).recount_members()  # the stored count
         return membership
 
 

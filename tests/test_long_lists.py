@@ -422,3 +422,13 @@ def test_filter_fields_are_drawn_as_crispy_forms_draws_them(make, data, field):
     theirs = crispy.render(Context({"field": form[field]}))
 
     assert controls(ours) == controls(theirs)
+
+
+def test_a_directory_page_number_beyond_any_list_shows_the_last_page(client, staff):
+    led_kc(name="Only Circle", slug="only-circle")
+    client.force_login(staff)
+
+    for page in ("99999999999999999999", "0", "-3", "x"):
+        response = client.get("/", {"page": page})
+        assert [c.name for c in response.context["page_obj"]] == ["Only Circle"], page
+        assert response.context["page_obj"].number == 1

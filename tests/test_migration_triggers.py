@@ -46,3 +46,16 @@ def test_memberships_still_copy_their_members_names():
     else:
         assert "kcdir_membership_sort_name" in names
     assert "kcdir_member_renamed" in names
+
+
+def test_memberships_still_copy_their_members_departments():
+    names = {name for _table, name in trigger_names()}
+
+    if connection.vendor == "sqlite":
+        assert {
+            "kcdir_membership_department_insert",
+            "kcdir_membership_department_update",
+        } <= names
+    else:
+        assert "kcdir_membership_department" in names
+    assert "kcdir_member_moved" in names

@@ -91,6 +91,8 @@ EXPECTED_TRIGGERS = {
         "kcdir_directory_truncated",
         "kcdir_membership_sort_name",
         "kcdir_member_renamed",
+        "kcdir_membership_department",
+        "kcdir_member_moved",
     },
 }
 
@@ -124,6 +126,12 @@ def test_the_triggers_are_in_place():
         for operation in ("insert", "update", "delete")
     } | {"kcdir_membership_sort_name_insert", "kcdir_membership_sort_name_update"}
     expected.add("kcdir_member_renamed")
+    # The memberships' copy of their member's department (migration 0020).
+    expected |= {
+        "kcdir_membership_department_insert",
+        "kcdir_membership_department_update",
+        "kcdir_member_moved",
+    }
     assert found == expected
 
 

@@ -34,6 +34,7 @@ preview, then the same plan applied), ``people`` (the HR sync).
 """
 
 from ._common import CommunityError, MembershipError, ServiceError
+from ._counts import recount_members
 from .botkin import (
     approve_proposal,
     decline_proposal,
@@ -141,6 +142,7 @@ __all__ = [
     "propose_formalisation",
     "propose_kc",
     "purpose_named",
+    "recount_members",
     "record_cop",
     "remove_member",
     "request_membership",

@@ -14,6 +14,7 @@ from members.models import Member
 
 from .. import access, overlaps
 from ..models import Community, Membership, MembershipEvent
+from ._counts import _active_count_changed
 
 State = Membership.State
 Role = Membership.Role
@@ -106,12 +107,15 @@ def _transition(
     note: str = "",
     decided: bool = False,
     active_since=None,
+    counted: bool = True,
 ) -> Membership:
     """Move ``membership`` to ``state`` (and ``role``), save it, keep the stored
     overlaps when it becomes or stops being active, and record one event.
 
     Becoming active sets ``active_since`` to now (or to ``active_since``, for someone
-    whose membership carries over from elsewhere, as a merge's people do)."""
+    whose membership carries over from elsewhere, as a merge's people do). The
+    community's stored member count follows, unless the caller recounts it once for
+    many (``counted=False``: ``_recount_members``)."""
     state_before, role_before = membership.state, membership.role
     if membership.pk is None:
         state_before = role_before = ""
@@ -130,6 +134,8 @@ def _transition(
     if (state_before == State.ACTIVE) != (state == State.ACTIVE):
         change = overlaps.people_joined if state == State.ACTIVE else overlaps.people_left
         change(community_id=membership.community_id, member_ids=[membership.member_id])
+    if counted:
+        _active_count_changed(membership, state_before)
     _record(
         membership,
         actor=actor,

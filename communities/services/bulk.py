@@ -28,6 +28,7 @@ from ._common import (
     _require_open_for_joining,
     _transition,
 )
+from ._counts import _recount_members
 
 
 @dataclass
@@ -52,7 +53,9 @@ def add_members(
     community = _lock(community)
     _require_open_for_joining(community)
     with notifications.batch():  # one email each, over one connection, after commit
-        return _add_members(community, members, actor=actor, invite=invite)
+        result = _add_members(community, members, actor=actor, invite=invite)
+    _recount_members([community.pk])
+    return result
 
 
 def _add_members(community, members, *, actor, invite) -> BulkResult:
@@ -66,7 +69,12 @@ def _add_members(community, members, *, actor, invite) -> BulkResult:
         if membership.state == State.REQUESTED:
             # They asked already: adding or inviting them is saying yes.
             _transition(
-                membership, actor=actor, action=Action.APPROVED, state=State.ACTIVE, decided=True
+                membership,
+                actor=actor,
+                action=Action.APPROVED,
+                state=State.ACTIVE,
+                decided=True,
+                counted=False,
             )
             notifications.request_decided(membership)
         elif invite:
@@ -77,6 +85,7 @@ def _add_members(community, members, *, actor, invite) -> BulkResult:
                 state=State.INVITED,
                 role=_default_role(community),
                 decided=True,
+                counted=False,
             )
             notifications.invited(membership)
         else:
@@ -87,6 +96,7 @@ def _add_members(community, members, *, actor, invite) -> BulkResult:
                 state=State.ACTIVE,
                 role=_default_role(community),
                 decided=True,
+                counted=False,
             )
             notifications.added(membership, actor=actor)
         result.done.append(member)
@@ -212,6 +222,7 @@ def apply_roster_import(
     }
     rows = _ImportRows.of(changes, memberships, actor=actor, now=now, source=source)
     rows.write(community, actor=actor, now=now)
+    _recount_members([community.pk])
     notifications.roster_imported(community, rows.events, actor=actor)
     roster_import.applied_at, roster_import.applied_by = now, actor
     roster_import.save(update_fields=["applied_at", "applied_by"])

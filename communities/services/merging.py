@@ -28,6 +28,7 @@ from ._common import (
     _new_or_existing,
     _transition,
 )
+from ._counts import _recount_members
 
 RANK = {Role.SPONSOR: 0, Role.STEWARD: 1, Role.MEMBER: 2, Role.PARTICIPANT: 2}
 
@@ -210,6 +211,7 @@ def merge_communities(
         ),
     )
     source.memberships.all().delete()
+    _recount_members([source.pk])
     target.purposes.add(*plan.purposes)
     source.status = Community.Status.ARCHIVED
     source.merged_into = target

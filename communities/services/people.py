@@ -40,6 +40,7 @@ from ..people_sync import (
     plan_sync,
 )
 from ._common import ServiceError
+from ._counts import _lock_communities, _recount_members
 
 BATCH_SIZE = 1000  # rows per INSERT/UPDATE (Django lowers it where a database needs)
 IN_CHUNK = 900  # ids per ``pk__in``: under SQLite's historical limit of 999 variables
@@ -342,6 +343,10 @@ def end_memberships_of(
         ).values_list("pk", "community_id", "member_id", "member__display_name", "state", "role")
         if values[2] in member_ids
     ]
+    # Their communities are locked first, as the roster services lock theirs, so the
+    # counts below include whatever they commit meanwhile.
+    communities = [values[1] for values in memberships if values[4] == Membership.State.ACTIVE]
+    _lock_communities(communities)
     overlaps.people_leaving(
         member_ids={values[2] for values in memberships if values[4] == Membership.State.ACTIVE}
     )
@@ -349,6 +354,7 @@ def end_memberships_of(
         Membership.objects.filter(pk__in=chunk).update(
             state=Membership.State.LEFT, note=note, updated_at=now
         )
+    _recount_members(communities)
     MembershipEvent.objects.bulk_create(
         [
             MembershipEvent(

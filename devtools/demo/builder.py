@@ -337,6 +337,7 @@ class DemoBuilder:
         # auto_now stamped "now"; the demo wants each row's own date (request ages).
         community.memberships.update(updated_at=F("created_at"))
         MembershipEvent.objects.bulk_create(events)
+        Community.objects.filter(pk=community.pk).recount_members()
 
     def history(self, community, member, role, state, when, decider) -> list[MembershipEvent]:
         """The events that explain a membership's current state, oldest first."""

@@ -137,6 +137,10 @@ class EnterpriseBuilder:
             self.loader.reset_sequences(self.first_id)
             self.loader.progress("Counting the people communities share")
             overlaps.rebuild()  # memberships were loaded without the services
+            # What the membership services keep as people join and leave: counted once.
+            Community.objects.filter(
+                pk__gte=self.first_id["communities_community"]
+            ).recount_members()
         self.loader.analyze()
         self.loader.progress("Enterprise data loaded")
         return counts
@@ -472,6 +476,7 @@ class EnterpriseBuilder:
                 member_id(plan.proposed_by),
                 member_id(plan.proposed_by),
                 "",
+                "0",  # counted once the memberships are loaded
             )
             for plan in self.plans
         )
@@ -496,6 +501,7 @@ class EnterpriseBuilder:
             "proposed_by_id",
             "suggested_sponsor_id",
             "proposal_note",
+            "active_member_count",
         ]
         return columns, rows
 
