@@ -11,8 +11,7 @@ import pytest
 from communities.models import Community, Membership
 
 from ..factories import CommunityFactory, DepartmentFactory, MemberFactory, member_named
-from .conftest import CHROMIUM, SKIP_REASON
-from .test_insights_pages import sign_in
+from .conftest import CHROMIUM, DESKTOP, PHONE, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -92,10 +91,11 @@ def assert_no_labels_overlap(page):
     return boxes
 
 
-def test_map_labels_do_not_overlap_and_a_person_focuses_a_community(live_server, page, directory):
-    page.set_viewport_size({"width": 1366, "height": 900})
-    page.goto(live_server.url + "/map/")
-    sign_in(page)
+def test_map_labels_do_not_overlap_and_a_person_focuses_a_community(
+    live_server, page, sign_in, directory
+):
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, then="/map/")
 
     drawing = page.get_by_role("group", name="Knowledge map of")
     expect(drawing).to_be_visible()
@@ -126,10 +126,9 @@ def test_map_labels_do_not_overlap_and_a_person_focuses_a_community(live_server,
     assert_no_labels_overlap(page)
 
 
-def test_on_a_phone_the_map_page_does_not_scroll_sideways(live_server, page, directory):
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(live_server.url + "/map/")
-    sign_in(page)
+def test_on_a_phone_the_map_page_does_not_scroll_sideways(live_server, page, sign_in, directory):
+    page.set_viewport_size(PHONE)
+    sign_in(page, then="/map/")
 
     expect(page.get_by_role("group", name="Knowledge map of")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -11,7 +11,7 @@ from communities import services
 from communities.models import Community, Membership
 
 from ..factories import MembershipFactory, directory_admin_named, led_kc, member_named
-from .conftest import CHROMIUM, SKIP_REASON
+from .conftest import CHROMIUM, LAPTOP, PHONE, SKIP_REASON
 from .test_keyboard import describe, focused
 
 pytestmark = [
@@ -20,8 +20,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1366, "height": 768}
 ROSTER_SIZE = 40
 
 
