@@ -8,6 +8,7 @@ from itertools import combinations
 
 import pytest
 
+from communities import overlaps
 from communities.models import Community, Membership
 
 from ..factories import CommunityFactory, DepartmentFactory, MemberFactory, member_named
@@ -65,6 +66,8 @@ def directory():
             Membership(member=person, community=communities[pick]) for pick in sorted(chosen)
         ]
     Membership.objects.bulk_create(memberships)
+    overlaps.rebuild()  # loaded without the services, as a bulk load would be
+    Community.objects.recount_members()  # what the services keep as people join
     return communities
 
 
