@@ -296,6 +296,7 @@ def _params(pages: dict, known: dict):
     return params
 
 
+# Signed in by session cookie, not conftest's sign_in: these check pages, not signing in.
 @pytest.fixture
 def signed_in_context(browser, live_server):
     """Makes browser contexts signed in as a given user, listening for CSP violations."""

@@ -64,6 +64,7 @@ def busy_world(db):
     return {"kc": kc, "open_kc": open_kc, "steward": steward, "sam": sam, "admin": admin}
 
 
+# Signed in by session cookie, not conftest's sign_in: these check pages, not signing in.
 @pytest.fixture
 def open_as(browser, live_server):
     """Opens a path signed in as a user, at a viewport size; closes the contexts."""
