@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from communities.access import DIRECTORY_ADMINS_GROUP
 from communities.models import Community, Membership
 
-from ..factories import PASSWORD, CommunityFactory, member_named
-from .conftest import CHROMIUM, SKIP_REASON
+from ..factories import CommunityFactory, member_named
+from .conftest import CHROMIUM, SKIP_REASON, sign_out
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -35,21 +35,11 @@ def cast():
     return {"staff": staff, "admin": admin}
 
 
-def sign_in(page, username):
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def sign_out(page):
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_label("Username")).to_be_visible()
-
-
-def test_a_recorded_cop_is_formalised_joined_and_climbs_the_ladder(live_server, page, cast):
+def test_a_recorded_cop_is_formalised_joined_and_climbs_the_ladder(
+    live_server, page, sign_in, cast
+):
     # Staff record a CoP they practise in.
-    page.goto(live_server.url + "/")
-    sign_in(page, "staff")
+    sign_in(page, "staff", then="/")
     page.get_by_role("link", name="Record a community of practice").click()
     expect(page.get_by_role("heading", name="Record a community of practice")).to_be_visible()
     page.get_by_label("Name").fill("Python Clinic")

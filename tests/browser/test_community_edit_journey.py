@@ -5,7 +5,6 @@ import pytest
 
 from communities.models import Community, Membership, MembershipEvent
 
-from ..factories import PASSWORD
 from .conftest import CHROMIUM, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -18,40 +17,17 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-SCREENS = {
-    "laptop": {"width": 1366, "height": 768},
-    "phone": {"width": 390, "height": 844},
-}
-
-
-@pytest.fixture(params=list(SCREENS))
-def screen(request, browser):
-    """A page in a fresh context at a laptop's and at a phone's width."""
-    context = browser.new_context(locale="en-GB", viewport=SCREENS[request.param])
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.screen_name = request.param
-    yield page
-    context.close()
-
-
-def sign_in(page, live_server, username: str):
-    page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    # On a phone the navbar (and its Sign out) is folded behind "Menu".
-    expect(page.get_by_role("heading", name="Community directory")).to_be_visible()
-
 
 def assert_no_sideways_scroll(page):
     width = page.evaluate("document.documentElement.clientWidth")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
-def test_a_steward_edits_the_summary_and_join_policy(live_server, screen, open_kc, steward):
+def test_a_steward_edits_the_summary_and_join_policy(
+    live_server, screen, sign_in, open_kc, steward
+):
     page = screen
-    sign_in(page, live_server, steward.username)
+    sign_in(page, steward.username, then="/")
     page.goto(live_server.url + open_kc.get_absolute_url())
 
     page.get_by_role("link", name="Edit community").click()
@@ -81,9 +57,9 @@ def test_a_steward_edits_the_summary_and_join_policy(live_server, screen, open_k
 
 
 def test_a_steward_is_told_a_knowledge_community_keeps_a_future_purpose(
-    live_server, page, open_kc, steward
+    live_server, page, sign_in, open_kc, steward
 ):
-    sign_in(page, live_server, steward.username)
+    sign_in(page, steward.username, then="/")
     page.goto(live_server.url + open_kc.get_absolute_url() + "edit/")
 
     page.get_by_label("Cut claim turnaround to two days (Shape the future)").uncheck()
@@ -95,9 +71,11 @@ def test_a_steward_is_told_a_knowledge_community_keeps_a_future_purpose(
     assert open_kc.purposes.count() == 1
 
 
-def test_whoever_records_a_cop_sees_themselves_as_its_coordinator(live_server, screen, staff):
+def test_whoever_records_a_cop_sees_themselves_as_its_coordinator(
+    live_server, screen, sign_in, staff
+):
     page = screen
-    sign_in(page, live_server, "staff")
+    sign_in(page, "staff", then="/")
     page.goto(live_server.url + "/communities/record/")
 
     page.get_by_label("Name").fill("Zymurgy Circle")

@@ -28,7 +28,7 @@ from ..factories import (
     led_kc,
     member_named,
 )
-from .conftest import CHROMIUM, SKIP_REASON
+from .conftest import CHROMIUM, PHONE, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
 Axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe
@@ -296,6 +296,7 @@ def _params(pages: dict, known: dict):
     return params
 
 
+# Signed in by session cookie, not conftest's sign_in: these check pages, not signing in.
 @pytest.fixture
 def signed_in_context(browser, live_server):
     """Makes browser contexts signed in as a given user, listening for CSP violations."""
@@ -505,6 +506,6 @@ def test_phone_page_has_no_csp_violation_and_no_serious_axe_finding(
     request, live_server, signed_in_context, make_path, known_rules
 ):
     world = _world()
-    context = signed_in_context(world["admin"].user, viewport={"width": 390, "height": 844})
+    context = signed_in_context(world["admin"].user, viewport=PHONE)
     page, console = _visit(request, context, live_server, world, make_path)
     check_page(page, console, known_rules)

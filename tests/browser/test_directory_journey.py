@@ -6,7 +6,7 @@ import pytest
 
 from communities.models import Community, Membership
 
-from ..factories import PASSWORD, CommunityFactory, MembershipFactory, led_kc, member_named
+from ..factories import CommunityFactory, MembershipFactory, led_kc, member_named
 from .conftest import CHROMIUM, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -42,13 +42,9 @@ def directory_data():
     return {"staff": staff, "claims_kc": claims_kc}
 
 
-def sign_in(page, username="staff", password=PASSWORD):
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def test_staff_signs_in_searches_filters_and_sees_a_roster(live_server, page, directory_data):
+def test_staff_signs_in_searches_filters_and_sees_a_roster(
+    live_server, page, sign_in, directory_data
+):
     page.goto(live_server.url + "/")
     expect(page.get_by_role("heading", name="Sign in to kcdir")).to_be_visible()
 
@@ -82,7 +78,7 @@ def test_staff_signs_in_searches_filters_and_sees_a_roster(live_server, page, di
 
 
 def test_sign_in_returns_to_the_page_asked_for_and_sign_out_ends_it(
-    live_server, page, directory_data
+    live_server, page, sign_in, directory_data
 ):
     community_url = live_server.url + directory_data["claims_kc"].get_absolute_url()
     page.goto(community_url)
@@ -99,7 +95,7 @@ def test_sign_in_returns_to_the_page_asked_for_and_sign_out_ends_it(
     expect(page.get_by_role("heading", name="Sign in to kcdir")).to_be_visible()
 
 
-def test_wrong_password_keeps_the_visitor_out(live_server, page, directory_data):
+def test_wrong_password_keeps_the_visitor_out(live_server, page, sign_in, directory_data):
     page.goto(live_server.url + "/")
 
     sign_in(page, password="not-the-password")

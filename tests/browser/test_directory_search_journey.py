@@ -9,7 +9,6 @@ from communities.models import Community, Membership
 
 from ..factories import CommunityFactory, MembershipFactory, member_named
 from .conftest import CHROMIUM, SKIP_REASON
-from .test_directory_journey import sign_in
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -39,10 +38,11 @@ def directory():
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_search_with_a_typo_then_filter_by_join_policy(live_server, page, directory, width):
+def test_search_with_a_typo_then_filter_by_join_policy(
+    live_server, page, sign_in, directory, width
+):
     page.set_viewport_size({"width": width, "height": 900})
-    page.goto(live_server.url + "/")
-    sign_in(page)
+    sign_in(page, then="/")
     results = page.get_by_role("list", name="Communities").get_by_role("listitem")
     filters = page.get_by_role("complementary", name="Find a community")
 

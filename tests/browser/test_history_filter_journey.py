@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from communities.models import MembershipEvent
 
-from ..factories import PASSWORD, member_named
+from ..factories import member_named
 from .conftest import CHROMIUM, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -18,20 +18,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-SCREENS = {
-    "laptop": {"width": 1366, "height": 768},
-    "phone": {"width": 390, "height": 844},
-}
-
-
-@pytest.fixture(params=list(SCREENS))
-def screen(request, browser):
-    context = browser.new_context(locale="en-GB", viewport=SCREENS[request.param])
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture
@@ -56,17 +42,11 @@ def events(open_kc):
     return open_kc
 
 
-def sign_in(page, live_server, username: str):
-    page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Community directory")).to_be_visible()
-
-
-def test_a_steward_filters_history_by_person_and_dates(live_server, screen, events, steward):
+def test_a_steward_filters_history_by_person_and_dates(
+    live_server, screen, sign_in, events, steward
+):
     page = screen
-    sign_in(page, live_server, steward.username)
+    sign_in(page, steward.username, then="/")
     page.goto(live_server.url + events.get_absolute_url() + "history/")
     history = page.get_by_role("table", name="History, newest first")
     expect(history.get_by_text("note of 2026-03-10")).to_be_visible()

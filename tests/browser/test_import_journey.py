@@ -4,8 +4,8 @@ import pytest
 
 from communities.models import Membership, MembershipEvent
 
-from ..factories import PASSWORD, member_named
-from .conftest import CHROMIUM, SKIP_REASON
+from ..factories import member_named
+from .conftest import CHROMIUM, DESKTOP, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -19,9 +19,9 @@ pytestmark = [
 
 
 def test_steward_imports_a_semicolon_csv_is_blocked_by_a_bad_row_then_applies_the_valid_rows(
-    live_server, page, open_kc, steward, tmp_path
+    live_server, page, sign_in, open_kc, steward, tmp_path
 ):
-    page.set_viewport_size({"width": 1366, "height": 900})
+    page.set_viewport_size(DESKTOP)
     priya = member_named("Priya Patel")
     omar = member_named("Omar Okafor")
     roster = tmp_path / "spring-roster.csv"
@@ -34,10 +34,7 @@ def test_steward_imports_a_semicolon_csv_is_blocked_by_a_bad_row_then_applies_th
         'omar.okafor;steward;"Leeds; Manchester, UK"\r\n'.encode()
     )
 
-    page.goto(live_server.url + open_kc.get_absolute_url())
-    page.get_by_label("Username").fill("steward")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "steward", then=open_kc.get_absolute_url())
 
     page.get_by_role("link", name="Manage membership").click()
     expect(page.get_by_role("heading", name="Claims Turnaround: membership")).to_be_visible()

@@ -4,7 +4,7 @@ import pytest
 
 from communities.models import Community
 
-from ..factories import PASSWORD, CommunityFactory, MembershipFactory, led_kc, member_named
+from ..factories import CommunityFactory, MembershipFactory, led_kc, member_named
 from .conftest import CHROMIUM, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -14,12 +14,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def sign_in(page, username="staff", password=PASSWORD):
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.fixture
@@ -42,9 +36,10 @@ def linked_communities():
     return claims
 
 
-def test_staff_open_the_map_and_follow_a_community_link(live_server, page, linked_communities):
-    page.goto(live_server.url + "/map/")
-    sign_in(page)
+def test_staff_open_the_map_and_follow_a_community_link(
+    live_server, page, sign_in, linked_communities
+):
+    sign_in(page, then="/map/")
 
     expect(page.get_by_role("heading", name="Knowledge map", level=1)).to_be_visible()
     strongest = page.get_by_role("table", name="The strongest link, by people in common")
@@ -61,9 +56,10 @@ def test_staff_open_the_map_and_follow_a_community_link(live_server, page, linke
     expect(page.get_by_role("heading", name="Claims Turnaround", level=1)).to_be_visible()
 
 
-def test_staff_see_the_insights_charts_with_their_numbers(live_server, page, linked_communities):
-    page.goto(live_server.url + "/insights/")
-    sign_in(page)
+def test_staff_see_the_insights_charts_with_their_numbers(
+    live_server, page, sign_in, linked_communities
+):
+    sign_in(page, then="/insights/")
 
     expect(page.get_by_role("heading", name="Insights", level=1)).to_be_visible()
     chart = page.get_by_role("img", name="Communities by kind and stage on the ladder")

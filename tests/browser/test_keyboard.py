@@ -71,6 +71,7 @@ def tab_to(page, matches, *, what: str, limit: int = MAX_TAB_PRESSES) -> dict:
     raise AssertionError(f"{what} not reached in {limit} Tab presses; stops: {stops}")
 
 
+# Not conftest's sign_in: Tab, typing and Enter are what these journeys test.
 def sign_in_with_keyboard(page, username: str):
     tab_to(page, lambda el: el["name"] == "username", what="the Username field")
     page.keyboard.type(username)

@@ -8,11 +8,11 @@ from itertools import combinations
 
 import pytest
 
+from communities import overlaps
 from communities.models import Community, Membership
 
 from ..factories import CommunityFactory, DepartmentFactory, MemberFactory, member_named
-from .conftest import CHROMIUM, SKIP_REASON
-from .test_insights_pages import sign_in
+from .conftest import CHROMIUM, DESKTOP, PHONE, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -66,6 +66,8 @@ def directory():
             Membership(member=person, community=communities[pick]) for pick in sorted(chosen)
         ]
     Membership.objects.bulk_create(memberships)
+    overlaps.rebuild()  # loaded without the services, as a bulk load would be
+    Community.objects.recount_members()  # what the services keep as people join
     return communities
 
 
@@ -92,10 +94,11 @@ def assert_no_labels_overlap(page):
     return boxes
 
 
-def test_map_labels_do_not_overlap_and_a_person_focuses_a_community(live_server, page, directory):
-    page.set_viewport_size({"width": 1366, "height": 900})
-    page.goto(live_server.url + "/map/")
-    sign_in(page)
+def test_map_labels_do_not_overlap_and_a_person_focuses_a_community(
+    live_server, page, sign_in, directory
+):
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, then="/map/")
 
     drawing = page.get_by_role("group", name="Knowledge map of")
     expect(drawing).to_be_visible()
@@ -126,10 +129,9 @@ def test_map_labels_do_not_overlap_and_a_person_focuses_a_community(live_server,
     assert_no_labels_overlap(page)
 
 
-def test_on_a_phone_the_map_page_does_not_scroll_sideways(live_server, page, directory):
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(live_server.url + "/map/")
-    sign_in(page)
+def test_on_a_phone_the_map_page_does_not_scroll_sideways(live_server, page, sign_in, directory):
+    page.set_viewport_size(PHONE)
+    sign_in(page, then="/map/")
 
     expect(page.get_by_role("group", name="Knowledge map of")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -6,8 +6,7 @@ import pytest
 
 from communities.models import Membership, MembershipEvent
 
-from ..factories import PASSWORD
-from .conftest import CHROMIUM, SKIP_REASON
+from .conftest import CHROMIUM, SKIP_REASON, sign_out
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -20,30 +19,17 @@ pytestmark = [
 ]
 
 
-def sign_in(page, live_server, username: str):
-    page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def sign_out(page):
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_label("Username")).to_be_visible()
-
-
 def main_nav(page):
     return page.get_by_role("navigation", name="Main")
 
 
 def test_request_is_approved_by_the_steward_and_shows_on_my_communities(
-    live_server, page, staff, request_kc
+    live_server, page, sign_in, staff, request_kc
 ):
     steward = request_kc.memberships.get(role=Membership.Role.STEWARD).member
 
     # Staff ask to join, with a note.
-    sign_in(page, live_server, "staff")
+    sign_in(page, "staff", then="/")
     page.goto(live_server.url + request_kc.get_absolute_url())
     page.get_by_label("Note to the stewards (optional)").fill("I price flood risk.")
     page.get_by_role("button", name="Request to join").click()
@@ -53,7 +39,7 @@ def test_request_is_approved_by_the_steward_and_shows_on_my_communities(
     sign_out(page)
 
     # The steward sees one request waiting, in the navbar, and approves it.
-    sign_in(page, live_server, steward.user.username)
+    sign_in(page, steward.user.username, then="/")
     my_communities = main_nav(page).get_by_role("link", name=re.compile(r"^My communities"))
     expect(my_communities).to_have_accessible_name(
         re.compile(r"My communities\s+1\s+requests waiting for you")
@@ -84,7 +70,7 @@ def test_request_is_approved_by_the_steward_and_shows_on_my_communities(
     sign_out(page)
 
     # Staff now belong.
-    sign_in(page, live_server, "staff")
+    sign_in(page, "staff", then="/")
     main_nav(page).get_by_role("link", name="My communities").click()
     belong = page.get_by_role("region", name="Where I belong")
     expect(belong.get_by_role("link", name="Climate Risk Pricing")).to_be_visible()
@@ -100,9 +86,9 @@ def test_request_is_approved_by_the_steward_and_shows_on_my_communities(
 
 
 def test_staff_join_an_open_community_and_leave_it_after_confirming(
-    live_server, page, staff, open_kc
+    live_server, page, sign_in, staff, open_kc
 ):
-    sign_in(page, live_server, "staff")
+    sign_in(page, "staff", then="/")
     page.goto(live_server.url + open_kc.get_absolute_url())
     roster = page.get_by_role("table", name="Membership list")
     expect(roster.get_by_role("link", name="Sam Staff")).to_have_count(0)

@@ -7,14 +7,13 @@ import pytest
 from communities.models import Community, Membership
 
 from ..factories import (
-    PASSWORD,
     MembershipFactory,
     PurposeFactory,
     directory_admin_named,
     led_kc,
     member_named,
 )
-from .conftest import CHROMIUM, SKIP_REASON
+from .conftest import CHROMIUM, DESKTOP, PHONE, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -23,17 +22,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-def sign_in(page, live_server, username: str):
-    page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def scrolls_sideways(page) -> bool:
@@ -61,10 +49,12 @@ def duplicates():
     return survivor, duplicate
 
 
-def test_merge_chooses_by_name_previews_who_moves_and_confirms(live_server, page, duplicates):
+def test_merge_chooses_by_name_previews_who_moves_and_confirms(
+    live_server, page, sign_in, duplicates
+):
     survivor, duplicate = duplicates
     page.set_viewport_size(DESKTOP)
-    sign_in(page, live_server, "dana")
+    sign_in(page, "dana", then="/")
 
     page.goto(live_server.url + duplicate.get_absolute_url())
     page.get_by_role("link", name="Merge into another").click()
@@ -105,9 +95,9 @@ def test_merge_chooses_by_name_previews_who_moves_and_confirms(live_server, page
     assert roles["Stella Steward"] == Membership.Role.STEWARD
 
 
-def test_merge_preview_keeping_roles_fits_a_phone(live_server, page, duplicates):
+def test_merge_preview_keeping_roles_fits_a_phone(live_server, page, sign_in, duplicates):
     survivor, duplicate = duplicates
-    sign_in(page, live_server, "dana")
+    sign_in(page, "dana", then="/")
     page.set_viewport_size(PHONE)
 
     page.goto(f"{live_server.url}/c/{duplicate.slug}/merge/?target={survivor.pk}")
@@ -143,10 +133,10 @@ def data_viz():
 
 
 def test_formalising_under_a_taken_name_is_refused_then_done_with_its_own(
-    live_server, page, data_viz
+    live_server, page, sign_in, data_viz
 ):
     page.set_viewport_size(DESKTOP)
-    sign_in(page, live_server, "dana")
+    sign_in(page, "dana", then="/")
     page.goto(live_server.url + data_viz.get_absolute_url())
     page.get_by_role("link", name="Formalise as knowledge community").click()
 

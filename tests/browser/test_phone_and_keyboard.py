@@ -11,7 +11,7 @@ from communities import services
 from communities.models import Community, Membership
 
 from ..factories import MembershipFactory, directory_admin_named, led_kc, member_named
-from .conftest import CHROMIUM, SKIP_REASON
+from .conftest import CHROMIUM, LAPTOP, PHONE, SKIP_REASON
 from .test_keyboard import describe, focused
 
 pytestmark = [
@@ -20,8 +20,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1366, "height": 768}
 ROSTER_SIZE = 40
 
 
@@ -66,6 +64,7 @@ def busy_world(db):
     return {"kc": kc, "open_kc": open_kc, "steward": steward, "sam": sam, "admin": admin}
 
 
+# Signed in by session cookie, not conftest's sign_in: these check pages, not signing in.
 @pytest.fixture
 def open_as(browser, live_server):
     """Opens a path signed in as a user, at a viewport size; closes the contexts."""

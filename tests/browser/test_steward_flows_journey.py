@@ -10,8 +10,8 @@ import pytest
 from communities import services
 from communities.models import Membership, MembershipEvent
 
-from ..factories import PASSWORD, directory_admin_named, member_named
-from .conftest import CHROMIUM, SKIP_REASON
+from ..factories import directory_admin_named, member_named
+from .conftest import CHROMIUM, DESKTOP, PHONE, SKIP_REASON
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -19,25 +19,9 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # conftest's screen, with the laptop 900 px high rather than 768.
+    pytest.mark.parametrize("screen", [DESKTOP, PHONE], ids=["laptop", "phone"], indirect=True),
 ]
-
-WIDTHS = {"laptop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture(params=list(WIDTHS))
-def sized_page(request, page):
-    page.set_viewport_size(WIDTHS[request.param])
-    return page
-
-
-def sign_in(page, live_server, username: str, then: str):
-    """Sign in on the way to ``then`` (the navbar folds away on a phone, so the page
-    reached is the proof)."""
-    page.goto(live_server.url + then)
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(then) + "$"))
 
 
 def row(page, membership):
@@ -45,9 +29,9 @@ def row(page, membership):
 
 
 def test_steward_withdraws_an_invitation_approves_a_request_appoints_a_sponsor_and_cannot_leave(
-    live_server, sized_page, request_kc
+    live_server, screen, sign_in, request_kc
 ):
-    page = sized_page
+    page = screen
     steward = request_kc.memberships.get(role=Membership.Role.STEWARD)
     sam = member_named("Sam Staff", username="staff")
     services.request_membership(community=request_kc, member=sam, note="I price flood risk.")
@@ -61,7 +45,7 @@ def test_steward_withdraws_an_invitation_approves_a_request_appoints_a_sponsor_a
     request = request_kc.memberships.get(member=sam)
     manage = f"/c/{request_kc.slug}/manage/"
 
-    sign_in(page, live_server, steward.member.user.username, manage)
+    sign_in(page, steward.member.user.username, then=manage)
     expect(page.get_by_role("heading", name="Climate Risk Pricing: membership")).to_be_visible()
 
     # The invitation's row offers Resend and Withdraw, not Remove; Withdraw asks first.
@@ -132,15 +116,15 @@ def test_steward_withdraws_an_invitation_approves_a_request_appoints_a_sponsor_a
 
 
 def test_admin_goes_from_the_dashboard_to_the_request_and_decides_it(
-    live_server, sized_page, request_kc
+    live_server, screen, sign_in, request_kc
 ):
-    page = sized_page
+    page = screen
     directory_admin_named("Dana Admin", username="dana")
     sam = member_named("Sam Staff", username="staff")
     services.request_membership(community=request_kc, member=sam)
     request = request_kc.memberships.get(member=sam)
 
-    sign_in(page, live_server, "dana", "/dashboard/")
+    sign_in(page, "dana", then="/dashboard/")
     waiting = page.get_by_role("region", name="Requests waiting")
     waiting.get_by_role(
         "link", name="Decide on the request from Sam Staff to join Climate Risk Pricing"
