@@ -8,6 +8,7 @@ from itertools import combinations
 
 import pytest
 
+from communities import overlaps
 from communities.models import Community, Membership
 
 from ..factories import CommunityFactory, DepartmentFactory, MemberFactory, member_named
@@ -66,6 +67,9 @@ def directory():
             Membership(member=person, community=communities[pick]) for pick in sorted(chosen)
         ]
     Membership.objects.bulk_create(memberships)
+    # Loaded without the services, as a bulk load would be: store what they keep.
+    overlaps.rebuild()
+    Community.objects.recount_members()
     return communities
 
 
