@@ -87,37 +87,53 @@ def shared_people_pairs(*, kind: str = "", department=None, limit: int = MAP_LIN
     on member.
     """
     if department is None:
-        pairs = CommunityOverlap.objects.filter(
-            community_id__lt=F("other_id"),
-            community__status__in=LIVE,
-            other__status__in=LIVE,
-        )
-        if kind:
-            pairs = pairs.filter(community__kind=kind, other__kind=kind)
-        return list(
-            pairs.order_by("-shared", "community_id", "other_id").values_list(
-                "community_id", "other_id", "shared"
-            )[:limit]
-        )
-    other = "member__memberships__"
+        live = {"community__status__in": LIVE, "other__status__in": LIVE}
+        return _stored_pairs(kind=kind, among=live, limit=limit)
+    live = {"community__status__in": LIVE, f"{OTHER}community__status__in": LIVE}
+    return _department_pairs(department, kind=kind, among=live, limit=limit)
+
+
+OTHER = "member__memberships__"  # from a membership to its member's other memberships
+
+
+def _stored_pairs(
+    *, kind: str, among: dict, limit: int | None = None
+) -> list[tuple[int, int, int]]:
+    """``(a, b, shared)`` for the stored pairs of communities (a < b, both ``among``'s),
+    strongest first (``CommunityOverlap``: everyone's shared memberships)."""
+    pairs = CommunityOverlap.objects.filter(community_id__lt=F("other_id"), **among)
+    if kind:
+        pairs = pairs.filter(community__kind=kind, other__kind=kind)
+    pairs = pairs.order_by("-shared", "community_id", "other_id").values_list(
+        "community_id", "other_id", "shared"
+    )
+    return list(pairs if limit is None else pairs[:limit])
+
+
+def _department_pairs(
+    department, *, kind: str, among: dict, limit: int | None = None
+) -> list[tuple[int, int, int]]:
+    """``(a, b, shared)`` for the pairs of communities (a < b, both ``among``'s) sharing
+    active members of ``department``, strongest first: one grouped self-join of
+    Membership on member (the stored overlaps count everyone, not one department)."""
     conditions = {
         "state": ACTIVE,
-        "community__status__in": LIVE,
-        f"{other}state": ACTIVE,
-        f"{other}community_id__gt": F("community_id"),
-        f"{other}community__status__in": LIVE,
+        f"{OTHER}state": ACTIVE,
+        f"{OTHER}community_id__gt": F("community_id"),
+        "member__department": department,
+        **among,
     }
     if kind:
-        conditions |= {"community__kind": kind, f"{other}community__kind": kind}
-    if department is not None:
-        conditions["member__department"] = department
+        conditions |= {"community__kind": kind, f"{OTHER}community__kind": kind}
     pairs = (
         Membership.objects.filter(**conditions)
-        .values(a=F("community_id"), b=F(f"{other}community_id"))
+        .values(a=F("community_id"), b=F(f"{OTHER}community_id"))
         .annotate(shared=Count("pk"))
         .order_by("-shared", "a", "b")
     )
-    return [(row["a"], row["b"], row["shared"]) for row in pairs[:limit]]
+    if limit is not None:
+        pairs = pairs[:limit]
+    return [(row["a"], row["b"], row["shared"]) for row in pairs]
 
 
 def knowledge_map(*, kind: str = "", department=None, limit: int = MAP_LINK_LIMIT) -> KnowledgeMap:
@@ -221,35 +237,9 @@ def _pairs_among(ids: list[int], *, kind: str, department) -> list[tuple[int, in
     active members, strongest first: the stored overlaps, or with a department one
     grouped self-join of its people's memberships, as in ``shared_people_pairs``."""
     if department is None:
-        stored = CommunityOverlap.objects.filter(
-            community_id__in=ids, other_id__in=ids, community_id__lt=F("other_id")
-        )
-        if kind:
-            stored = stored.filter(community__kind=kind, other__kind=kind)
-        return list(
-            stored.order_by("-shared", "community_id", "other_id").values_list(
-                "community_id", "other_id", "shared"
-            )
-        )
-    other = "member__memberships__"
-    conditions = {
-        "state": ACTIVE,
-        "community_id__in": ids,
-        f"{other}state": ACTIVE,
-        f"{other}community_id__in": ids,
-        f"{other}community_id__gt": F("community_id"),
-    }
-    if kind:
-        conditions |= {"community__kind": kind, f"{other}community__kind": kind}
-    if department is not None:
-        conditions["member__department"] = department
-    pairs = (
-        Membership.objects.filter(**conditions)
-        .values(a=F("community_id"), b=F(f"{other}community_id"))
-        .annotate(shared=Count("pk"))
-        .order_by("-shared", "a", "b")
-    )
-    return [(row["a"], row["b"], row["shared"]) for row in pairs]
+        return _stored_pairs(kind=kind, among={"community_id__in": ids, "other_id__in": ids})
+    among = {"community_id__in": ids, f"{OTHER}community_id__in": ids}
+    return _department_pairs(department, kind=kind, among=among)
 
 
 def _memberships_state() -> tuple:

@@ -398,26 +398,37 @@ def membership_role(request, slug, pk):
     return redirect(_manage_url(community))
 
 
-def membership_remove(request, slug, pk):
-    """GET asks for confirmation (and an optional reason); POST removes."""
+def _confirm_with_note(request, slug, pk, *, template: str, change, done: str):
+    """A steward's change to one membership, with an optional reason: GET asks for
+    confirmation, POST makes ``change`` (a service taking the community, the membership,
+    the actor and the reason) and says ``done`` (``%(name)s``: the person)."""
     community, membership = access.membership_for_steward(request.user, slug, pk)
     form = NoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         _attempt(
             request,
-            lambda: services.remove_member(
+            lambda: change(
                 community=community,
                 membership=membership,
                 actor=request.member,
                 reason=form.cleaned_data["note"],
             ),
-            _("%(name)s is off the list.") % {"name": membership.member.display_name},
+            done % {"name": membership.member.display_name},
         )
         return redirect(_manage_url(community))
     return render(
+        request, template, {"community": community, "membership": membership, "form": form}
+    )
+
+
+def membership_remove(request, slug, pk):
+    return _confirm_with_note(
         request,
-        "communities/membership_remove.html",
-        {"community": community, "membership": membership, "form": form},
+        slug,
+        pk,
+        template="communities/membership_remove.html",
+        change=services.remove_member,
+        done=_("%(name)s is off the list."),
     )
 
 
@@ -440,26 +451,13 @@ def invitation_resend(request, slug, pk):
 
 
 def invitation_withdraw(request, slug, pk):
-    """GET asks for confirmation (and an optional reason); POST withdraws."""
-    community, membership = access.membership_for_steward(request.user, slug, pk)
-    form = NoteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        _attempt(
-            request,
-            lambda: services.withdraw_invitation(
-                community=community,
-                membership=membership,
-                actor=request.member,
-                reason=form.cleaned_data["note"],
-            ),
-            _("The invitation to %(name)s is withdrawn.")
-            % {"name": membership.member.display_name},
-        )
-        return redirect(_manage_url(community))
-    return render(
+    return _confirm_with_note(
         request,
-        "communities/invitation_withdraw.html",
-        {"community": community, "membership": membership, "form": form},
+        slug,
+        pk,
+        template="communities/invitation_withdraw.html",
+        change=services.withdraw_invitation,
+        done=_("The invitation to %(name)s is withdrawn."),
     )
 
 
