@@ -36,10 +36,11 @@ class PurposeMenuMixin:
             if statement:
                 menu = [(selected, statement), *menu]
         self.fields["purpose"].choices = [("", _("Any purpose")), *menu]
-        self.department_ids = {slug: pk for pk, slug, _name in selectors.departments()}
+        departments = selectors.departments()
+        self.department_ids = {slug: pk for pk, slug, _name in departments}
         self.fields["department"].choices = [
             ("", _("Any department")),
-            *[(slug, name) for _pk, slug, name in selectors.departments()],
+            *[(slug, name) for _pk, slug, name in departments],
         ]
 
     def clean_department(self) -> int | None:
