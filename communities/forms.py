@@ -36,10 +36,11 @@ class PurposeMenuMixin:
             if statement:
                 menu = [(selected, statement), *menu]
         self.fields["purpose"].choices = [("", _("Any purpose")), *menu]
-        self.department_ids = {slug: pk for pk, slug, _name in selectors.departments()}
+        departments = selectors.departments()
+        self.department_ids = {slug: pk for pk, slug, _name in departments}
         self.fields["department"].choices = [
             ("", _("Any department")),
-            *[(slug, name) for _pk, slug, name in selectors.departments()],
+            *[(slug, name) for _pk, slug, name in departments],
         ]
 
     def clean_department(self) -> int | None:
@@ -91,6 +92,10 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
     sort = forms.ChoiceField(label=_("Sort"), required=False, choices=SORT_CHOICES)
     MENUS = ("status", "join_policy", "kind", "stage", "purpose", "department", "sort")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._menus: list[dict] | None = None
+
     @property
     def query(self) -> str:
         self.is_valid()
@@ -119,16 +124,20 @@ class DirectoryFilterForm(PurposeMenuMixin, forms.Form):
         return queryset.sorted_by(data.get("sort", "name"))
 
     def menus(self) -> list[dict]:
-        """The select filters as plain data, for a template loop: the directory draws
-        them itself because widget templates cost more than the rest of the page."""
-        self.is_valid()
-        menus = []
-        for name in self.MENUS:
-            field = self.fields[name]
-            value = self.data.get(name, "") if self.is_bound else ""
-            options = [(str(key), label, str(key) == value) for key, label in field.choices]
-            menus.append({"name": name, "label": field.label, "options": options})
-        return menus
+        """The select filters as plain data (labels translated), for the ``filter_menus``
+        tag: widget templates cost more than the rest of the page. Made once per form:
+        ``chosen_filters`` reads them too, and their 230 options were built twice."""
+        if self._menus is None:
+            self.is_valid()
+            self._menus = []
+            for name in self.MENUS:
+                field = self.fields[name]
+                value = self.data.get(name, "") if self.is_bound else ""
+                options = [
+                    (str(key), str(label), str(key) == value) for key, label in field.choices
+                ]
+                self._menus.append({"name": name, "label": str(field.label), "options": options})
+        return self._menus
 
     @property
     def active_filters(self) -> bool:

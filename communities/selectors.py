@@ -82,27 +82,43 @@ def with_cards(communities: list) -> list:
     plain data (``card_data``): a page of 24 in a few ms, where Django's engine took
     20 ms with the badges' includes and a plural per card."""
     by_pk = {community.pk: community for community in communities}
-    urls = CardUrls()
+    page = CardPage()
     template = engines["jinja2"].get_template(CARD_TEMPLATE)
     cards = caching.drawn_by_content(
         "card",
         {community.pk: card_shows(community) for community in communities},
-        lambda pk: template.render(card_data(by_pk[pk], urls)),
+        lambda pk: template.render(card_data(by_pk[pk], page)),
     )
     for community in communities:
         community.card = mark_safe(cards[community.pk])  # noqa: S308 (autoescaped template)
     return communities
 
 
-class CardUrls:
-    """A community's and a purpose's address from their slug, reversed once for all the
-    cards of a page (slugs need no quoting)."""
+class CardPage:
+    """What every card of a page shares, made once for all of them: a community's and a
+    purpose's address from their slug (reversed once; slugs need no quoting) and the
+    labels, translated once (a page of 24 cards asked for 200 translations)."""
 
     SENTINEL = "kcdir0card0"
 
     def __init__(self):
         self.community = self._maker("communities:community_detail")
         self.purpose = self._maker("communities:purpose_detail")
+        self.statuses = {value: str(label) for value, label in Community.Status.choices}
+        self.stages = {value: str(label) for value, label in Community.Stage.choices}
+        self.joining = {value: str(label) for value, label in JOIN_LABELS.items()}
+        self.by_invitation = _("By invitation")
+        self.purposes_label = _("Purposes:")
+        self.kc = {
+            "kind_label": _("Knowledge community"),
+            "kind_title": _("Purposely formed, with a formal membership list"),
+            "stewards_label": _("Stewards:"),
+        }
+        self.cop = {
+            "kind_label": _("Community of practice"),
+            "kind_title": _("Informal: people who practise together"),
+            "stewards_label": _("Coordinators:"),
+        }
 
     def _maker(self, viewname: str):
         before, _sep, after = reverse(viewname, args=[self.SENTINEL]).partition(self.SENTINEL)
@@ -116,7 +132,7 @@ JOIN_LABELS = {
 }
 
 
-def card_data(community: Community, urls: CardUrls) -> dict:
+def card_data(community: Community, page: CardPage) -> dict:
     """What a community's card shows, as plain values (labels translated, numbers
     localised, addresses made), for its template."""
     count = community.active_member_count or 0
@@ -128,25 +144,21 @@ def card_data(community: Community, urls: CardUrls) -> dict:
     return {
         "pk": community.pk,
         "kind": community.kind,
-        "url": urls.community(community.slug),
+        "url": page.community(community.slug),
         "name": community.name,
-        "kind_label": _("Knowledge community") if is_kc else _("Community of practice"),
-        "kind_title": _("Purposely formed, with a formal membership list")
-        if is_kc
-        else _("Informal: people who practise together"),
+        **(page.kc if is_kc else page.cop),
         "status_class": STATUS_BADGES.get(community.status, "info")
         if community.status != Community.Status.ACTIVE
         else "",
-        "status_label": community.get_status_display(),
-        "stage_label": community.get_stage_display(),
-        "join_label": str(JOIN_LABELS.get(community.join_policy, _("By invitation"))),
+        "status_label": page.statuses.get(community.status, community.status),
+        "stage_label": page.stages.get(community.stage, community.stage),
+        "join_label": page.joining.get(community.join_policy, page.by_invitation),
         "summary": community.summary,
-        "purposes_label": _("Purposes:"),
+        "purposes_label": page.purposes_label,
         "purposes": [
-            (urls.purpose(purpose.slug), purpose.statement) for purpose in community.purposes.all()
+            (page.purpose(purpose.slug), purpose.statement) for purpose in community.purposes.all()
         ],
         "members": members % {"counter": localize(count)},
-        "stewards_label": _("Stewards:") if is_kc else _("Coordinators:"),
         "stewards": ", ".join(str(steward) for steward in community.stewards),
     }
 

@@ -264,9 +264,9 @@ def cards_drawn(monkeypatch) -> list[str]:
     drawn = []
     card_data = selectors.card_data
 
-    def recorded(community, urls):
+    def recorded(community, page):
         drawn.append(community.slug)
-        return card_data(community, urls)
+        return card_data(community, page)
 
     monkeypatch.setattr(selectors, "card_data", recorded)
     return drawn

@@ -10,7 +10,13 @@ from django.urls import reverse
 from communities import selectors
 from communities.forms import DirectoryFilterForm
 from communities.models import Community, Membership
-from tests.factories import CommunityFactory, MembershipFactory, PurposeFactory, member_named
+from tests.factories import (
+    CommunityFactory,
+    DepartmentFactory,
+    MembershipFactory,
+    PurposeFactory,
+    member_named,
+)
 from tests.pages import assert_sent_to_sign_in, inline_text, page_html, page_text, visible_text
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +66,20 @@ def test_results_rank_name_then_summary_then_purposes_then_by_name(library):
 
     assert names == ["Python Learners", "Data Clinic", "Analytics Forum"]
     assert corrected == ""
+
+
+def test_several_words_rank_by_where_all_of_them_are_found(db):
+    # Each community holds both words, in different places.
+    tooling = PurposeFactory(statement="Rust tooling adoption")
+    CommunityFactory(name="Zed Group", summary="Editors.", purposes=[tooling])
+    CommunityFactory(name="Rust Guild", summary="Systems work.", purposes=[tooling])
+    CommunityFactory(name="Tooling Circle", summary="Rust at work.")
+    CommunityFactory(name="Rust Tooling Group", summary="Everything.")
+
+    names, _ = found({"q": "tooling rust"})
+
+    # Both in the name; one in the name and one in the summary; a purpose needed.
+    assert names == ["Rust Tooling Group", "Tooling Circle", "Rust Guild", "Zed Group"]
 
 
 def test_punctuation_around_words_is_ignored(library):
@@ -220,3 +240,30 @@ def test_the_page_hides_archived_and_filters_by_join_policy(client, staff, statu
         open_only
     ).replace("</span>", "").replace('<span class="fw-normal">', "")
     assert "Filters</summary>" in default.content.decode()
+
+
+def test_the_filter_menus_keep_the_choices_and_escape_their_labels(client, staff):
+    department = DepartmentFactory(name="R&D <Labs>", slug="r-and-d")
+    CommunityFactory(name="Lab Notes", kind=Community.Kind.KC)
+    client.force_login(staff)
+
+    html = page_html(client.get(DIRECTORY, {"department": "r-and-d", "kind": "kc"}))
+
+    assert '<option value="r-and-d" selected>R&amp;D &lt;Labs&gt;</option>' in html
+    assert '<option value="kc" selected>Knowledge community</option>' in html
+    assert '<option value="" selected>Any stage</option>' in html
+    assert html.count("<option ") == sum(
+        len(menu["options"]) for menu in DirectoryFilterForm({}).menus()
+    )
+    summary = re.search(r"<summary[^>]*>(.*?)</summary>", html, re.S).group(1)
+    assert inline_text(summary) == (
+        f"Filters: Kind: Knowledge community; Department: {department.name}"
+    )
+    assert "<Labs>" not in summary
+
+
+def test_the_menus_are_made_once_per_form(db):
+    form = DirectoryFilterForm({"kind": "cop"})
+
+    assert form.menus() is form.menus()
+    assert form.chosen_filters() == ["Kind: Community of practice"]
