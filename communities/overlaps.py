@@ -21,7 +21,7 @@ pairs always equal it.
 
 from collections.abc import Collection
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 
 from .models import CommunityOverlap, Membership
@@ -146,8 +146,9 @@ def stored() -> dict[tuple[int, int], int]:
 
 def rebuild() -> int:
     """Count every pair again from scratch, replacing what is stored (one ``DELETE`` and
-    one ``INSERT … SELECT``; run it in a transaction). Returns how many rows are stored."""
-    with connection.cursor() as cursor:
+    one ``INSERT … SELECT``, in one transaction: its own, or the caller's). Returns how
+    many rows are stored."""
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Roster changes wait (their own increments would be lost in the DELETE); one
             # that committed before the lock is counted, one after it adds itself.

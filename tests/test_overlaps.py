@@ -11,7 +11,7 @@ from django.db import connection
 from communities import insights, overlaps, selectors, services
 from communities.models import Community, CommunityOverlap, Membership
 
-from .factories import MembershipFactory, led_kc, member_named
+from .factories import CommunityFactory, MembershipFactory, led_kc, member_named
 
 pytestmark = pytest.mark.django_db
 
@@ -279,3 +279,20 @@ def test_deleting_a_community_deletes_its_pairs(around):
     assert not CommunityOverlap.objects.filter(community=around["open"].pk).exists()
     assert not CommunityOverlap.objects.filter(other=around["open"].pk).exists()
     assert_stored_equals_counted()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_outside_any_transaction_makes_its_own(people):
+    """A loader or a test in autocommit (a live server's data) calls it bare: on
+    PostgreSQL its table lock needs a transaction, which it opens itself."""
+    community = CommunityFactory()
+    other = CommunityFactory()
+    Membership.objects.bulk_create(
+        [
+            Membership(member=people[0], community=c, state=Membership.State.ACTIVE)
+            for c in (community, other)
+        ]
+    )
+
+    assert overlaps.rebuild() == 2
+    assert overlaps.stored() == overlaps.counted()
