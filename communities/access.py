@@ -378,6 +378,8 @@ class MembershipActions:
     # Their invitation lapsed (``Membership.invitation_has_lapsed``): the rest is what
     # someone who had left may do.
     invitation_lapsed: bool = False
+    # The identity provider named here decides who is on the list: no action is offered.
+    managed_by: str = ""
 
 
 def membership_actions(community: Community, membership: Membership | None) -> MembershipActions:
@@ -389,6 +391,9 @@ def membership_actions(community: Community, membership: Membership | None) -> M
     the community takes requests; an invitation is declined where it can be accepted,
     and a lapsed one is neither (the person is as free as someone who left).
     """
+    managed_by = membership_managed_by(community)
+    if managed_by:
+        return MembershipActions(managed_by=managed_by)
     if membership is not None and membership.invitation_has_lapsed():
         after = membership_actions(community, Membership(community=community, state=State.LEFT))
         return replace(after, invitation_lapsed=True)
@@ -411,6 +416,14 @@ def membership_actions(community: Community, membership: Membership | None) -> M
     if takes_requests:
         return MembershipActions(request=True, denied_before=state == State.DENIED)
     return MembershipActions(invite_only=True)
+
+
+def membership_managed_by(community: Community) -> str:
+    """The identity provider that decides who is on ``community``'s list (a group in it
+    is linked to the community), or "" when people join and leave here. While it is
+    set, nobody joins, asks, accepts or leaves on kcdir's pages: the provider adds and
+    removes people."""
+    return community.membership_managed_by
 
 
 def rejoining_needs_a_steward(community: Community) -> bool:

@@ -387,6 +387,12 @@ class Community(models.Model):
     active_member_count = models.PositiveIntegerField(
         _("active members"), default=0, editable=False
     )
+    # Set (to the identity provider's name) while a directory group in that provider
+    # decides who is on the list (SCIM provisioning): people then neither join nor leave
+    # here (``access.membership_managed_by``). Empty: the list is kcdir's own.
+    membership_managed_by = models.CharField(
+        _("membership managed by"), max_length=100, blank=True, editable=False
+    )
     declined_at = models.DateTimeField(_("proposal declined"), null=True, blank=True)
     decision_note = models.TextField(_("decision note"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)

@@ -93,6 +93,11 @@ from .people import (
     store_people_sync_upload,
     sync_people,
 )
+from .provider import (
+    add_members_by_provider,
+    remove_members_by_provider,
+    set_membership_manager,
+)
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -111,6 +116,7 @@ __all__ = [
     "accept_invitation",
     "activation_problems",
     "add_members",
+    "add_members_by_provider",
     "apply_people_sync_upload",
     "apply_roster_import",
     "choose_roster_import_mode",
@@ -145,8 +151,10 @@ __all__ = [
     "recount_members",
     "record_cop",
     "remove_member",
+    "remove_members_by_provider",
     "request_membership",
     "resend_invitation",
+    "set_membership_manager",
     "set_stage",
     "store_people_sync_upload",
     "sync_people",

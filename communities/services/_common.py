@@ -81,11 +81,12 @@ def _record(
     state_before: str = "",
     role_before: str = "",
     note: str = "",
+    actor_name: str = "",
 ) -> MembershipEvent:
     return MembershipEvent.objects.create(
         community_id=membership.community_id,
         actor=actor,
-        actor_name=actor.display_name if actor else "",
+        actor_name=actor.display_name if actor else actor_name,
         target=membership.member,
         target_name=membership.member.display_name,
         action=action,
@@ -108,12 +109,14 @@ def _transition(
     decided: bool = False,
     active_since=None,
     counted: bool = True,
+    actor_name: str = "",
 ) -> Membership:
     """Move ``membership`` to ``state`` (and ``role``), save it, keep the stored
     overlaps when it becomes or stops being active, and record one event.
 
     Becoming active sets ``active_since`` to now (or to ``active_since``, for someone
-    whose membership carries over from elsewhere, as a merge's people do). The
+    whose membership carries over from elsewhere, as a merge's people do). A change
+    made by no person (an identity provider's) names its ``actor_name``. The
     community's stored member count follows, unless the caller recounts it once for
     many (``counted=False``: ``_recount_members``)."""
     state_before, role_before = membership.state, membership.role
@@ -143,6 +146,7 @@ def _transition(
         state_before=state_before,
         role_before=role_before,
         note=note,
+        actor_name=actor_name,
     )
     return membership
 
@@ -159,6 +163,17 @@ def _require_open_for_joining(community: Community) -> None:
         raise MembershipError(_("This community is archived and accepts no new members."))
     if community.status == Community.Status.PROPOSED:
         raise MembershipError(_("This community is only proposed; it has no members yet."))
+
+
+def _require_self_service(community: Community) -> None:
+    """Refuse joining, asking, accepting and leaving where an identity provider keeps
+    the list (``access.membership_managed_by``)."""
+    managed_by = access.membership_managed_by(community)
+    if managed_by:
+        raise MembershipError(
+            _("Membership of %(community)s is managed by %(provider)s.")
+            % {"community": community.name, "provider": managed_by}
+        )
 
 
 def _require_kc(community: Community) -> None:

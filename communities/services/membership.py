@@ -29,6 +29,7 @@ from ._common import (
     _new_or_existing,
     _require_kc,
     _require_open_for_joining,
+    _require_self_service,
     _transition,
 )
 
@@ -39,6 +40,7 @@ from ._common import (
 def join_community(*, community: Community, member: Member) -> Membership:
     """Join an open KC at once (or say you practise in a CoP)."""
     community = _lock(community)
+    _require_self_service(community)
     _require_open_for_joining(community)
     membership = _lapse_if_due(_new_or_existing(community, member))
     if membership.state == State.ACTIVE:
@@ -66,6 +68,7 @@ def join_community(*, community: Community, member: Member) -> Membership:
 def request_membership(*, community: Community, member: Member, note: str = "") -> Membership:
     """Ask to join a request-only KC; its stewards are told."""
     community = _lock(community)
+    _require_self_service(community)
     _require_open_for_joining(community)
     _require_kc(community)
     if community.join_policy != Community.JoinPolicy.REQUEST:
@@ -123,6 +126,7 @@ def _own_invitation(community: Community, member: Member) -> Membership:
 def accept_invitation(*, community: Community, member: Member) -> Membership:
     """Accept an invitation that has not lapsed (``INVITATION_EXPIRY_DAYS``)."""
     community = _lock(community)
+    _require_self_service(community)
     _require_open_for_joining(community)
     membership = _own_invitation(community, member)
     return _transition(membership, actor=member, action=Action.ACCEPTED, state=State.ACTIVE)
@@ -138,6 +142,7 @@ def decline_invitation(*, community: Community, member: Member) -> Membership:
 @transaction.atomic
 def leave_community(*, community: Community, member: Member) -> Membership:
     community = _lock(community)
+    _require_self_service(community)
     membership = _membership_for_update(community, member)
     if membership is None or membership.state != State.ACTIVE:
         raise MembershipError(_("You are not a member of this community."))
