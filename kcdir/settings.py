@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "axes",
     "members",
     "communities",
+    "provisioning",
 ]
 
 MIDDLEWARE = [
@@ -370,4 +371,18 @@ LOGGING = {
         "kcdir.security": {"level": "INFO"},
         "axes": {"level": "WARNING"},
     },
+}
+
+# SCIM 2.0 provisioning (the provisioning app; README "Provisioning"): django-scim2's
+# views with kcdir's adapters, filters and bearer tokens.
+SCIM_SERVICE_PROVIDER = {
+    "USER_ADAPTER": "provisioning.scim.UserAdapter",
+    "GROUP_ADAPTER": "provisioning.scim.GroupAdapter",
+    "GROUP_MODEL": "provisioning.models.ProvisionedGroup",
+    "USER_FILTER_PARSER": "provisioning.filters.UserFilter",
+    "GROUP_FILTER_PARSER": "provisioning.filters.GroupFilter",
+    "SERVICE_PROVIDER_CONFIG_MODEL": "provisioning.scim_views.ServiceProviderConfig",
+    "AUTH_CHECK_MIDDLEWARE": "provisioning.scim_auth.BearerTokenCheck",
+    "BASE_LOCATION_GETTER": "provisioning.scim.base_location",
+    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="kcdir SCIM"',
 }

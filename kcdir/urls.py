@@ -19,4 +19,6 @@ urlpatterns = [
     path("accounts/password_change/", throttle.password_change, name="password_change"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("scim/v2/", include("provisioning.scim_urls")),
+    path("", include("provisioning.urls")),
 ]

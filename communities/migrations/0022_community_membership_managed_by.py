@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('communities', '0021_membership_leaders_index'),
+        ("communities", "0021_membership_leaders_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='community',
-            name='membership_managed_by',
-            field=models.CharField(blank=True, editable=False, max_length=100, verbose_name='membership managed by'),
+            model_name="community",
+            name="membership_managed_by",
+            field=models.CharField(
+                blank=True, editable=False, max_length=100, verbose_name="membership managed by"
+            ),
         ),
     ]

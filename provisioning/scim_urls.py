@@ -1,0 +1,54 @@
+"""``/scim/v2/``: the SCIM 2.0 service (RFC 7644) for identity providers. Bearer
+tokens only (no session, no CSRF), rate-limited per address. The names are the ones
+django-scim2 reverses (namespace ``scim``)."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path, re_path
+
+from kcdir.ratelimit import rate_limit
+
+from . import scim_views
+from .scim_auth import scim_error
+
+app_name = "scim"
+
+SCIM_RATE_LIMIT = 1200  # requests per address ...
+SCIM_RATE_PERIOD = 60  # ... per minute: an identity provider's full sync stays under it
+
+
+def _too_many(request, *args, **kwargs):
+    return scim_error(429, "Too many requests; slow down and retry.", "tooMany")
+
+
+def scim_endpoint(view_class, **initkwargs):
+    view = view_class.as_view(**initkwargs)
+    limited = rate_limit(
+        scope="scim",
+        limit=SCIM_RATE_LIMIT,
+        period=SCIM_RATE_PERIOD,
+        refused=_too_many,
+        methods=("GET", "POST", "PUT", "PATCH", "DELETE"),
+    )(view)
+    return login_not_required(limited)
+
+
+urlpatterns = [
+    path("", scim_endpoint(scim_views.NotImplementedView), name="root"),
+    re_path(r"^Users(?:/(?P<uuid>[^/]+))?$", scim_endpoint(scim_views.UsersView), name="users"),
+    re_path(r"^Groups(?:/(?P<uuid>[^/]+))?$", scim_endpoint(scim_views.GroupsView), name="groups"),
+    path(
+        "ServiceProviderConfig",
+        scim_endpoint(scim_views.ServiceProviderConfigView),
+        name="service-provider-config",
+    ),
+    re_path(
+        r"^ResourceTypes(?:/(?P<uuid>[^/]+))?$",
+        scim_endpoint(scim_views.ResourceTypesView),
+        name="resource-types",
+    ),
+    re_path(
+        r"^Schemas(?:/(?P<uuid>[^/]+))?$",
+        scim_endpoint(scim_views.SchemasView),
+        name="schemas",
+    ),
+]
