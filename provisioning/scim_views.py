@@ -213,27 +213,25 @@ class GroupsView(
 
 class ServiceProviderConfig(SCIMServiceProviderConfig):
     def to_dict(self):
-        config = super().to_dict()
-        config.update(
-            {
-                "documentationUri": None,
-                "patch": {"supported": True},
-                "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-                "filter": {"supported": True, "maxResults": MAX_COUNT},
-                "changePassword": {"supported": False},
-                "sort": {"supported": False},
-                "etag": {"supported": True},
-                "authenticationSchemes": [
-                    {
-                        "type": "oauthbearertoken",
-                        "name": "OAuth Bearer Token",
-                        "description": "A token a directory admin creates in kcdir.",
-                        "primary": True,
-                    }
-                ],
-            }
-        )
-        return config
+        return {
+            "schemas": [constants.SchemaURI.SERVICE_PROVIDER_CONFIG],
+            "documentationUri": None,
+            "patch": {"supported": True},
+            "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+            "filter": {"supported": True, "maxResults": MAX_COUNT},
+            "changePassword": {"supported": False},
+            "sort": {"supported": False},
+            "etag": {"supported": True},
+            "authenticationSchemes": [
+                {
+                    "type": "oauthbearertoken",
+                    "name": "OAuth Bearer Token",
+                    "description": "A token a directory admin creates in kcdir.",
+                    "primary": True,
+                }
+            ],
+            "meta": self.meta,
+        }
 
 
 class ServiceProviderConfigView(scim_views.ServiceProviderConfigView):
