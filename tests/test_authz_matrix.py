@@ -610,3 +610,72 @@ def test_admin_site_opens_for_a_superuser(client, world):
 
     assert index.status_code == 200
     assert changelist.status_code == 200
+
+
+# -- SCIM provisioning ------------------------------------------------------------------
+# The SCIM endpoints take a bearer token only: a signed-in session is no token, so every
+# role gets 401 (tests/test_scim.py covers tokens). The provisioning pages are for
+# directory admins. Their tables (tokens, group links) are not in ``db_snapshot``:
+# tests/test_scim_pages.py checks what those pages change.
+
+REFUSALS |= {401}
+
+
+def _scim_endpoint() -> dict:
+    return {
+        "methods": {"GET": everyone(401, anonymous=401), "POST": everyone(401, anonymous=401)},
+        "data": lambda w: {"userName": "nobody"},
+    }
+
+
+PROVISIONING_MATRIX = {
+    **{
+        f"scim:{name}": _scim_endpoint()
+        for name in (
+            "root",
+            "users",
+            "groups",
+            "service-provider-config",
+            "resource-types",
+            "schemas",
+        )
+    },
+    "provisioning:provisioning_overview": admin_page(),
+    "provisioning:token_create": {
+        "methods": {"GET": everyone(405), "POST": only(ADMINS, 200)},
+        "data": lambda w: {"name": "Okta"},
+    },
+    "provisioning:token_revoke": admin_page(
+        ("scim_token_pk",), post=Redirect("/dashboard/provisioning/")
+    ),
+    "provisioning:group_link": {
+        "args": ("scim_group_pk",),
+        "methods": {
+            "GET": everyone(405),
+            "POST": only(ADMINS, Redirect("/dashboard/provisioning/")),
+        },
+        "data": lambda w: {f"g{w.scim_group_pk}-community": w.target.pk},
+    },
+}
+MATRIX.update(PROVISIONING_MATRIX)
+CELLS += [
+    pytest.param(name, method, role, id=f"{name}-{method}-{role}")
+    for name in sorted(PROVISIONING_MATRIX)
+    for method in METHODS
+    for role in ROLES
+]
+
+
+@pytest.fixture(autouse=True)
+def _provisioning_world(request):
+    """A SCIM token and a pushed group beside the ``world``, for the pages that name them."""
+    if "world" not in request.fixturenames:
+        return
+    from provisioning import services as provisioning_services
+
+    world = request.getfixturevalue("world")
+    token, _value = provisioning_services.create_token(name="Entra ID", created_by=None)
+    group = provisioning_services.save_group(
+        values={"display_name": "Claims team"}, provider_name="Entra ID"
+    )
+    world.scim_token_pk, world.scim_group_pk = token.pk, group.pk
