@@ -4,6 +4,7 @@ django-scim2 reverses (namespace ``scim``)."""
 
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from kcdir.ratelimit import rate_limit
 
@@ -51,4 +52,6 @@ urlpatterns = [
         scim_endpoint(scim_views.SchemasView),
         name="schemas",
     ),
+    # Last: any other address under the service is a SCIM 404.
+    re_path(r"^.*$", login_not_required(csrf_exempt(scim_views.not_found)), name="not_found"),
 ]

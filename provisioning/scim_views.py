@@ -15,14 +15,19 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.http import HttpResponse
+from django.urls import reverse
 from django.views.generic import View
 from django_scim import constants, exceptions
 from django_scim import views as scim_views
 from django_scim.models import SCIMServiceProviderConfig
+from django_scim.utils import get_base_scim_location_getter
 
 from . import filters, services
 from .models import ProvisionedGroup
 from .scim import GroupAdapter, UserAdapter, etag_of
+from .scim_auth import BearerTokenCheck
+
+SCHEMA_URI = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 
 MAX_COUNT = 200
 
@@ -238,12 +243,77 @@ class ServiceProviderConfigView(scim_views.ServiceProviderConfigView):
     pass
 
 
-class ResourceTypesView(scim_views.ResourceTypesView):
-    pass
+def _scim_json(document: dict, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(document), content_type=constants.SCIM_CONTENT_TYPE, status=status
+    )
 
 
-class SchemasView(scim_views.SchemasView):
-    pass
+class _DiscoveryList:
+    """Lists with their counts (RFC 7644 3.4.2), and unknown ids answered with a SCIM
+    error body, as for any other resource."""
+
+    def documents(self, request) -> dict:
+        raise NotImplementedError
+
+    def get(self, request, uuid=None, *args, **kwargs):
+        documents = self.documents(request)
+        if uuid:
+            if uuid not in documents:
+                raise exceptions.NotFoundError(uuid)
+            return _scim_json(documents[uuid])
+        resources = [documents[key] for key in sorted(documents)]
+        return _scim_json(
+            {
+                "schemas": [constants.SchemaURI.LIST_RESPONSE],
+                "totalResults": len(resources),
+                "itemsPerPage": len(resources),
+                "startIndex": 1,
+                "Resources": resources,
+            }
+        )
+
+
+class ResourceTypesView(_DiscoveryList, scim_views.ResourceTypesView):
+    def documents(self, request) -> dict:
+        documents = self.type_dict_by_type_id(request)
+        for document in documents.values():
+            # Relative to the service's base URL, as RFC 7643 section 6 has it.
+            document["endpoint"] = f"/{document['name']}s"
+        return documents
+
+
+class SchemasView(_DiscoveryList, scim_views.SchemasView):
+    def documents(self, request) -> dict:
+        base = get_base_scim_location_getter()(request=request)
+        return {
+            uri: {
+                "schemas": [SCHEMA_URI],
+                **schema,
+                "meta": {
+                    "resourceType": "Schema",
+                    "location": base + reverse("scim:schemas", kwargs={"uuid": uri}),
+                },
+            }
+            for uri, schema in self.schemas_by_uri.items()
+        }
+
+
+def not_found(request, *args, **kwargs):
+    """Anything else under the service: a SCIM 404, once the token is checked."""
+    return _scim_error_view(request)
+
+
+@BearerTokenCheck
+def _scim_error_view(request):
+    return _scim_json(
+        {
+            "schemas": [constants.SchemaURI.ERROR],
+            "detail": f"No SCIM endpoint at {request.path}",
+            "status": "404",
+        },
+        status=404,
+    )
 
 
 class NotImplementedView(scim_views.SCIMView):

@@ -155,10 +155,11 @@ def test_service_provider_config_says_what_is_supported(scim):
 def test_resource_types_list_users_with_the_enterprise_extension_and_groups(scim):
     resources = {item["id"]: item for item in scim.get("ResourceTypes").json()["Resources"]}
     assert set(resources) == {"User", "Group"}
-    assert resources["User"]["endpoint"] == "/scim/v2/Users"
+    assert resources["User"]["endpoint"] == "/Users"  # relative to the service's base URL
     assert resources["User"]["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
-    assert scim.get("ResourceTypes/Group").json()["endpoint"] == "/scim/v2/Groups"
-    assert scim.get("ResourceTypes/Nope").status_code == 404
+    assert scim.get("ResourceTypes/Group").json()["endpoint"] == "/Groups"
+    missing = scim.get("ResourceTypes/Nope")
+    assert (missing.status_code, missing.json()["schemas"]) == (404, [ERROR])
 
 
 def test_schemas_include_user_group_and_enterprise_user(scim):
