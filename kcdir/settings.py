@@ -384,5 +384,6 @@ SCIM_SERVICE_PROVIDER = {
     "SERVICE_PROVIDER_CONFIG_MODEL": "provisioning.scim_views.ServiceProviderConfig",
     "AUTH_CHECK_MIDDLEWARE": "provisioning.scim_auth.BearerTokenCheck",
     "BASE_LOCATION_GETTER": "provisioning.scim.base_location",
+    "SCHEMAS_GETTER": "provisioning.scim.schemas",
     "WWW_AUTHENTICATE_HEADER": 'Bearer realm="kcdir SCIM"',
 }

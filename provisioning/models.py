@@ -59,6 +59,10 @@ class ProvisionedUser(models.Model):
     )
     external_id = models.CharField(_("external id"), max_length=255, blank=True, db_index=True)
     provider_name = models.CharField(_("identity provider"), max_length=100, blank=True)
+    # Set by a SCIM DELETE: the account is deactivated, kept, and no longer shown to the
+    # provider (RFC 7644 section 3.6: a deleted resource answers 404); creating the same
+    # userName again brings it back.
+    deleted_at = models.DateTimeField(_("deleted by the provider"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

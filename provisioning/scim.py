@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_scim import constants, exceptions
 from django_scim.adapters import SCIMGroup, SCIMUser
@@ -69,6 +70,18 @@ def primary_email(value) -> str:
         raise bad_request(_("emails must be a list of addresses."))
     ordered = sorted(value, key=lambda item: not item.get("primary"))
     return str(ordered[0].get("value") or "").strip() if ordered else ""
+
+
+def _without_empty(resource: dict) -> dict:
+    """Unassigned attributes are left out (RFC 7643 section 2.5), not sent as ""."""
+    kept = {}
+    for key, value in resource.items():
+        if isinstance(value, dict):
+            value = _without_empty(value)
+        if value in ("", None, {}, []):
+            continue
+        kept[key] = value
+    return kept
 
 
 def etag_of(resource: dict) -> str:
@@ -164,6 +177,12 @@ class UserAdapter(SCIMUser):
             for sub_key, item in value.items():
                 self._set(f"name.{sub_key}", item, op)
             return
+        if op == "remove" and lowered == "name":
+            self.values["first_name"] = self.values["last_name"] = ""
+            return
+        if op == "remove" and lowered == ENTERPRISE.lower():
+            self.values["department"] = ""
+            return
         field = USER_PATHS.get(lowered)
         if field is None:
             return  # an attribute kcdir does not keep
@@ -197,8 +216,11 @@ class UserAdapter(SCIMUser):
             raise bad_request(str(error)) from error
 
     def delete(self):
-        """DELETE never deletes: it deactivates, as ``active: false`` does."""
-        services.deactivate_user(user=self.obj, provider_name=_provider_name(self.request))
+        """DELETE never deletes: it deactivates, as ``active: false`` does, and hides
+        the person from the provider (404 from then on)."""
+        services.deactivate_user(
+            user=self.obj, provider_name=_provider_name(self.request), deleted=True
+        )
 
     # -- drawing ------------------------------------------------------------------------
 
@@ -217,24 +239,21 @@ class UserAdapter(SCIMUser):
         user, member = self.obj, self.member
         provisioned = getattr(user, "provisioned", None)
         department = member.department if member is not None else None
-        resource = {
-            "schemas": [CORE_USER, ENTERPRISE],
-            "id": self.id,
-            "externalId": provisioned.external_id if provisioned else "",
-            "userName": user.username,
-            "name": {
-                "givenName": user.first_name,
-                "familyName": user.last_name,
-                "formatted": user.get_full_name(),
-            },
-            "displayName": self.display_name,
-            "title": member.job_title if member is not None else "",
-            "emails": [{"value": user.email, "type": "work", "primary": True}]
-            if user.email
-            else [],
-            "active": user.is_active,
-            ENTERPRISE: {"department": department.name if department else ""},
-        }
+        department = department.name if department else ""
+        resource = _without_empty(
+            {
+                "schemas": [CORE_USER, ENTERPRISE] if department else [CORE_USER],
+                "id": self.id,
+                "externalId": provisioned.external_id if provisioned else "",
+                "userName": user.username,
+                "name": {"givenName": user.first_name, "familyName": user.last_name},
+                "displayName": self.display_name,
+                "title": member.job_title if member is not None else "",
+                "emails": [{"value": user.email}] if user.email else [],
+                "active": user.is_active,
+                ENTERPRISE: {"department": department},
+            }
+        )
         resource["meta"] = {
             "resourceType": self.resource_type,
             "created": user.date_joined.isoformat(),
@@ -347,19 +366,23 @@ class GroupAdapter(SCIMGroup):
     @property
     def members(self):
         people = services.group_members(self.obj).order_by("display_name", "pk")
+        users = reverse("scim:users")
+        base = base_location(self.request)
         return [
-            {"value": str(user_id), "display": display_name}
-            for user_id, display_name in people.values_list("user_id", "display_name")
+            {"value": str(user_id), "$ref": f"{base}{users}/{user_id}", "type": "User"}
+            for user_id in people.values_list("user_id", flat=True)
         ]
 
     def to_dict(self, *, with_members: bool = True):
         group = self.obj
-        resource = {
-            "schemas": [constants.SchemaURI.GROUP],
-            "id": self.id,
-            "externalId": group.external_id,
-            "displayName": group.display_name,
-        }
+        resource = _without_empty(
+            {
+                "schemas": [constants.SchemaURI.GROUP],
+                "id": self.id,
+                "externalId": group.external_id,
+                "displayName": group.display_name,
+            }
+        )
         if with_members:
             resource["members"] = self.members
         resource["meta"] = {
@@ -376,3 +399,106 @@ class GroupAdapter(SCIMGroup):
 def base_location(request=None, *args, **kwargs) -> str:
     """Where resources' ``location`` points: the address the request reached."""
     return f"{request.scheme}://{request.get_host()}" if request is not None else ""
+
+
+# What the Schemas endpoint publishes: the attributes kcdir keeps, from django-scim2's
+# copies of the RFC 7643 schemas (a provider or checker reads it to learn what it may
+# send and get back). {schema: {attribute: kept sub-attributes, or None}}.
+KEPT_ATTRIBUTES = {
+    CORE_USER: {
+        "userName": None,
+        "name": {"givenName", "familyName"},
+        "displayName": None,
+        "title": None,
+        "active": None,
+        "emails": {"value"},
+    },
+    constants.SchemaURI.GROUP: {"displayName": None, "members": {"value", "$ref", "type"}},
+    ENTERPRISE: {"department": None},
+}
+# One address is kept (the primary one a provider sends, else its first): only its value.
+READ_ONLY: set[tuple[str, str]] = set()
+# RFC 7643 section 4.2 says a group's displayName is REQUIRED.
+REQUIRED = {(constants.SchemaURI.GROUP, "displayName")}
+
+
+def _kept_schema(schema: dict) -> dict:
+    kept = KEPT_ATTRIBUTES.get(schema["id"])
+    if kept is None:
+        return schema
+    attributes = []
+    for attribute in schema["attributes"]:
+        name = attribute["name"]
+        if name not in kept:
+            continue
+        attribute = {**attribute}
+        if (schema["id"], name) in REQUIRED:
+            attribute["required"] = True
+        if kept[name] is not None:
+            attribute["subAttributes"] = [
+                {**sub, "mutability": "readOnly"} if (name, sub["name"]) in READ_ONLY else sub
+                for sub in attribute.get("subAttributes", [])
+                if sub["name"] in kept[name]
+            ]
+        attributes.append(attribute)
+    return {**schema, "attributes": attributes}
+
+
+def schemas() -> list[dict]:
+    """django-scim2's ``SCHEMAS_GETTER``: its schemas, narrowed to what kcdir keeps."""
+    from django_scim.schemas import ALL
+
+    return [_kept_schema(schema) for schema in ALL]
+
+
+def project(resource: dict, *, attributes: str = "", excluded: str = "") -> dict:
+    """``resource`` with only the ``attributes`` asked for, or without the ``excluded``
+    ones (RFC 7644 section 3.4.2.5: comma-separated names, "name.givenName" for a
+    sub-attribute, the full URN for an extension's). ``id`` and ``schemas`` always stay."""
+
+    def parse(text: str) -> list[tuple[str, str | None]]:
+        paths = []
+        for item in text.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            if item.lower().startswith(ENTERPRISE.lower() + ":"):
+                paths.append((ENTERPRISE, item[len(ENTERPRISE) + 1 :]))
+                continue
+            if item.lower().startswith(CORE_USER.lower() + ":"):
+                item = item[len(CORE_USER) + 1 :]
+            top, _dot, sub = item.partition(".")
+            paths.append((top, sub or None))
+        return paths
+
+    def key_of(name: str) -> str | None:
+        for key in resource:
+            if key.lower() == name.lower():
+                return key
+        return None
+
+    always = {"id", "schemas"}
+    if attributes:
+        result = {key: resource[key] for key in always if key in resource}
+        for top, sub in parse(attributes):
+            key = key_of(top)
+            if key is None:
+                continue
+            value = resource[key]
+            if sub and isinstance(value, dict):
+                sub_key = next((k for k in value if k.lower() == sub.lower()), None)
+                if sub_key is not None:
+                    result.setdefault(key, {})[sub_key] = value[sub_key]
+            else:
+                result[key] = value
+        return result
+    result = dict(resource)
+    for top, sub in parse(excluded):
+        key = key_of(top)
+        if key is None or key in always:
+            continue
+        if sub and isinstance(result[key], dict):
+            result[key] = {k: v for k, v in result[key].items() if k.lower() != sub.lower()}
+        elif not sub:
+            del result[key]
+    return result

@@ -35,6 +35,12 @@ def scim_endpoint(view_class, **initkwargs):
 
 urlpatterns = [
     path("", scim_endpoint(scim_views.NotImplementedView), name="root"),
+    # Searching by POST (RFC 7644 section 3.4.3) is not offered: lists take ``filter``.
+    re_path(
+        r"^(?:Users/|Groups/)?\.search$",
+        scim_endpoint(scim_views.NotImplementedView),
+        name="search",
+    ),
     re_path(r"^Users(?:/(?P<uuid>[^/]+))?$", scim_endpoint(scim_views.UsersView), name="users"),
     re_path(r"^Groups(?:/(?P<uuid>[^/]+))?$", scim_endpoint(scim_views.GroupsView), name="groups"),
     path(

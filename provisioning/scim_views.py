@@ -24,12 +24,18 @@ from django_scim.utils import get_base_scim_location_getter
 
 from . import filters, services
 from .models import ProvisionedGroup
-from .scim import GroupAdapter, UserAdapter, etag_of
+from .scim import GroupAdapter, UserAdapter, etag_of, project
 from .scim_auth import BearerTokenCheck
 
 SCHEMA_URI = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 
 MAX_COUNT = 200
+
+
+def _scim_json(document: dict, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(document), content_type=constants.SCIM_CONTENT_TYPE, status=status
+    )
 
 
 class AtomicRequest(View):
@@ -87,12 +93,24 @@ class ResourceView(scim_views.SCIMView):
                 response["ETag"] = version
         return response
 
+    @staticmethod
+    def _projected(request, resource: dict) -> dict:
+        return project(
+            resource,
+            attributes=request.GET.get("attributes", ""),
+            excluded=request.GET.get("excludedAttributes", ""),
+        )
+
     def get(self, request, *args, **kwargs):
         if not kwargs.get("uuid"):
             return self.get_many(request)
-        response = self._with_etag(self.get_single(request))
-        if response.get("ETag") and response["ETag"] == request.headers.get("If-None-Match"):
-            return HttpResponse(status=304, headers={"ETag": response["ETag"]})
+        adapter = self.scim_adapter(self.get_object(), request=request)
+        resource = adapter.to_dict()
+        etag = resource["meta"]["version"]
+        if etag == request.headers.get("If-None-Match"):
+            return HttpResponse(status=304, headers={"ETag": etag})
+        response = _scim_json(self._projected(request, resource))
+        response["ETag"], response["Location"] = etag, adapter.location
         return response
 
     def post(self, request, *args, **kwargs):
@@ -145,7 +163,10 @@ class ResourceView(scim_views.SCIMView):
         return HttpResponse(json.dumps(document), content_type=constants.SCIM_CONTENT_TYPE)
 
     def draw_many(self, request, objects) -> list[dict]:
-        return [self.scim_adapter(obj, request=request).to_dict() for obj in objects]
+        return [
+            self._projected(request, self.scim_adapter(obj, request=request).to_dict())
+            for obj in objects
+        ]
 
 
 # django-scim2 asks its views for these through functions.
@@ -211,7 +232,9 @@ class GroupsView(
         }
         with_members = "members" not in excluded
         return [
-            GroupAdapter(group, request=request).to_dict(with_members=with_members)
+            self._projected(
+                request, GroupAdapter(group, request=request).to_dict(with_members=with_members)
+            )
             for group in objects
         ]
 
@@ -241,12 +264,6 @@ class ServiceProviderConfig(SCIMServiceProviderConfig):
 
 class ServiceProviderConfigView(scim_views.ServiceProviderConfigView):
     pass
-
-
-def _scim_json(document: dict, status: int = 200) -> HttpResponse:
-    return HttpResponse(
-        json.dumps(document), content_type=constants.SCIM_CONTENT_TYPE, status=status
-    )
 
 
 class _DiscoveryList:
@@ -318,3 +335,13 @@ def _scim_error_view(request):
 
 class NotImplementedView(scim_views.SCIMView):
     implemented = False
+
+    def status_501(self, request, *args, **kwargs):
+        return _scim_json(
+            {
+                "schemas": [constants.SchemaURI.ERROR],
+                "detail": "Not offered by this service; see ServiceProviderConfig.",
+                "status": "501",
+            },
+            status=501,
+        )

@@ -92,7 +92,9 @@ def authenticate_token(value: str) -> ScimToken | None:
 def provisionable_users():
     """The accounts SCIM sees and changes: everyone but Django staff and superusers,
     whom, as the HR sync does, an identity provider never changes."""
-    return User.objects.filter(is_staff=False, is_superuser=False)
+    return User.objects.filter(is_staff=False, is_superuser=False).exclude(
+        provisioned__deleted_at__isnull=False
+    )
 
 
 def department_named(name: str) -> Department | None:
@@ -142,13 +144,19 @@ def save_user(*, user=None, values: dict, provider_name: str):
         raise ProvisioningError(_("userName is required."))
     if len(username) > 150:
         raise ProvisioningError(_("userName is longer than 150 characters."))
+    values = dict(values)
+    if user is None:
+        user = _deleted_user_named(username)
+        if user is not None:  # created again after a DELETE: the same person, back
+            ProvisionedUser.objects.filter(user=user).update(deleted_at=None)
+            values.setdefault("active", True)
     if _username_taken(username, other_than=user):
         raise ProvisioningConflict(_("Another person has the userName %s.") % username)
     creating = user is None
     if creating:
         user = User(username=username, password=make_password(None), is_active=True)
     else:
-        user = provisionable_users().select_for_update().get(pk=user.pk)
+        user = User.objects.select_for_update().get(pk=user.pk)
     was_active = user.is_active
     user.username = username
     for field in USER_FIELDS[1:]:
@@ -185,13 +193,27 @@ def save_user(*, user=None, values: dict, provider_name: str):
     return user
 
 
+def _deleted_user_named(username: str):
+    return User.objects.filter(
+        username__iexact=username,
+        is_staff=False,
+        is_superuser=False,
+        provisioned__deleted_at__isnull=False,
+    ).first()
+
+
 @transaction.atomic
-def deactivate_user(*, user, provider_name: str) -> int:
+def deactivate_user(*, user, provider_name: str, deleted: bool = False) -> int:
     """Deactivate ``user`` (never delete) and end their open memberships through the
     HR sync's service: "left", one event each by ``provider_name``. A community left
-    without a steward is listed on the admin dashboard. Returns how many memberships
-    ended."""
-    provisionable_users().filter(pk=user.pk).update(is_active=False)
+    without a steward is listed on the admin dashboard. ``deleted`` (a SCIM DELETE)
+    also hides them from the provider. Returns how many memberships ended."""
+    if deleted:
+        ProvisionedUser.objects.update_or_create(
+            user=user,
+            defaults={"deleted_at": timezone.now(), "provider_name": provider_name[:100]},
+        )
+    User.objects.filter(pk=user.pk, is_staff=False, is_superuser=False).update(is_active=False)
     member = Member.objects.filter(user=user).first()
     if member is None:
         return 0

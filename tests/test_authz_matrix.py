@@ -633,11 +633,13 @@ PROVISIONING_MATRIX = {
         f"scim:{name}": _scim_endpoint()
         for name in (
             "root",
+            "search",
             "users",
             "groups",
             "service-provider-config",
             "resource-types",
             "schemas",
+            "not_found",
         )
     },
     "provisioning:provisioning_overview": admin_page(),

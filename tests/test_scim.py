@@ -240,7 +240,7 @@ def test_okta_creates_a_user_and_its_password_is_not_kept(scim):
     assert not user.check_password("1mz050nq")
     assert user.member.display_name == "Test User"
     assert created["displayName"] == "Test User"
-    assert created["emails"] == [{"value": "test.user@okta.local", "type": "work", "primary": True}]
+    assert created["emails"] == [{"value": "test.user@okta.local"}]
 
 
 def test_enterprise_department_and_title_are_kept_and_departments_made_by_name(scim):
@@ -430,7 +430,13 @@ def test_delete_deactivates_and_deletes_nothing(scim, leaving_steward):
     user = User.objects.get(pk=created["id"])
     assert not user.is_active
     assert_left_by_provider(user.member.pk, [only_led, other])
-    assert scim.get(f"Users/{created['id']}").json()["active"] is False
+    # Deleted for the provider (RFC 7644: 404 from then on), kept in kcdir.
+    assert scim.get(f"Users/{created['id']}").status_code == 404
+    assert scim.get('Users?filter=userName eq "test.user@okta.local"').json()["totalResults"] == 0
+    # Created again: the same person comes back, active, memberships still left.
+    again = create_user(scim)
+    assert again["id"] == created["id"] and again["active"] is True
+    assert {m.state for m in Membership.objects.filter(member__user=user)} == {"left"}
 
 
 def test_reactivating_restores_the_account_and_memberships_stay_left(scim, leaving_steward):
