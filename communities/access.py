@@ -485,6 +485,12 @@ def why_cannot_leave(community: Community, membership: Membership | None) -> str
     page instead of its confirmation, and ``services.leave_community`` refuses with it."""
     if membership is None or membership.state != State.ACTIVE:
         return ""
+    managed_by = membership_managed_by(community)
+    if managed_by:
+        return _(
+            "Membership of %(community)s is managed by %(provider)s: ask IT to take you "
+            "out of its group there."
+        ) % {"community": community.name, "provider": managed_by}
     if is_last_steward(community, membership):
         return _(
             "You are the only steward of %(community)s. Make someone else steward first "

@@ -759,3 +759,12 @@ def test_joining_or_leaving_a_managed_community_by_post_is_refused(
     client.force_login(member)
     client.post(reverse("communities:membership_leave", args=[community.slug]))
     assert snapshot() == before
+
+
+def test_the_leave_page_of_a_managed_community_says_who_manages_it(client, linked, member):
+    _group, community = linked
+    client.force_login(member)
+    page = client.get(reverse("communities:membership_leave", args=[community.slug]))
+    text = page.content.decode()
+    assert "is managed by Entra ID: ask IT to take you out of its group there." in text
+    assert 'type="submit"' not in text.split("<main", 1)[-1].split("</main>", 1)[0]
