@@ -374,7 +374,9 @@ LOGGING = {
 }
 
 # SCIM 2.0 provisioning (the provisioning app; README "Provisioning"): django-scim2's
-# views with kcdir's adapters, filters and bearer tokens.
+# views with kcdir's adapters, filters and bearer tokens. Requests a minute one address
+# may make to /scim/v2/ (429 beyond): a provider's full sync stays well under it.
+SCIM_RATE_LIMIT = int(os.environ.get("KCDIR_SCIM_RATE_LIMIT", "1200"))
 SCIM_SERVICE_PROVIDER = {
     "USER_ADAPTER": "provisioning.scim.UserAdapter",
     "GROUP_ADAPTER": "provisioning.scim.GroupAdapter",

@@ -298,7 +298,10 @@ class GroupAdapter(SCIMGroup):
             "external_id": str(d.get("externalId") or ""),
         }
         if "members" in d:
-            self.members_to_set = services.members_of_users(self._ids(d["members"]))
+            try:
+                self.members_to_set = services.members_of_users(self._ids(d["members"]))
+            except services.ProvisioningError as error:
+                raise bad_request(str(error)) from error
 
     @staticmethod
     def _ids(value) -> list[str]:

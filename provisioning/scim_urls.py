@@ -2,6 +2,7 @@
 tokens only (no session, no CSRF), rate-limited per address. The names are the ones
 django-scim2 reverses (namespace ``scim``)."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -13,8 +14,7 @@ from .scim_auth import scim_error
 
 app_name = "scim"
 
-SCIM_RATE_LIMIT = 1200  # requests per address ...
-SCIM_RATE_PERIOD = 60  # ... per minute: an identity provider's full sync stays under it
+SCIM_RATE_PERIOD = 60  # settings.SCIM_RATE_LIMIT requests per address a minute
 
 
 def _too_many(request, *args, **kwargs):
@@ -25,7 +25,7 @@ def scim_endpoint(view_class, **initkwargs):
     view = view_class.as_view(**initkwargs)
     limited = rate_limit(
         scope="scim",
-        limit=SCIM_RATE_LIMIT,
+        limit=settings.SCIM_RATE_LIMIT,
         period=SCIM_RATE_PERIOD,
         refused=_too_many,
         methods=("GET", "POST", "PUT", "PATCH", "DELETE"),
@@ -36,11 +36,9 @@ def scim_endpoint(view_class, **initkwargs):
 urlpatterns = [
     path("", scim_endpoint(scim_views.NotImplementedView), name="root"),
     # Searching by POST (RFC 7644 section 3.4.3) is not offered: lists take ``filter``.
-    re_path(
-        r"^(?:Users/|Groups/)?\.search$",
-        scim_endpoint(scim_views.NotImplementedView),
-        name="search",
-    ),
+    path(".search", scim_endpoint(scim_views.NotImplementedView), name="search"),
+    path("Users/.search", scim_endpoint(scim_views.NotImplementedView), name="users-search"),
+    path("Groups/.search", scim_endpoint(scim_views.NotImplementedView), name="groups-search"),
     re_path(r"^Users(?:/(?P<uuid>[^/]+))?$", scim_endpoint(scim_views.UsersView), name="users"),
     re_path(r"^Groups(?:/(?P<uuid>[^/]+))?$", scim_endpoint(scim_views.GroupsView), name="groups"),
     path(

@@ -634,6 +634,8 @@ PROVISIONING_MATRIX = {
         for name in (
             "root",
             "search",
+            "users-search",
+            "groups-search",
             "users",
             "groups",
             "service-provider-config",

@@ -768,3 +768,18 @@ def test_the_leave_page_of_a_managed_community_says_who_manages_it(client, linke
     text = page.content.decode()
     assert "is managed by Entra ID: ask IT to take you out of its group there." in text
     assert 'type="submit"' not in text.split("<main", 1)[-1].split("</main>", 1)[0]
+
+
+def test_creating_a_group_with_an_unknown_member_is_400_and_creates_nothing(scim):
+    before = snapshot()
+    response = scim.post("Groups", {**ENTRA_CREATE_GROUP, "members": [{"value": "424242"}]})
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("path", [".search", "Users/.search", "Groups/.search", "Bulk", "Me"])
+def test_what_is_not_offered_answers_with_a_scim_error(scim, path):
+    response = scim.post(path, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})
+    assert response.status_code in (404, 501)
+    assert response.json()["schemas"] == [ERROR]
