@@ -2,12 +2,15 @@
 tokens only (no session, no CSRF), rate-limited per address. The names are the ones
 django-scim2 reverses (namespace ``scim``)."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from kcdir.ratelimit import rate_limit
+from kcdir import ratelimit
+from kcdir.client import client_address
 
 from . import scim_views
 from .scim_auth import scim_error
@@ -22,14 +25,21 @@ def _too_many(request, *args, **kwargs):
 
 
 def scim_endpoint(view_class, **initkwargs):
+    """The view, past the sign-in requirement (bearer tokens instead) and under the
+    per-address limit, read from settings at each request."""
     view = view_class.as_view(**initkwargs)
-    limited = rate_limit(
-        scope="scim",
-        limit=settings.SCIM_RATE_LIMIT,
-        period=SCIM_RATE_PERIOD,
-        refused=_too_many,
-        methods=("GET", "POST", "PUT", "PATCH", "DELETE"),
-    )(view)
+
+    @wraps(view)
+    def limited(request, *args, **kwargs):
+        address = client_address(request) or "unknown"
+        limit = settings.SCIM_RATE_LIMIT
+        if not ratelimit.allow("scim", address, limit=limit, period=SCIM_RATE_PERIOD):
+            ratelimit.security_log.warning(
+                "Rate limited: scope=scim address=%s %s %s", address, request.method, request.path
+            )
+            return _too_many(request)
+        return view(request, *args, **kwargs)
+
     return login_not_required(limited)
 
 

@@ -783,3 +783,12 @@ def test_what_is_not_offered_answers_with_a_scim_error(scim, path):
     response = scim.post(path, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})
     assert response.status_code in (404, 501)
     assert response.json()["schemas"] == [ERROR]
+
+
+def test_too_many_requests_from_one_address_are_429(scim, settings):
+    settings.SCIM_RATE_LIMIT = 3
+    assert [scim.get("Users").status_code for _ in range(3)] == [200, 200, 200]
+    refused = scim.post("Users", OKTA_CREATE_USER)
+    assert refused.status_code == 429
+    assert refused.json()["scimType"] == "tooMany"
+    assert not User.objects.filter(username="test.user@okta.local").exists()
