@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 
 from communities.models import Membership, MembershipEvent
@@ -792,3 +793,15 @@ def test_too_many_requests_from_one_address_are_429(scim, settings):
     assert refused.status_code == 429
     assert refused.json()["scimType"] == "tooMany"
     assert not User.objects.filter(username="test.user@okta.local").exists()
+
+
+def test_scim_takes_no_csrf_token_and_no_session(token):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        "/scim/v2/Users",
+        data=json.dumps(OKTA_CREATE_USER),
+        content_type=SCIM,
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 201
+    assert "sessionid" not in response.cookies

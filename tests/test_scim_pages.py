@@ -129,3 +129,9 @@ def test_provisioning_pages_are_valid_html(client, directory_admin, open_kc, gro
     pages.add("community-managed", client.get(open_kc.get_absolute_url()))
     errors = nu_errors(pages.files)
     assert not errors, errors
+
+
+def test_the_dashboard_links_to_provisioning(client, directory_admin):
+    client.force_login(directory_admin)
+    page = client.get(reverse("communities:dashboard")).content.decode()
+    assert f'href="{OVERVIEW}"' in page
