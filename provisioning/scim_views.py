@@ -51,9 +51,12 @@ class ResourceView(scim_views.SCIMView):
     queryset = None
     filter_class = None
 
-    def get_object(self):
+    def get_object(self, *, lock: bool = False):
+        queryset = self.queryset()
+        if lock:  # for the rest of the request's transaction
+            queryset = queryset.select_for_update(of=("self",))
         try:
-            return self.queryset().get(pk=int(self.kwargs["uuid"]))
+            return queryset.get(pk=int(self.kwargs["uuid"]))
         except (ValueError, ObjectDoesNotExist):
             raise exceptions.NotFoundError(self.kwargs["uuid"]) from None
 
@@ -79,7 +82,8 @@ class ResourceView(scim_views.SCIMView):
         expected = request.headers.get("If-Match")
         if not expected or expected.strip() == "*":
             return
-        current = etag_of(self._resource(self.get_object()))
+        # Locked, so nobody changes it between this check and the write.
+        current = etag_of(self._resource(self.get_object(lock=True)))
         if current not in [tag.strip() for tag in expected.split(",")]:
             raise exceptions.SCIMException(
                 "The resource changed since it was read (If-Match).", status=412
