@@ -282,6 +282,8 @@ class GroupAdapter(SCIMGroup):
         self.add: list = []
         self.remove: list = []
         self.members_to_set = None
+        # Read for many groups at once by a list (``services.group_member_ids``).
+        self.member_ids: list[int] | None = None
 
     @property
     def display_name(self):
@@ -368,12 +370,14 @@ class GroupAdapter(SCIMGroup):
 
     @property
     def members(self):
-        people = services.group_members(self.obj).order_by("display_name", "pk")
+        user_ids = self.member_ids
+        if user_ids is None:
+            user_ids = services.group_member_ids([self.obj])[self.obj.pk]
         users = reverse("scim:users")
         base = base_location(self.request)
         return [
             {"value": str(user_id), "$ref": f"{base}{users}/{user_id}", "type": "User"}
-            for user_id in people.values_list("user_id", flat=True)
+            for user_id in user_ids
         ]
 
     def to_dict(self, *, with_members: bool = True):

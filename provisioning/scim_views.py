@@ -235,12 +235,13 @@ class GroupsView(
             if name.strip()
         }
         with_members = "members" not in excluded
-        return [
-            self._projected(
-                request, GroupAdapter(group, request=request).to_dict(with_members=with_members)
-            )
-            for group in objects
-        ]
+        member_ids = services.group_member_ids(objects) if with_members else {}
+        drawn = []
+        for group in objects:
+            adapter = GroupAdapter(group, request=request)
+            adapter.member_ids = member_ids.get(group.pk)
+            drawn.append(self._projected(request, adapter.to_dict(with_members=with_members)))
+        return drawn
 
 
 class ServiceProviderConfig(SCIMServiceProviderConfig):

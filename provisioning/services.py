@@ -22,7 +22,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from communities import services as community_services
-from communities.models import Community
+from communities.models import Community, Membership
 from members.models import Department, Member
 
 from .models import ProvisionedGroup, ProvisionedUser, ScimToken
@@ -231,12 +231,48 @@ def group_members(group: ProvisionedGroup):
     if group.community_id:
         return Member.objects.filter(
             memberships__community_id=group.community_id,
-            memberships__state="active",
+            memberships__state=Membership.State.ACTIVE,
             user__is_active=True,
         )
     if group.department_id:
         return Member.objects.filter(department_id=group.department_id, user__is_active=True)
     return Member.objects.none()
+
+
+def group_member_ids(groups: Iterable[ProvisionedGroup]) -> dict[int, list[int]]:
+    """The user ids of each group's people (as ``group_members``, by display name), for
+    many groups in two queries: one for departments, one for linked communities."""
+    groups = list(groups)
+    by_department, by_community = {}, {}
+    for group in groups:
+        if group.community_id:
+            by_community.setdefault(group.community_id, []).append(group.pk)
+        elif group.department_id:
+            by_department.setdefault(group.department_id, []).append(group.pk)
+    found: dict[int, list[int]] = {group.pk: [] for group in groups}
+    if by_department:
+        people = (
+            Member.objects.filter(department_id__in=by_department, user__is_active=True)
+            .order_by("display_name", "pk")
+            .values_list("department_id", "user_id")
+        )
+        for department_id, user_id in people:
+            for group_pk in by_department[department_id]:
+                found[group_pk].append(user_id)
+    if by_community:
+        people = (
+            Membership.objects.filter(
+                community_id__in=by_community,
+                state=Membership.State.ACTIVE,
+                member__user__is_active=True,
+            )
+            .order_by("member__display_name", "member_id")
+            .values_list("community_id", "member__user_id")
+        )
+        for community_id, user_id in people:
+            for group_pk in by_community[community_id]:
+                found[group_pk].append(user_id)
+    return found
 
 
 def members_of_users(user_ids: Iterable[str]) -> list[Member]:

@@ -805,3 +805,19 @@ def test_scim_takes_no_csrf_token_and_no_session(token):
     )
     assert response.status_code == 201
     assert "sessionid" not in response.cookies
+
+
+@pytest.mark.parametrize("groups", [2, 20])
+def test_groups_list_reads_a_fixed_number_of_queries(
+    scim, django_assert_max_num_queries, groups, open_kc
+):
+    for n in range(groups):
+        group = services.save_group(values={"display_name": f"Team {n}"}, provider_name="Okta")
+        services.save_group(group=group, values={}, provider_name="Okta", add=[MemberFactory()])
+    services.link_group(group=ProvisionedGroup.objects.first(), community=open_kc)
+    # Token and its last use; then count, page, department members and community members.
+    with django_assert_max_num_queries(8):
+        response = scim.get("Groups?count=100")
+    resources = response.json()["Resources"]
+    assert len(resources) == groups
+    assert all(resource["members"] for resource in resources)
