@@ -821,3 +821,10 @@ def test_groups_list_reads_a_fixed_number_of_queries(
     resources = response.json()["Resources"]
     assert len(resources) == groups
     assert all(resource["members"] for resource in resources)
+
+
+def test_stewards_see_that_the_list_is_managed_on_the_manage_page(client, linked, steward):
+    _group, community = linked
+    client.force_login(steward)
+    page = client.get(reverse("communities:community_manage", args=[community.slug]))
+    assert "Membership is managed by Entra ID: it adds and removes people" in page.content.decode()

@@ -127,6 +127,8 @@ def test_provisioning_pages_are_valid_html(client, directory_admin, open_kc, gro
     pages.add("token-revoke", client.get(revoke_url(ScimToken.objects.get())))
     services.link_group(group=group, community=open_kc)
     pages.add("community-managed", client.get(open_kc.get_absolute_url()))
+    manage = reverse("communities:community_manage", args=[open_kc.slug])
+    pages.add("community-managed-manage", client.get(manage))
     errors = nu_errors(pages.files)
     assert not errors, errors
 
