@@ -12,6 +12,8 @@ import dj_database_url
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
+from identity.config import ConfigError, providers_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -67,6 +69,7 @@ INSTALLED_APPS = [
     "axes",
     "members",
     "communities",
+    "identity",
 ]
 
 MIDDLEWARE = [
@@ -283,6 +286,15 @@ SESSION_ENGINE = os.environ.get(
     if SHARED_CACHE
     else "django.contrib.sessions.backends.db",
 )
+
+# Single sign-on (identity/config.py documents the variables; README "Single sign-on").
+try:
+    IDENTITY_PROVIDERS = providers_from_env()
+except ConfigError as error:
+    raise ImproperlyConfigured(str(error)) from None
+# KCDIR_PASSWORD_LOGIN=0: only the identity providers sign people in; superusers keep
+# their passwords, for the admin.
+KCDIR_PASSWORD_LOGIN = env_bool("KCDIR_PASSWORD_LOGIN", True)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "communities:community_list"

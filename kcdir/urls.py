@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from identity import views as identity_views
+
 from . import ratelimit, throttle, views
 
 admin.site.site_header = "kcdir administration"
@@ -17,6 +19,9 @@ urlpatterns = [
     path("accounts/password_reset/", ratelimit.password_reset, name="password_reset"),
     # Likewise: the old password is checked, and throttled, as a sign-in.
     path("accounts/password_change/", throttle.password_change, name="password_change"),
+    # Before the auth URLs: the sign-in page offers the identity providers too.
+    path("accounts/login/", identity_views.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("sso/", include("identity.urls")),
     path("admin/", admin.site.urls),
 ]

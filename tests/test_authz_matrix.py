@@ -370,6 +370,14 @@ CORE_MATRIX = {
         },
         "writes": True,
     },
+    # -- single sign-on: every URL names a provider; none is configured here
+    **{
+        f"identity:{name}": {
+            "args": ("sso_key",),
+            "methods": dict.fromkeys(METHODS, everyone(404, anonymous=404)),
+        }
+        for name in ("oidc_login", "oidc_callback", "saml_login", "saml_acs", "saml_metadata")
+    },
     "password_change_done": {"methods": {"GET": everyone(200), "POST": everyone(405)}},
     "password_reset": {
         "methods": {

@@ -1,0 +1,38 @@
+"""The configured identity providers (``settings.IDENTITY_PROVIDERS``), looked up by key."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import Http404
+from django.urls import reverse
+
+from .config import Provider
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    url: str  # POST here (with the CSRF token and ``next``) to start signing in
+
+
+def configured(protocol: str | None = None) -> list[Provider]:
+    return [p for p in settings.IDENTITY_PROVIDERS if protocol in (None, p.protocol)]
+
+
+def get(protocol: str, key: str) -> Provider:
+    """The provider a URL names, or 404."""
+    for provider in configured(protocol):
+        if provider.key == key:
+            return provider
+    raise Http404("No such identity provider.")
+
+
+def by_key(key: str) -> Provider | None:
+    return next((p for p in configured() if p.key == key), None)
+
+
+def sign_in_choices() -> list[Choice]:
+    return [
+        Choice(name=p.name, url=reverse(f"identity:{p.protocol}_login", args=[p.key]))
+        for p in configured()
+    ]
