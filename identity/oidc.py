@@ -18,6 +18,7 @@ import time
 from urllib.parse import urlencode
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.django_client import DjangoIntegration, DjangoOAuth2App
 from django.conf import settings
@@ -95,6 +96,14 @@ def _metadata(client: DjangoOAuth2App, provider: Provider) -> dict:
     except (requests.RequestException, ValueError) as error:
         client.server_metadata.clear()
         raise SignInFailed("unreachable", _describe(error), status=502) from error
+    missing = [
+        name
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri")
+        if not isinstance(metadata.get(name), str)
+    ]
+    if missing:
+        client.server_metadata.clear()
+        raise SignInFailed("misconfigured", f"discovery lacks {', '.join(missing)}", status=502)
     if metadata.get("issuer") != provider.options["issuer"]:
         # A document naming another issuer would let that issuer's tokens through.
         client.server_metadata.clear()
@@ -184,7 +193,17 @@ def _verified_claims(request, provider: Provider):
         raise SignInFailed("token", _describe(error)) from error
     except (requests.ConnectionError, requests.Timeout) as error:
         raise SignInFailed("unreachable", _describe(error), status=502) from error
-    except (requests.RequestException, JoseError, ValueError, KeyError, TypeError) as error:
+    except (
+        requests.RequestException,
+        AuthlibBaseError,
+        JoseError,
+        RuntimeError,
+        ValueError,
+        KeyError,
+        TypeError,
+    ) as error:
+        # What the provider sent could not be read or verified (RuntimeError: Authlib's
+        # word for a response missing what it needs).
         raise SignInFailed("token", _describe(error)) from error
     id_claims = token.get("userinfo")
     if not id_claims or not id_claims.get("sub") or not token.get("id_token"):
@@ -201,7 +220,8 @@ def _verified_claims(request, provider: Provider):
             raise SignInFailed("token", _describe(error)) from error
         if userinfo.get("sub") != id_claims["sub"]:
             raise SignInFailed("token", "userinfo names another subject than the ID token")
-        claims.update(userinfo)
+        # The verified ID token's claims win (the subject claim among them).
+        claims = {**userinfo, **id_claims}
     return mapped(provider, id_claims["sub"], claims), token["id_token"]
 
 

@@ -17,7 +17,14 @@ from identity.models import IdentityLink
 from members.models import Member
 
 from .factories import PASSWORD
-from .idp import CLIENT_ID, OTHER_CLIENT_ID, PROVIDER_KEY, oidc_provider, provider_settings  # noqa: F401
+from .idp import (  # noqa: F401
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OTHER_CLIENT_ID,
+    PROVIDER_KEY,
+    oidc_provider,
+    provider_settings,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -348,3 +355,29 @@ def test_the_new_pages_are_valid_html(client, idp, settings, staff, tmp_path):
     errors = nu_errors(files)
 
     assert not errors, describe(errors)
+
+
+def test_opening_the_callback_directly_is_refused(client, idp):
+    assert_refused(client.get(CALLBACK_PATH), "could not match it to you")
+
+
+def test_a_discovery_document_naming_another_issuer_is_refused(client, settings, idp):
+    # Configured with a trailing slash: the provider names itself without one.
+    settings.IDENTITY_PROVIDERS = provider_settings(idp.issuer + "/")
+
+    response = client.post(START_URL, {"next": "/"})
+
+    assert_refused(response, "not set up correctly", status=502)
+
+
+def test_failures_are_logged_without_codes_or_secrets(client, idp, caplog):
+    back = at_provider(start(client), "ada")
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    idp.misbehave_next_token(foreign_key=True)
+
+    with caplog.at_level("WARNING", logger="kcdir.security"):
+        client.get(back.removeprefix("http://testserver"))
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "OIDC sign-in failed: provider=corp reason=token" in logged
+    assert code not in logged and CLIENT_SECRET not in logged
