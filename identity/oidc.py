@@ -39,6 +39,8 @@ security_log = logging.getLogger("kcdir.security")
 SESSION_NEXT = "identity_oidc_next"  # where to go once signed in
 # The ID token, kept as the id_token_hint for the provider's sign-out (a session key name).
 SESSION_ID_TOKEN = "identity_oidc_id_token"  # noqa: S105
+# The provider's end_session_endpoint at sign-in ("" if none), so sign-out needs no request.
+SESSION_END_SESSION = "identity_oidc_end_session"
 DEFAULT_SCOPES = "openid email profile"
 # How long kcdir keeps a provider's discovery document before reading it again (its
 # signing keys are read again at once when a token names a key kcdir has not seen).
@@ -144,7 +146,7 @@ def callback(request, key):
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
     try:
-        claims, id_token = _verified_claims(request, provider)
+        claims, id_token, end_session_endpoint = _verified_claims(request, provider)
         user = services.account_for(provider, claims)
     except SignInFailed as failure:
         return _failed(request, provider, failure)
@@ -159,6 +161,7 @@ def callback(request, key):
     next_url = request.session.pop(SESSION_NEXT, "")
     services.sign_in(request, provider, user)
     request.session[SESSION_ID_TOKEN] = id_token
+    request.session[SESSION_END_SESSION] = end_session_endpoint
     security_log.info(
         "OIDC sign-in: provider=%s subject=%s user=%s", provider.key, claims.subject, user.pk
     )
@@ -166,7 +169,8 @@ def callback(request, key):
 
 
 def _verified_claims(request, provider: Provider):
-    """The mapped claims and the raw ID token, once everything checks out."""
+    """The mapped claims, the raw ID token and the provider's end_session_endpoint ("" if
+    none), once everything checks out."""
     client = client_for(provider)
     state = request.GET.get("state", "")
     if "error" in request.GET:
@@ -222,7 +226,9 @@ def _verified_claims(request, provider: Provider):
             raise SignInFailed("token", "userinfo names another subject than the ID token")
         # The verified ID token's claims win (the subject claim among them).
         claims = {**userinfo, **id_claims}
-    return mapped(provider, id_claims["sub"], claims), token["id_token"]
+    end_session = metadata.get("end_session_endpoint")
+    end_session = end_session if isinstance(end_session, str) else ""
+    return mapped(provider, id_claims["sub"], claims), token["id_token"], end_session
 
 
 def _describe(error: Exception) -> str:
@@ -263,30 +269,26 @@ def _failed(request, provider: Provider, failure: SignInFailed):
 
 
 def _failed_page(request, provider: Provider, *, message: str, status: int):
-    context = {"provider": provider, "message": message, "login_url": resolve_url("login")}
+    login_url = resolve_url("login")
+    next_url = request.session.get(SESSION_NEXT, "")
+    if next_url:
+        login_url += "?" + urlencode({"next": next_url})
+    context = {"provider": provider, "message": message, "login_url": login_url}
     return render(request, "identity/sign_in_failed.html", context, status=status)
 
 
-def end_session_url(request, provider: Provider, id_token: str) -> str | None:
-    """The provider's sign-out address (RP-initiated logout), coming back to kcdir's
-    sign-in page; None when its discovery document names none or it cannot be read."""
-    try:
-        metadata = _metadata(client_for(provider), provider)
-    except SignInFailed as failure:
-        security_log.warning(
-            "OIDC sign-out not offered: provider=%s reason=%s detail=%s",
-            provider.key,
-            failure.reason,
-            failure.detail,
-        )
-        return None
-    endpoint = metadata.get("end_session_endpoint")
+def end_session_url(request, provider: Provider) -> str | None:
+    """The provider's sign-out address (RP-initiated logout) for the session signed in
+    through it, coming back to kcdir's sign-in page; None when the provider named none.
+    Read from the session (kept at sign-in), so signing out never waits on the provider."""
+    endpoint = request.session.get(SESSION_END_SESSION, "")
     if not endpoint:
         return None
     params = {
         "client_id": provider.options["client_id"],
         "post_logout_redirect_uri": request.build_absolute_uri(resolve_url("login")),
     }
+    id_token = request.session.get(SESSION_ID_TOKEN, "")
     if id_token:
         params["id_token_hint"] = id_token
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"

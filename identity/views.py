@@ -1,5 +1,4 @@
 from functools import wraps
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import auth
@@ -29,20 +28,10 @@ class LoginView(auth_views.LoginView):
         response = super().render_to_response(context, **kwargs)
         # The providers' buttons post here, and are sent on to the provider: browsers
         # hold that redirect to this page's form-action too.
-        origins = provider_origins()
+        origins = providers.form_action_origins()
         if origins:
             response._csp_update = {"form-action": origins}
         return response
-
-
-def provider_origins() -> list[str]:
-    """The origins (scheme://host:port) of the OIDC providers' issuers, where their
-    authorization endpoints live."""
-    origins = set()
-    for provider in providers.configured("oidc"):
-        parts = urlsplit(provider.options["issuer"])
-        origins.add(f"{parts.scheme}://{parts.netloc}")
-    return sorted(origins)
 
 
 @require_POST
@@ -51,11 +40,10 @@ def logout(request):
     every app process. A session signed in through an OIDC provider that offers its own
     sign-out then gets a page offering that too; others go to the sign-in page."""
     provider = providers.by_key(request.session.get(services.SESSION_PROVIDER, ""))
-    id_token = request.session.get(oidc.SESSION_ID_TOKEN, "")
+    end_session_url = None
+    if provider is not None and provider.protocol == "oidc":
+        end_session_url = oidc.end_session_url(request, provider)
     auth.logout(request)
-    if provider is None or provider.protocol != "oidc":
-        return redirect(settings.LOGOUT_REDIRECT_URL)
-    end_session_url = oidc.end_session_url(request, provider, id_token)
     if end_session_url is None:
         return redirect(settings.LOGOUT_REDIRECT_URL)
     context = {"provider": provider, "end_session_url": end_session_url}

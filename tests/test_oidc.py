@@ -24,6 +24,7 @@ from .idp import (  # noqa: F401
     PROVIDER_KEY,
     oidc_provider,
     provider_settings,
+    start_oidc_provider,
 )
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +83,7 @@ def assert_refused(response, words: str, status: int = 400):
     assert response.status_code == status, page[:800]
     assert "Signing in with Corp ID did not work" in page
     assert words in page, page[:1500]
-    assert "Try again" in page and f'href="{LOGIN_URL}"' in page
+    assert "Try again" in page and f'href="{LOGIN_URL}' in page
     assert "_auth_user_id" not in response.wsgi_request.session
 
 
@@ -220,12 +221,14 @@ def test_a_state_this_session_did_not_send_is_refused(client, idp):
 
 
 def test_cancelling_at_the_provider_says_so(client, idp):
-    back = at_provider(start(client), None, cancel=True)
+    back = at_provider(start(client, "/people/"), None, cancel=True)
     assert parse_qs(urlsplit(back).query)["error"] == ["access_denied"]
 
     response = client.get(back.removeprefix("http://testserver"))
 
     assert_refused(response, "it was cancelled or not allowed")
+    # Trying again comes back to the page asked for.
+    assert f'href="{LOGIN_URL}?next=%2Fpeople%2F"' in response.content.decode()
 
 
 def test_a_provider_that_cannot_be_reached_is_a_502(client, settings, idp):
@@ -281,6 +284,23 @@ def test_sign_out_ends_the_session_everywhere_and_offers_the_providers(client, i
     other.cookies["sessionid"] = old_cookie
     refused = other.get("/people/")
     assert refused.status_code == 302 and refused.url.startswith(LOGIN_URL)
+
+
+def test_sign_out_from_a_provider_without_its_own_goes_to_sign_in(client, settings):
+    provider = start_oidc_provider(
+        redirect_uris=[f"http://testserver{CALLBACK_PATH}"], logout=False
+    )
+    try:
+        settings.IDENTITY_PROVIDERS = provider_settings(provider.issuer)
+        sign_in(client, "ada")
+        assert signed_in_user(client).username == "ada"
+
+        response = client.post(reverse("logout"))
+    finally:
+        provider.stop()
+
+    assert response.status_code == 302 and response.url == LOGIN_URL
+    assert "_auth_user_id" not in client.session
 
 
 @pytest.mark.parametrize("role", ["anonymous", "staff", "outsider", "steward", "admin"])

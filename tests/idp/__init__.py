@@ -52,7 +52,9 @@ class RunningProvider:
             self.process.wait()
 
 
-def start_oidc_provider(*, redirect_uris: list[str], post_logout_uris: list[str] = ()):
+def start_oidc_provider(
+    *, redirect_uris: list[str], post_logout_uris: list[str] = (), logout: bool = True
+):
     node = shutil.which("node")
     if node is None:
         pytest.skip("the OIDC tests run a real provider on Node.js: `node` is not installed")
@@ -69,6 +71,8 @@ def start_oidc_provider(*, redirect_uris: list[str], post_logout_uris: list[str]
     ]
     for uri in post_logout_uris:
         command += ["--post-logout", uri]
+    if not logout:
+        command.append("--no-logout")
     process = subprocess.Popen(  # noqa: S603 (our own script, fixed arguments)
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )

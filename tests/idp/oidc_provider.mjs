@@ -4,6 +4,7 @@
 //
 //   node tests/idp/oidc_provider.mjs --client kcdir:secret:http://testserver/cb[,more]
 //        [--client other:secret2:...] [--post-logout http://testserver/accounts/login/]
+//        [--no-logout]
 //
 // Its sign-in page asks for a login name (any password-less name below) and signs in
 // at once; consent is given on the person's behalf (a first-party application).
@@ -62,6 +63,8 @@ const { values } = parseArgs({
     client: { type: 'string', multiple: true, default: [] },
     'post-logout': { type: 'string', multiple: true, default: [] },
     port: { type: 'string', default: '0' },
+    // A provider without RP-initiated logout (no end_session_endpoint), as Google is.
+    'no-logout': { type: 'boolean', default: false },
   },
 });
 
@@ -99,7 +102,7 @@ const provider = new Provider(issuer, {
   pkce: { methods: ['S256'], required: () => true },
   features: {
     devInteractions: { enabled: false },
-    rpInitiatedLogout: { enabled: true },
+    rpInitiatedLogout: { enabled: !values['no-logout'] },
   },
   claims: {
     openid: ['sub'],
