@@ -95,7 +95,7 @@ def _metadata(client: DjangoOAuth2App, provider: Provider) -> dict:
         client.server_metadata.clear()
     try:
         metadata = client.load_server_metadata()
-    except (requests.RequestException, ValueError) as error:
+    except (requests.RequestException, ValueError, TypeError) as error:
         client.server_metadata.clear()
         raise SignInFailed("unreachable", _describe(error), status=502) from error
     missing = [
@@ -220,7 +220,7 @@ def _verified_claims(request, provider: Provider):
             userinfo = client.userinfo(token=token)
         except (requests.ConnectionError, requests.Timeout) as error:
             raise SignInFailed("unreachable", _describe(error), status=502) from error
-        except (requests.RequestException, OAuthError, ValueError) as error:
+        except (requests.RequestException, AuthlibBaseError, ValueError, TypeError) as error:
             raise SignInFailed("token", _describe(error)) from error
         if userinfo.get("sub") != id_claims["sub"]:
             raise SignInFailed("token", "userinfo names another subject than the ID token")
