@@ -4,6 +4,8 @@ them, then signing out of kcdir and, offered it, out of the provider too. The pr
 is a real one (tests/idp); the sign-in form posts to kcdir, which redirects to the
 provider, a redirect Chromium holds to the page's CSP form-action."""
 
+import re
+
 import pytest
 
 from ..idp import PROVIDER_KEY, provider_settings, start_oidc_provider
@@ -50,6 +52,8 @@ def test_sign_in_with_the_provider_and_sign_out_of_both(screen, live_server, liv
     menu = page.get_by_role("button", name="Menu")
     if menu.is_visible():
         menu.click()
+        # Bootstrap's collapse moves the button while it opens: click once it is open.
+        expect(page.locator("#main-nav")).to_have_class(re.compile(r"\bshow\b"))
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="You are signed out of kcdir")).to_be_visible()
     page.get_by_role("link", name="Also sign out of Corp ID").click()
