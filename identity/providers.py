@@ -1,6 +1,7 @@
 """The configured identity providers (``settings.IDENTITY_PROVIDERS``), looked up by key."""
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import Http404
@@ -36,3 +37,13 @@ def sign_in_choices() -> list[Choice]:
         Choice(name=p.name, url=reverse(f"identity:{p.protocol}_login", args=[p.key]))
         for p in configured()
     ]
+
+
+def form_action_origins() -> list[str]:
+    """The origins (scheme://host:port) of the OIDC providers' issuers, where their
+    authorization endpoints live."""
+    origins = set()
+    for provider in configured("oidc"):
+        parts = urlsplit(provider.options["issuer"])
+        origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)

@@ -292,6 +292,9 @@ try:
     IDENTITY_PROVIDERS = providers_from_env()
 except ConfigError as error:
     raise ImproperlyConfigured(str(error)) from None
+# Seconds kcdir waits for an identity provider (discovery, keys, tokens) before it
+# tells the person the provider cannot be reached.
+IDENTITY_HTTP_TIMEOUT = float(os.environ.get("KCDIR_SSO_TIMEOUT", "10"))
 # KCDIR_PASSWORD_LOGIN=0: only the identity providers sign people in; superusers keep
 # their passwords, for the admin.
 KCDIR_PASSWORD_LOGIN = env_bool("KCDIR_PASSWORD_LOGIN", True)
