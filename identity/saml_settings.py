@@ -27,8 +27,10 @@ logger = logging.getLogger(__name__)
 
 METADATA_MAX_AGE = 3600  # seconds a fetched metadata URL is trusted before fetching again
 METADATA_TIMEOUT = 10  # seconds to wait for a metadata URL
+RETRY_AFTER = 60  # seconds before a metadata URL that failed is tried again
 
 _cache: dict[tuple, tuple[float, dict]] = {}
+_failures: dict[tuple, tuple[float, str]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -130,6 +132,11 @@ def _cached(cache_key, max_age, load) -> dict:
         cached = _cache.get(cache_key)
     if cached and (max_age is None or now - cached[0] < max_age):
         return cached[1]
+    with _cache_lock:
+        failed = _failures.get(cache_key)
+    if failed and not cached and now - failed[0] < RETRY_AFTER:
+        # Pages wait for no provider that was just found unreachable.
+        raise SAMLUnavailable(failed[1])
     try:
         idp = _parsed(load())
     except SAMLUnavailable as error:
@@ -137,8 +144,11 @@ def _cached(cache_key, max_age, load) -> dict:
             # The provider's metadata rarely changes: keep using the copy we have.
             logger.warning("SAML metadata not refreshed, using the cached copy: %s", error)
             return cached[1]
+        with _cache_lock:
+            _failures[cache_key] = (now, str(error))
         raise
     with _cache_lock:
+        _failures.pop(cache_key, None)
         if cache_key[0] == "file":  # forget older versions of the same file
             for other in [k for k in _cache if k[:2] == cache_key[:2]]:
                 del _cache[other]
@@ -186,6 +196,25 @@ def _sp_key_pair(provider: Provider) -> tuple[str, str]:
         raise SAMLUnavailable(f"kcdir's SAML certificate or key: {error}") from error
 
 
+def sign_in_origins(providers) -> list[str]:
+    """The origins (``https://idp.example``) of the SAML providers' sign-in URLs, which
+    the sign-in page's Content-Security-Policy must allow as form targets: browsers
+    apply ``form-action`` to the redirect that follows the "Sign in with" button."""
+    origins = []
+    for provider in providers:
+        if provider.protocol != "saml":
+            continue
+        try:
+            url = urlsplit(idp_metadata(provider)["singleSignOnService"]["url"])
+        except SAMLUnavailable:
+            continue  # pressing the button then says the provider cannot be reached
+        origin = f"{url.scheme}://{url.netloc}"
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _failures.clear()

@@ -21,6 +21,7 @@ from members.models import Member
 
 from .factories import member_named
 from .idp.saml_idp import DEPARTMENT, TITLE, XMLSEC1, SamlIdP
+from .test_valid_html import nu_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +129,19 @@ class TestSignIn:
         user = signed_in_user(client)
         assert user != local
         assert user.username == "grace.hopper@corp.example-2"
+
+    def test_sign_in_page_lets_the_button_lead_to_the_provider(self, client, idp):
+        """Browsers hold the redirect after the button's POST to the page's CSP
+        form-action: it names the provider's sign-in origin."""
+        page = client.get(reverse("login"))
+        assert "Sign in with Corp Sign-in" in page.content.decode()
+        policy = page["Content-Security-Policy"]
+        form_action = next(d for d in policy.split(";") if "form-action" in d)
+        assert form_action.split() == ["form-action", "'self'", "http://127.0.0.1:8765"]
+
+    def test_login_is_post_only(self, client, idp):
+        assert client.get(LOGIN).status_code == 405
+        assert "identity_saml_pending" not in client.session
 
 
 class TestRefused:
@@ -288,6 +302,17 @@ class TestMetadata:
 
     def test_unknown_provider_is_404(self, client, idp):
         assert client.get(reverse("identity:saml_metadata", args=["nobody"])).status_code == 404
+
+
+def test_refusal_and_relay_pages_are_valid_html(client, idp, tmp_path):
+    posted = idp.respond(start(Client()), "alan")
+    relay = post(client, posted)
+    refused = client.post(ACS, {"SAMLResponse": posted["SAMLResponse"], "relayed": "1"})
+    files = []
+    for name, response in (("relay", relay), ("refused", refused)):
+        files.append(tmp_path / f"{name}.html")
+        files[-1].write_bytes(response.content)
+    assert nu_errors(files) == []
 
 
 def test_department_attribute_is_the_adfs_claim():
