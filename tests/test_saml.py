@@ -4,23 +4,26 @@ assertion consumer service, right ones and wrong ones."""
 
 import dataclasses
 import logging
+import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from lxml import etree
 
-from identity import saml_settings
+from identity import assertions, saml_settings
 from identity.config import DEFAULT_CLAIMS, Provider
 from identity.models import IdentityLink, SeenAssertion
+from identity.services import SignInRefused
 from members.models import Member
 
 from .factories import member_named
-from .idp.saml_idp import DEPARTMENT, TITLE, XMLSEC1, SamlIdP
+from .idp.saml_idp import DEPARTMENT, TITLE, XMLSEC1, SamlIdP, key_and_certificate
 from .test_valid_html import nu_errors
 
 pytestmark = pytest.mark.django_db
@@ -317,3 +320,63 @@ def test_refusal_and_relay_pages_are_valid_html(client, idp, tmp_path):
 
 def test_department_attribute_is_the_adfs_claim():
     assert DEFAULT_CLAIMS["saml"]["department"] == DEPARTMENT
+
+
+def test_with_its_own_key_kcdir_signs_requests_and_publishes_its_certificate(
+    client, idp, settings, tmp_path
+):
+    key, cert = key_and_certificate("kcdir SP")
+    (tmp_path / "sp.key").write_bytes(key)
+    (tmp_path / "sp.crt").write_bytes(cert)
+    settings.IDENTITY_PROVIDERS = [
+        dataclasses.replace(
+            settings.IDENTITY_PROVIDERS[0],
+            options={
+                **settings.IDENTITY_PROVIDERS[0].options,
+                "sp_cert_file": str(tmp_path / "sp.crt"),
+                "sp_key_file": str(tmp_path / "sp.key"),
+            },
+        )
+    ]
+    metadata = client.get(METADATA).content
+    (descriptor,) = etree.fromstring(metadata).iter(f"{{{MD}}}SPSSODescriptor")
+    assert descriptor.get("AuthnRequestsSigned") == "true"
+    assert list(descriptor.iter(f"{{{MD}}}KeyDescriptor"))
+    assert b"PRIVATE" not in metadata
+    redirect = start(client)
+    assert "&Signature=" in redirect and "SigAlg=" in redirect
+    assert post(client, idp.respond(redirect, "grace")).status_code == 302
+    assert signed_in_user(client).username == "grace.hopper@corp.example"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_accepting_one_assertion_at_once_let_only_one_through():
+    """The unique constraint decides (threads with their own connections stand in for
+    two app servers). PostgreSQL only: SQLite's shared in-memory test database locks
+    whole tables."""
+    if connection.vendor != "postgresql":
+        pytest.skip(f"concurrent writers need PostgreSQL; this run uses {connection.vendor}")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def accept():
+        try:
+            barrier.wait(timeout=10)
+            assertions.accept_assertion(
+                provider=corp(),
+                assertion_id="_same",
+                expires_at=timezone.now() + timedelta(minutes=5),
+            )
+            outcomes.append("accepted")
+        except SignInRefused:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["accepted", "refused"]
+    assert SeenAssertion.objects.count() == 1
