@@ -23,7 +23,14 @@ from identity.services import SignInRefused
 from members.models import Member
 
 from .factories import member_named
-from .idp.saml_idp import DEPARTMENT, TITLE, XMLSEC1, SamlIdP, key_and_certificate
+from .idp.saml_idp import (
+    DEPARTMENT,
+    TITLE,
+    XMLSEC1,
+    SamlIdP,
+    ServedIdP,
+    key_and_certificate,
+)
 from .test_valid_html import nu_errors
 
 pytestmark = pytest.mark.django_db
@@ -141,6 +148,29 @@ class TestSignIn:
         policy = page["Content-Security-Policy"]
         form_action = next(d for d in policy.split(";") if "form-action" in d)
         assert form_action.split() == ["form-action", "'self'", "http://127.0.0.1:8765"]
+
+    def test_login_needs_the_csrf_token(self, idp):
+        browser = Client(enforce_csrf_checks=True)
+        assert browser.post(LOGIN, {"next": "/"}).status_code == 403
+        assert "identity_saml_pending" not in browser.session
+
+    def test_metadata_from_a_url_is_fetched_once_and_kept(self, client, tmp_path, settings):
+        if XMLSEC1 is None:
+            pytest.skip("the test SAML IdP (pysaml2) signs with the xmlsec1 program")
+        saml_settings.clear_cache()
+        served = ServedIdP(tmp_path)
+        try:
+            settings.IDENTITY_PROVIDERS = [corp(metadata_url=served.idp.entity_id)]
+            served.idp.trust_sp(client.get(METADATA).content)
+            redirect = client.post(LOGIN, {"next": "/"}).url
+            assert redirect.startswith(served.idp.sso_url + "?SAMLRequest=")
+        finally:
+            served.close()
+        # The provider is gone, but its metadata is still known: the sign-in completes.
+        response = post(client, served.idp.respond(redirect, "alan"))
+        assert response.status_code == 302
+        assert signed_in_user(client).username == "alan.turing@corp.example"
+        saml_settings.clear_cache()
 
     def test_login_is_post_only(self, client, idp):
         assert client.get(LOGIN).status_code == 405
