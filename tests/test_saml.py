@@ -154,7 +154,7 @@ class TestSignIn:
         assert browser.post(LOGIN, {"next": "/"}).status_code == 403
         assert "identity_saml_pending" not in browser.session
 
-    def test_metadata_from_a_url_is_fetched_once_and_kept(self, client, tmp_path, settings):
+    def test_metadata_from_a_url_is_fetched_and_kept(self, client, tmp_path, settings):
         if XMLSEC1 is None:
             pytest.skip("the test SAML IdP (pysaml2) signs with the xmlsec1 program")
         saml_settings.clear_cache()
