@@ -111,7 +111,7 @@ REQUIRED = {
 }
 OPTIONAL = {
     "oidc": ("SCOPES",),
-    "saml": ("METADATA_FILE", "METADATA_URL", "SP_CERT_FILE", "SP_KEY_FILE"),
+    "saml": ("METADATA_FILE", "METADATA_URL", "SP_CERT_FILE", "SP_KEY_FILE", "SP_ENTITY_ID"),
 }
 
 

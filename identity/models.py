@@ -30,3 +30,24 @@ class IdentityLink(models.Model):
 
     def __str__(self):
         return f"{self.provider}:{self.subject}"
+
+
+class SeenAssertion(models.Model):
+    """A SAML assertion kcdir has accepted, kept until it expires so the same response
+    posted again (from any browser or process) is refused."""
+
+    provider = models.CharField(_("provider"), max_length=40)
+    assertion_id = models.CharField(_("assertion ID"), max_length=255)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("accepted SAML assertion")
+        verbose_name_plural = _("accepted SAML assertions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "assertion_id"], name="identity_seen_assertion_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.provider}:{self.assertion_id}"

@@ -40,10 +40,15 @@ def sign_in_choices() -> list[Choice]:
 
 
 def form_action_origins() -> list[str]:
-    """The origins (scheme://host:port) of the OIDC providers' issuers, where their
-    authorization endpoints live."""
+    """Where the sign-in page's "Sign in with" buttons end up, as origins
+    (scheme://host:port), for its Content-Security-Policy ``form-action``: browsers apply
+    it to the redirect after the button's POST. The OIDC providers' issuers (their
+    authorization endpoints live there) and the SAML providers' sign-in URLs."""
+    from .saml_settings import sign_in_origins  # reads the SAML metadata: only when asked
+
     origins = set()
     for provider in configured("oidc"):
         parts = urlsplit(provider.options["issuer"])
         origins.add(f"{parts.scheme}://{parts.netloc}")
+    origins.update(sign_in_origins(configured("saml")))
     return sorted(origins)
