@@ -13,6 +13,7 @@ Views, the context templates get and the admin ask here; nothing else decides ac
 from dataclasses import dataclass, replace
 from functools import cache
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
@@ -37,6 +38,12 @@ Status = Community.Status
 
 # Where ``is_directory_admin`` keeps its answer on the user object for the request.
 _DIRECTORY_ADMIN_FLAG = "_kcdir_directory_admin"
+
+
+def may_sign_in_with_password(user) -> bool:
+    """Passwords sign people in unless ``KCDIR_PASSWORD_LOGIN`` is off; superusers keep
+    theirs either way, so the admin stays reachable when the identity provider is not."""
+    return settings.KCDIR_PASSWORD_LOGIN or user.is_superuser
 
 
 def directory_admin_sql(connection, user_id_column: str) -> tuple[str, list]:

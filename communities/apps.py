@@ -7,4 +7,5 @@ class CommunitiesConfig(AppConfig):
     verbose_name = "Communities"
 
     def ready(self):
-        from . import caching, checks  # noqa: F401 (request signals; deployment checks)
+        # Request signals; deployment checks; counts and overlaps kept on deletions.
+        from . import caching, checks, signals  # noqa: F401

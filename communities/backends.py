@@ -19,6 +19,12 @@ class MemberBackend(ModelBackend):
     with the ORM on every request cost more than running it.
     """
 
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is not None and not access.may_sign_in_with_password(user):
+            return None
+        return user
+
     def get_user(self, user_id):
         User = get_user_model()
         database = router.db_for_read(User)

@@ -85,17 +85,21 @@ def roster_entry(row: dict) -> Entry:
     )
 
 
+def _person(row: dict) -> Person:
+    return Person(
+        display_name=row["member__display_name"],
+        username=row["member__user__username"],
+        job_title=row["member__job_title"],
+        department=row["member__department__name"] or "",
+    )
+
+
 def waiting_entry(row: dict) -> Entry:
     return Entry(
         pk=row["pk"],
         note=row["note"],
         updated_at=row["updated_at"],
-        member=Person(
-            display_name=row["member__display_name"],
-            username=row["member__user__username"],
-            job_title=row["member__job_title"],
-            department=row["member__department__name"] or "",
-        ),
+        member=_person(row),
     )
 
 
@@ -104,10 +108,5 @@ def member_entry(row: dict) -> Entry:
         pk=row["pk"],
         role=row["role"],
         active_since=row["active_since"],
-        member=Person(
-            display_name=row["member__display_name"],
-            username=row["member__user__username"],
-            job_title=row["member__job_title"],
-            department=row["member__department__name"] or "",
-        ),
+        member=_person(row),
     )

@@ -37,9 +37,12 @@ def _chunks(ids: Collection[int]) -> list[list[int]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
-def _add(pairs_sql: str, params: list) -> None:
+def _add(pairs_sql: str, params: list) -> list[tuple[int, int]] | None:
     """Add the (community_id, other_id, n) rows that ``pairs_sql`` selects to the
-    stored pairs; rows taken down to nothing are deleted by the caller."""
+    stored pairs. Returns the pairs taken down to nothing (deleted by the caller, with
+    ``_delete_emptied``), read back with ``RETURNING`` where the database has it (so a
+    change that empties no pair costs no further statement); ``None`` where it has not
+    (SQLite before 3.35)."""
     sql = (
         f"INSERT INTO {OVERLAP} (community_id, other_id, shared) "
         f"SELECT community_id, other_id, n FROM ({pairs_sql}) AS pairs WHERE true "
@@ -47,8 +50,24 @@ def _add(pairs_sql: str, params: list) -> None:
         "ON CONFLICT (community_id, other_id) "
         f"DO UPDATE SET shared = {OVERLAP}.shared + excluded.shared"
     )
+    returning = connection.features.can_return_rows_from_bulk_insert
+    if returning:
+        sql += " RETURNING community_id, other_id, shared"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        if not returning:
+            return None
+        return [(a, b) for a, b, shared in cursor.fetchall() if shared <= 0]
+
+
+def _delete_emptied(pairs: list[tuple[int, int]]) -> None:
+    """Delete these pairs (both ways round come back from ``_add`` as separate rows)."""
+    for start in range(0, len(pairs), 400):
+        chunk = pairs[start : start + 400]
+        wanted = Q()
+        for community_id, other_id in chunk:
+            wanted |= Q(community_id=community_id, other_id=other_id)
+        CommunityOverlap.objects.filter(wanted, shared__lte=0).delete()
 
 
 def _shift(community_id: int, member_ids: Collection[int], sign: int) -> None:
@@ -68,11 +87,15 @@ def _shift(community_id: int, member_ids: Collection[int], sign: int) -> None:
             "UNION ALL "
             f"SELECT o.other, %s, %s * o.n FROM ({others}) o"
         )
-        _add(pairs, [community_id, sign, *params, community_id, sign, *params])
-    if sign < 0:
-        CommunityOverlap.objects.filter(
-            Q(community_id=community_id) | Q(other_id=community_id), shared__lte=0
-        ).delete()
+        emptied = _add(pairs, [community_id, sign, *params, community_id, sign, *params])
+        if sign > 0:
+            continue
+        if emptied is None:
+            CommunityOverlap.objects.filter(
+                Q(community_id=community_id) | Q(other_id=community_id), shared__lte=0
+            ).delete()
+        elif emptied:
+            _delete_emptied(emptied)
 
 
 def people_joined(*, community_id: int, member_ids: Collection[int]) -> None:
@@ -104,7 +127,10 @@ def people_leaving(*, member_ids: Collection[int]) -> None:
             f"WHERE a.state = %s AND b.state = %s AND a.member_id IN ({marks}) "
             "GROUP BY a.community_id, b.community_id"
         )
-        _add(pairs, [ACTIVE, ACTIVE, *chunk])
+        emptied = _add(pairs, [ACTIVE, ACTIVE, *chunk])
+        if emptied is not None:
+            _delete_emptied(emptied)
+            continue
         touched.update(
             Membership.objects.filter(member_id__in=chunk, state=ACTIVE).values_list(
                 "community_id", flat=True

@@ -12,6 +12,8 @@ import dj_database_url
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
+from identity.config import ConfigError, providers_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -67,6 +69,7 @@ INSTALLED_APPS = [
     "axes",
     "members",
     "communities",
+    "identity",
     "provisioning",
 ]
 
@@ -284,6 +287,18 @@ SESSION_ENGINE = os.environ.get(
     if SHARED_CACHE
     else "django.contrib.sessions.backends.db",
 )
+
+# Single sign-on (identity/config.py documents the variables; README "Single sign-on").
+try:
+    IDENTITY_PROVIDERS = providers_from_env()
+except ConfigError as error:
+    raise ImproperlyConfigured(str(error)) from None
+# Seconds kcdir waits for an identity provider (discovery, keys, tokens) before it
+# tells the person the provider cannot be reached.
+IDENTITY_HTTP_TIMEOUT = float(os.environ.get("KCDIR_SSO_TIMEOUT", "10"))
+# KCDIR_PASSWORD_LOGIN=0: only the identity providers sign people in; superusers keep
+# their passwords, for the admin.
+KCDIR_PASSWORD_LOGIN = env_bool("KCDIR_PASSWORD_LOGIN", True)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "communities:community_list"

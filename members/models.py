@@ -3,12 +3,33 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
+
+
+class DepartmentManager(models.Manager):
+    def named(self, name: str) -> "Department | None":
+        """The department called ``name``, found again by slug ("claims" is "Claims"),
+        created if new; ``None`` for an empty name. For one person's record (single
+        sign-on, provisioning); the HR sync resolves a whole file's at once."""
+        name = name.strip()[:120]
+        if not name:
+            return None
+        base = slugify(name)[:120] or "department"
+        found = self.filter(name=name).first() or self.filter(slug=base).first()
+        if found is not None:
+            return found
+        slug, n = base, 2
+        while self.filter(slug=slug).exists():
+            slug, n = f"{base[:110]}-{n}", n + 1
+        return self.create(name=name, slug=slug)
 
 
 class Department(models.Model):
     name = models.CharField(_("name"), max_length=120, unique=True)
     slug = models.SlugField(_("slug"), max_length=120, unique=True)
+
+    objects = DepartmentManager()
 
     class Meta:
         ordering = ["name"]

@@ -245,6 +245,8 @@ def world(db, directory_admin, superuser):
 
     reset_uid = urlsafe_base64_encode(force_bytes(bea.user.pk))
     return SimpleNamespace(
+        # An identity provider's key: none is configured unless a test configures one.
+        sso_key="corp",
         purpose=purpose,
         purpose_slug=purpose.slug,
         target=target,

@@ -370,6 +370,19 @@ CORE_MATRIX = {
         },
         "writes": True,
     },
+    # -- single sign-on: every URL names a provider; none is configured here
+    **{
+        f"identity:{name}": {
+            "args": ("sso_key",),
+            "methods": dict.fromkeys(METHODS, everyone(404, anonymous=404)),
+        }
+        for name in ("oidc_login", "oidc_callback", "saml_login", "saml_metadata")
+    },
+    # The provider POSTs here: an unknown one gets the "not signed in" page, not a 404.
+    "identity:saml_acs": {
+        "args": ("sso_key",),
+        "methods": dict.fromkeys(METHODS, everyone(400, anonymous=400)),
+    },
     "password_change_done": {"methods": {"GET": everyone(200), "POST": everyone(405)}},
     "password_reset": {
         "methods": {

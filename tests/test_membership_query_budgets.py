@@ -15,7 +15,14 @@ from django.utils import timezone
 
 from communities.models import Community, Membership, MembershipEvent
 
-from .factories import CommunityFactory, DepartmentFactory, MemberFactory, led_kc, member_named
+from .factories import (
+    CommunityFactory,
+    DepartmentFactory,
+    MemberFactory,
+    MembershipFactory,
+    led_kc,
+    member_named,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +172,30 @@ def test_membership_page_stays_within_its_query_budget(
 
     assert response.status_code == 200
     assert SHOWN[page](response.context) == EXPECTED_SHOWN[page](size)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE])
+def test_join_and_leave_keep_their_budget_however_many_communities_they_touch(
+    client, size, django_assert_max_num_queries
+):
+    """Joining or leaving keeps the stored overlaps and count in the same transaction:
+    ten statements (the bench's ≤ 10), whether the person shares the community with a
+    few others or with ``size`` communities, as long as no pair is emptied; a pair
+    taken down to nothing costs one more (its deletion)."""
+    joiner = member_named("Jo Joiner", username="jo")
+    others = [led_kc(name=f"Other {n}") for n in range(size)]
+    open_kc = led_kc(name="Open One", join_policy=Community.JoinPolicy.OPEN)
+    crowd = [MemberFactory() for _ in range(2)]
+    for community in others:
+        for person in (joiner, *crowd):
+            MembershipFactory(member=person, community=community)
+    for person in crowd:
+        MembershipFactory(member=person, community=open_kc)
+    client.force_login(joiner.user)
+
+    with django_assert_max_num_queries(10):
+        client.post(reverse("communities:membership_join", args=[open_kc.slug]))
+    assert open_kc.memberships.get(member=joiner).state == Membership.State.ACTIVE
+    with django_assert_max_num_queries(10):
+        client.post(reverse("communities:membership_leave", args=[open_kc.slug]))
+    assert open_kc.memberships.get(member=joiner).state == Membership.State.LEFT

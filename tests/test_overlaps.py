@@ -180,6 +180,36 @@ def test_people_leaving_the_organisation_leave_every_pair(around, people):
     assert_stored_equals_counted()
 
 
+def test_deleting_a_person_in_the_admin_keeps_pairs_and_counts_exact(around, people, admin_client):
+    """A superuser's repair deletes the person and, with them, their memberships."""
+    gone = people[0].user
+    around["cop"].refresh_from_db()
+    cop_before = around["cop"].active_member_count
+    response = admin_client.post(
+        f"/admin/auth/user/{gone.pk}/delete/", {"post": "yes"}, follow=False
+    )
+    assert response.status_code == 302
+    assert not Membership.objects.filter(member__user_id=gone.pk).exists()
+
+    assert shared(around["open"], around["cop"]) == 2
+    assert_stored_equals_counted()
+    for community in around.values():
+        community.refresh_from_db()
+        assert (
+            community.active_member_count
+            == community.memberships.filter(state=State.ACTIVE).count()
+        )
+    assert around["cop"].active_member_count == cop_before - 1
+
+
+def test_deleting_a_community_in_the_admin_takes_its_pairs(around, admin_client):
+    cop = around["cop"]
+    response = admin_client.post(f"/admin/communities/community/{cop.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not CommunityOverlap.objects.filter(other_id=cop.pk).exists()
+    assert_stored_equals_counted()
+
+
 def test_archiving_changes_no_overlap_but_profiles_leave_it_out(around, people):
     services.join_community(community=around["open"], member=people[5])
     loner = member_named("Only In Cop")
