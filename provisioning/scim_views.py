@@ -82,8 +82,11 @@ class ResourceView(scim_views.SCIMView):
         expected = request.headers.get("If-Match")
         if not expected or expected.strip() == "*":
             return
-        # Locked, so nobody changes it between this check and the write.
-        current = etag_of(self._resource(self.get_object(lock=True)))
+        # Locked, so nobody changes it between this check and the write; then read again,
+        # in a statement of its own: the locking one may have waited for another write,
+        # and (READ COMMITTED) would show the rows it joins as they were before it.
+        self.get_object(lock=True)
+        current = etag_of(self._resource(self.get_object()))
         if current not in [tag.strip() for tag in expected.split(",")]:
             raise exceptions.SCIMException(
                 "The resource changed since it was read (If-Match).", status=412

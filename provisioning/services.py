@@ -138,6 +138,8 @@ def save_user(*, user=None, values: dict, provider_name: str):
     ``active`` False deactivates them as the HR sync does (``deactivate_user``); True
     again reactivates the account, and their memberships stay left.
     """
+    if user is not None:  # locked first, so the values left out are read as they are now
+        user = User.objects.select_for_update().get(pk=user.pk)
     username = values.get("username", user.username if user else "")
     username = (username or "").strip()
     if not username:
@@ -155,8 +157,6 @@ def save_user(*, user=None, values: dict, provider_name: str):
     creating = user is None
     if creating:
         user = User(username=username, password=make_password(None), is_active=True)
-    else:
-        user = User.objects.select_for_update().get(pk=user.pk)
     was_active = user.is_active
     user.username = username
     for field in USER_FIELDS[1:]:
