@@ -30,7 +30,8 @@ By subject: ``membership`` (one person joining, leaving, curated by stewards),
 ``bulk`` (adding lists, roster imports), ``communities`` (creating KCs, purposes,
 editing a community's details: one ``edited`` event per changed field),
 ``botkin`` (CoPs, proposals, formalising, stages), ``merging`` (duplicates: a plan to
-preview, then the same plan applied), ``people`` (the HR sync).
+preview, then the same plan applied), ``people`` (the HR sync), ``provider`` (an identity
+provider keeping a knowledge community's list, through SCIM provisioning).
 """
 
 from ._common import CommunityError, MembershipError, ServiceError
