@@ -688,6 +688,7 @@ class MembershipEvent(models.Model):
         REINVITED = "reinvited", _("Invitation sent again")
         WITHDRAWN = "withdrawn", _("Invitation withdrawn")
         LAPSED = "lapsed", _("Invitation lapsed")
+        TERM_SET = "term_set", _("End date changed")
 
     community = models.ForeignKey(
         Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="events"
@@ -997,3 +998,59 @@ class DirectoryVersion(models.Model):
 
     def __str__(self):
         return str(self.number)
+
+
+class MembershipTerm(models.Model):
+    """When an active membership ends: set by a steward, or from the community's default
+    term when the person became active. ``expire_memberships`` moves it to "left" once
+    ``ends_on`` has passed. Its own table (one row per membership with an end), so that
+    memberships without one cost nothing."""
+
+    membership = models.OneToOneField(
+        Membership,
+        verbose_name=_("membership"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="term",
+    )
+    ends_on = models.DateField(_("ends on"), db_index=True)
+    # The smallest "days before" reminder already sent for this end date (None: none
+    # yet); a new end date starts the reminders again.
+    reminded_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    set_by = models.ForeignKey(
+        Member,
+        verbose_name=_("set by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("membership term")
+        verbose_name_plural = _("membership terms")
+
+    def __str__(self):
+        return f"{self.membership_id} until {self.ends_on}"
+
+
+class CommunityTerm(models.Model):
+    """A community's default membership term: people who become active members get an
+    end date this many months ahead."""
+
+    community = models.OneToOneField(
+        Community,
+        verbose_name=_("community"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="default_term",
+    )
+    months = models.PositiveSmallIntegerField(_("default term (months)"))
+
+    class Meta:
+        verbose_name = _("default membership term")
+        verbose_name_plural = _("default membership terms")
+
+    def __str__(self):
+        return f"{self.community_id}: {self.months} months"

@@ -19,6 +19,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from kcdir.site import absolute as _absolute
@@ -255,3 +256,21 @@ def roster_imported(community, events: list[tuple], *, actor) -> None:
                 },
                 recipients=[emails.get(member_id, "")],
             )
+
+
+def membership_ending(membership: Membership, *, ends_on) -> None:
+    """Remind someone that their membership ends soon, and how to keep it."""
+    community = membership.community
+    _send(
+        subject=_("Your membership of %(community)s ends on %(date)s")
+        % {"community": community.name, "date": date_format(ends_on)},
+        template="communities/email/membership_ending.txt",
+        context={
+            "membership": membership,
+            "community": community,
+            "ends_on": ends_on,
+            "community_url": _absolute(community.get_absolute_url()),
+            "my_communities_url": _absolute(reverse("members:my_communities")),
+        },
+        recipients=[membership.member.user.email],
+    )

@@ -93,6 +93,14 @@ from .people import (
     store_people_sync_upload,
     sync_people,
 )
+from .terms import (
+    ExpiryResult,
+    expire_memberships,
+    expired_but_kept,
+    send_expiry_reminders,
+    set_default_term,
+    set_membership_term,
+)
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -100,6 +108,7 @@ __all__ = [
     "BulkResult",
     "CommunityError",
     "EditConflict",
+    "ExpiryResult",
     "LapseResult",
     "MembershipError",
     "RoleChange",
@@ -127,6 +136,11 @@ __all__ = [
     "deny_request",
     "edit_community",
     "end_memberships_of",
+    "expire_memberships",
+    "expired_but_kept",
+    "send_expiry_reminders",
+    "set_default_term",
+    "set_membership_term",
     "file_fingerprint",
     "formalise_cop",
     "future_purpose",

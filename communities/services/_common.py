@@ -5,6 +5,7 @@ way a row with a slug is created (``_create_with_slug``)."""
 
 import secrets
 
+from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -13,7 +14,7 @@ from django.utils.translation import gettext as _
 from members.models import Member
 
 from .. import access, overlaps
-from ..models import Community, Membership, MembershipEvent
+from ..models import Community, CommunityTerm, Membership, MembershipEvent, MembershipTerm
 from ._counts import _active_count_changed
 
 State = Membership.State
@@ -136,6 +137,8 @@ def _transition(
         change(community_id=membership.community_id, member_ids=[membership.member_id])
     if counted:
         _active_count_changed(membership, state_before)
+    if state == State.ACTIVE and state_before != State.ACTIVE:
+        _start_term(membership)
     _record(
         membership,
         actor=actor,
@@ -145,6 +148,21 @@ def _transition(
         note=note,
     )
     return membership
+
+
+def _start_term(membership: Membership) -> None:
+    """Someone just became active: an end date left from an earlier membership goes, and
+    the community's default term (if it has one) starts from today."""
+    MembershipTerm.objects.filter(membership=membership).delete()
+    months = (
+        CommunityTerm.objects.filter(community_id=membership.community_id)
+        .values_list("months", flat=True)
+        .first()
+    )
+    if months:
+        MembershipTerm.objects.create(
+            membership=membership, ends_on=timezone.localdate() + relativedelta(months=months)
+        )
 
 
 # -- rules -----------------------------------------------------------------------------
