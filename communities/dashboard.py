@@ -49,6 +49,18 @@ def _incomplete_kcs():
     )
 
 
+def expired_but_kept():
+    """Active memberships whose end date passed but that ``expire_memberships`` keeps
+    (the last steward or the sponsor of an active knowledge community), oldest first."""
+    return (
+        Membership.objects.filter(
+            state=Membership.State.ACTIVE, term__ends_on__lt=timezone.localdate()
+        )
+        .select_related("member", "community", "term")
+        .order_by("term__ends_on", "pk")
+    )
+
+
 def dashboard_context() -> dict:
     now = timezone.now()
     waiting = (
@@ -87,7 +99,10 @@ def dashboard_context() -> dict:
         .select_related("proposed_by", "suggested_sponsor", "formed_from")
         .order_by("created_at", "pk")
     )
+    kept = expired_but_kept()
     return {
+        "expired_kept": kept[:LIST_LIMIT],
+        "expired_kept_count": kept.count(),
         "proposals": proposals[:LIST_LIMIT],
         "proposals_count": proposals.count(),
         "waiting": waiting[:LIST_LIMIT],

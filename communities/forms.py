@@ -831,3 +831,32 @@ class CommunityEditForm(forms.ModelForm):
             "new_purpose_orientation": data["new_purpose_orientation"],
             "unchanged_since": data["version"],
         }
+
+
+class MembershipTermForm(forms.Form):
+    """A membership's end date; empty for none."""
+
+    ends_on = forms.DateField(
+        label=_("End date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_ends_on(self):
+        ends_on = self.cleaned_data["ends_on"]
+        if ends_on is not None and ends_on <= timezone.localdate():
+            raise forms.ValidationError(_("Choose an end date after today."))
+        return ends_on
+
+
+class DefaultTermForm(forms.Form):
+    """A community's default membership term, in months; empty or 0 for none."""
+
+    months = forms.IntegerField(
+        label=_("Default membership term (months)"),
+        required=False,
+        min_value=0,
+        max_value=120,
+        help_text=_(
+            "New active members get an end date this many months ahead (12 for a year). "
+            "Leave empty for memberships without an end. Existing end dates stay."
+        ),
+    )

@@ -647,6 +647,18 @@ class Membership(models.Model):
         return f"{self.member} in {self.community} ({self.get_role_display()}, {self.state})"
 
     @property
+    def ends_on(self):
+        """The end date of this stretch of active membership, or None (reads ``term``:
+        select it with the membership)."""
+        try:
+            term = self.term
+        except MembershipTerm.DoesNotExist:
+            return None
+        if self.state != self.State.ACTIVE or term.since != self.active_since:
+            return None
+        return term.ends_on
+
+    @property
     def invitation_sent_at(self) -> datetime | None:
         """When an invitation was sent, or last sent again: inviting (and resending)
         records its decision time; a row written without one counts from its last change."""
@@ -1014,6 +1026,11 @@ class MembershipTerm(models.Model):
         related_name="term",
     )
     ends_on = models.DateField(_("ends on"), db_index=True)
+    # The membership's ``active_since`` when this end date was set: the date belongs to
+    # that stretch of membership only. Someone who leaves and later becomes active again
+    # starts without it (the row is replaced only when a new date is set), so leaving
+    # and joining cost no statement for it.
+    since = models.DateTimeField(_("for the membership since"), null=True)
     # The smallest "days before" reminder already sent for this end date (None: none
     # yet); a new end date starts the reminders again.
     reminded_days = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -30,6 +30,7 @@ from .access import is_directory_admin, requests_decidable_by
 from .models import (
     ROLE_RANK,
     Community,
+    CommunityTerm,
     Membership,
     Purpose,
     RosterImport,
@@ -679,8 +680,8 @@ def connected_communities(member: Member, limit: int = 10) -> list[Community]:
 
 
 def memberships_by_state(member: Member) -> dict[str, list[Membership]]:
-    """The person's active, requested and invited memberships (with their community),
-    each list by community name; every state is a key."""
+    """The person's active, requested and invited memberships (with their community and
+    end date, ``term``, if any), each list by community name; every state is a key."""
     memberships = (
         member.memberships.filter(
             state__in=[
@@ -689,7 +690,7 @@ def memberships_by_state(member: Member) -> dict[str, list[Membership]]:
                 Membership.State.INVITED,
             ]
         )
-        .select_related("community")
+        .select_related("community", "term")
         .order_by("community__name")
     )
     grouped = {state: [] for state in Membership.State.values}
@@ -738,3 +739,10 @@ def people_by_key(keys: list[str], *, names_only: bool = False) -> dict[str, Mem
                 shared = email in people and people[email] != member
                 people[email] = None if shared else member
     return people
+
+
+def default_term_months(community: Community) -> int | None:
+    """The community's default membership term in months, or None."""
+    return (
+        CommunityTerm.objects.filter(community=community).values_list("months", flat=True).first()
+    )

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import review_views, views
 
 app_name = "communities"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("c/<slug:slug>/merge/", views.community_merge, name="community_merge"),
     path("c/<slug:slug>/stage/", views.stage_set, name="stage_set"),
     path("c/<slug:slug>/edit/", views.community_edit, name="community_edit"),
+    path("c/<slug:slug>/edit/term/", review_views.community_term, name="community_term"),
     # staff
     path("c/<slug:slug>/join/", views.membership_join, name="membership_join"),
     path("c/<slug:slug>/request/", views.membership_request, name="membership_request"),
@@ -30,6 +31,11 @@ urlpatterns = [
     path("c/<slug:slug>/manage/<int:pk>/role/", views.membership_role, name="membership_role"),
     path(
         "c/<slug:slug>/manage/<int:pk>/remove/", views.membership_remove, name="membership_remove"
+    ),
+    path(
+        "c/<slug:slug>/manage/<int:pk>/term/",
+        review_views.membership_term,
+        name="membership_term",
     ),
     path(
         "c/<slug:slug>/manage/<int:pk>/resend/",

@@ -20,6 +20,7 @@ from .forms import (
     CommunityCreateForm,
     CommunityEditForm,
     DecisionForm,
+    DefaultTermForm,
     DirectoryFilterForm,
     FormaliseForm,
     HistoryFilterForm,
@@ -552,7 +553,14 @@ def community_edit(request, slug):
     return render(
         request,
         "communities/community_edit.html",
-        {"community": community, "form": form, "purpose_menu": selectors.purpose_menu()},
+        {
+            "community": community,
+            "form": form,
+            "purpose_menu": selectors.purpose_menu(),
+            "term_form": DefaultTermForm(
+                initial={"months": selectors.default_term_months(community)}
+            ),
+        },
     )
 
 

@@ -34,8 +34,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from communities import services
 from communities.models import (
     Community,
+    CommunityTerm,
     Membership,
     MembershipEvent,
+    MembershipTerm,
     Purpose,
     RosterImport,
     StageChange,
@@ -292,6 +294,21 @@ CORE_MATRIX = {
         data=lambda w: {"note": "Moved on."},
         writes=True,
     ),
+    "communities:membership_term": {
+        "args": ("target_slug", "mo_membership_pk"),
+        "methods": {
+            "GET": everyone(405),
+            "POST": only(CURATORS, Redirect("{manage_url}")),
+        },
+        "data": lambda w: {"ends_on": "2099-12-31"},
+        "writes": True,
+    },
+    "communities:community_term": {
+        "args": ("target_slug",),
+        "methods": {"GET": everyone(405), "POST": only(CURATORS, Redirect("{target_url}edit/"))},
+        "data": lambda w: {"months": "12"},
+        "writes": True,
+    },
     "communities:invitation_resend": {
         "args": ("target_slug", "invited_membership_pk"),
         "methods": {"GET": everyone(405), "POST": only(CURATORS, Redirect("{manage_url}"))},
@@ -451,6 +468,8 @@ def db_snapshot() -> dict:
         MembershipEvent,
         StageChange,
         RosterImport,
+        MembershipTerm,
+        CommunityTerm,
     ]
     return {
         "counts": {model._meta.label: model.objects.count() for model in counted},

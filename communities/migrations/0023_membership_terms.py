@@ -76,6 +76,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("ends_on", models.DateField(db_index=True, verbose_name="ends on")),
+                ("since", models.DateTimeField(null=True, verbose_name="for the membership since")),
                 ("reminded_days", models.PositiveSmallIntegerField(blank=True, null=True)),
                 ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
                 (

@@ -96,7 +96,6 @@ from .people import (
 from .terms import (
     ExpiryResult,
     expire_memberships,
-    expired_but_kept,
     send_expiry_reminders,
     set_default_term,
     set_membership_term,
@@ -137,7 +136,6 @@ __all__ = [
     "edit_community",
     "end_memberships_of",
     "expire_memberships",
-    "expired_but_kept",
     "send_expiry_reminders",
     "set_default_term",
     "set_membership_term",

@@ -39,8 +39,13 @@ class CommunityError(ServiceError):
 
 
 def _lock(community: Community) -> Community:
-    """Re-read the community with its row locked for the rest of the transaction."""
-    return Community.objects.select_for_update().get(pk=community.pk)
+    """Re-read the community with its row locked for the rest of the transaction (and
+    its default membership term, which whoever becomes active here gets)."""
+    return (
+        Community.objects.select_for_update(of=("self",))
+        .select_related("default_term")
+        .get(pk=community.pk)
+    )
 
 
 def _membership_for_update(community: Community, member: Member) -> Membership | None:
@@ -61,6 +66,7 @@ def _locked_membership(community: Community, membership: Membership) -> Membersh
     )
     if locked is None:
         raise MembershipError(_("That person is not on this community's list."))
+    locked.community = community  # the locked row, with its default term
     return locked
 
 
@@ -68,6 +74,8 @@ def _new_or_existing(community: Community, member: Member) -> Membership:
     membership = _membership_for_update(community, member)
     if membership is None:
         membership = Membership(community=community, member=member, state="", role=Role.MEMBER)
+    else:
+        membership.community = community  # the locked row, with its default term
     return membership
 
 
@@ -151,17 +159,29 @@ def _transition(
 
 
 def _start_term(membership: Membership) -> None:
-    """Someone just became active: an end date left from an earlier membership goes, and
-    the community's default term (if it has one) starts from today."""
-    MembershipTerm.objects.filter(membership=membership).delete()
-    months = (
-        CommunityTerm.objects.filter(community_id=membership.community_id)
-        .values_list("months", flat=True)
-        .first()
-    )
+    """Someone just became active: the community's default term (if it has one) starts
+    from today. An end date from an earlier stretch of membership no longer counts
+    (``MembershipTerm.since``), so this costs no statement where there is no default:
+    the default comes with the community's row lock (``_lock``)."""
+    community = membership.community if Membership.community.is_cached(membership) else None
+    if community is not None and Community.default_term.is_cached(community):
+        default = getattr(community, "default_term", None)  # None is cached when there is none
+        months = default.months if default else None
+    else:
+        months = (
+            CommunityTerm.objects.filter(community_id=membership.community_id)
+            .values_list("months", flat=True)
+            .first()
+        )
     if months:
-        MembershipTerm.objects.create(
-            membership=membership, ends_on=timezone.localdate() + relativedelta(months=months)
+        MembershipTerm.objects.update_or_create(
+            membership=membership,
+            defaults={
+                "ends_on": timezone.localdate() + relativedelta(months=months),
+                "since": membership.active_since,
+                "reminded_days": None,
+                "set_by": None,
+            },
         )
 
 

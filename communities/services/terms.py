@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -45,7 +46,9 @@ def set_membership_term(
         raise MembershipError(_("Only active memberships have an end date."))
     if ends_on is not None and ends_on <= timezone.localdate():
         raise MembershipError(_("Choose an end date after today."))
-    current = MembershipTerm.objects.filter(membership=membership).first()
+    current = MembershipTerm.objects.filter(
+        membership=membership, since=membership.active_since
+    ).first()
     if (current.ends_on if current else None) == ends_on:
         return membership
     if ends_on is None:
@@ -54,7 +57,12 @@ def set_membership_term(
     else:
         MembershipTerm.objects.update_or_create(
             membership=membership,
-            defaults={"ends_on": ends_on, "reminded_days": None, "set_by": actor},
+            defaults={
+                "ends_on": ends_on,
+                "since": membership.active_since,
+                "reminded_days": None,
+                "set_by": actor,
+            },
         )
         note = _("Until %(date)s") % {"date": date_format(ends_on)}
     _record(
@@ -106,9 +114,9 @@ def expire_memberships(
     today = today or timezone.localdate()
     community_ids = sorted(
         set(
-            Membership.objects.filter(state=State.ACTIVE, term__ends_on__lt=today).values_list(
-                "community_id", flat=True
-            )
+            Membership.objects.filter(
+                state=State.ACTIVE, term__ends_on__lt=today, term__since=F("active_since")
+            ).values_list("community_id", flat=True)
         )
     )
     result = ExpiryResult()
@@ -124,7 +132,12 @@ def _expire_in(community_id: int, today: date, result: ExpiryResult) -> None:
     community = Community.objects.select_for_update().get(pk=community_id)
     due = (
         Membership.objects.select_for_update(of=("self",))
-        .filter(community=community, state=State.ACTIVE, term__ends_on__lt=today)
+        .filter(
+            community=community,
+            state=State.ACTIVE,
+            term__ends_on__lt=today,
+            term__since=F("active_since"),
+        )
         .select_related("member", "term")
         .order_by("term__ends_on", "pk")
     )
@@ -150,16 +163,6 @@ def _expire_in(community_id: int, today: date, result: ExpiryResult) -> None:
         result.ended += 1
 
 
-def expired_but_kept():
-    """Active memberships whose end date passed but that ``expire_memberships`` keeps
-    (last stewards and sponsors), oldest first, with their community and member."""
-    return (
-        Membership.objects.filter(state=State.ACTIVE, term__ends_on__lt=timezone.localdate())
-        .select_related("member", "community", "term")
-        .order_by("term__ends_on", "pk")
-    )
-
-
 def send_expiry_reminders(*, days: Sequence[int], today: date | None = None) -> int:
     """Remind each active member whose end date is at most ``days`` ahead (e.g. 14 and
     3): one email per threshold reached, each sent once (claimed by a conditional update
@@ -174,7 +177,9 @@ def send_expiry_reminders(*, days: Sequence[int], today: date | None = None) -> 
         if nearer:
             window["ends_on__gt"] = today + timedelta(days=max(nearer))
         terms = (
-            MembershipTerm.objects.filter(membership__state=State.ACTIVE, **window)
+            MembershipTerm.objects.filter(
+                membership__state=State.ACTIVE, since=F("membership__active_since"), **window
+            )
             .exclude(reminded_days__lte=threshold)
             .select_related("membership__member__user", "membership__community")
         )
