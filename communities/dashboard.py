@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Community, Membership, MembershipEvent, Purpose
+from .models import Community, Membership, MembershipEvent, Purpose, Review
 
 LIST_LIMIT = 50
 QUIET_DAYS = 90
@@ -100,7 +100,18 @@ def dashboard_context() -> dict:
         .order_by("created_at", "pk")
     )
     kept = expired_but_kept()
+    # Overdue reviews the sponsor was told of and that stayed open past the grace
+    # period (``run_reviews`` marks them escalated).
+    escalated = (
+        Review.objects.filter(status=Review.Status.OPEN)
+        .exclude(escalated_at=None)
+        .select_related("community")
+        .order_by("due_on", "pk")
+    )
     return {
+        "escalated_reviews": escalated[:LIST_LIMIT],
+        "escalated_reviews_count": escalated.count(),
+        "open_reviews_count": Review.objects.filter(status=Review.Status.OPEN).count(),
         "expired_kept": kept[:LIST_LIMIT],
         "expired_kept_count": kept.count(),
         "proposals": proposals[:LIST_LIMIT],

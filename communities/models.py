@@ -1071,3 +1071,129 @@ class CommunityTerm(models.Model):
 
     def __str__(self):
         return f"{self.community_id}: {self.months} months"
+
+
+class Review(models.Model):
+    """A periodic review of a community's list: its stewards confirm or remove each
+    active member by ``due_on``. Overdue, its sponsor is told (``sponsor_told_at``);
+    still open a grace period later, it is listed on the directory admins' dashboard
+    (``escalated_at``). It completes when nobody active is left undecided; its outcome
+    is its ``ReviewItem`` rows (who confirmed or removed whom, when)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        COMPLETED = "completed", _("Completed")
+
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="reviews"
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    due_on = models.DateField(_("due on"))
+    started_by = models.ForeignKey(
+        Member,
+        verbose_name=_("started by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    sponsor_told_at = models.DateTimeField(_("sponsor told"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    confirmed_count = models.PositiveIntegerField(_("confirmed"), default=0)
+    removed_count = models.PositiveIntegerField(_("removed"), default=0)
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["community"],
+                condition=Q(status="open"),
+                name="one_open_review_per_community",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "due_on"], name="review_by_status_due")]
+
+    def __str__(self):
+        return f"Review of {self.community} due {self.due_on} ({self.status})"
+
+    def is_overdue(self, today=None) -> bool:
+        return self.status == self.Status.OPEN and self.due_on < (today or timezone.localdate())
+
+    def pending_memberships(self):
+        """Active members of the community not yet confirmed or removed in this review
+        (people who joined since it started included)."""
+        decided = ReviewItem.objects.filter(review_id=self.pk, member=OuterRef("member"))
+        return Membership.objects.filter(
+            community_id=self.community_id, state=Membership.State.ACTIVE
+        ).exclude(Exists(decided))
+
+
+class ReviewItem(models.Model):
+    """One person's outcome in a review: confirmed or removed, by whom and when. Names
+    are copied so the outcome survives an account being deleted."""
+
+    class Outcome(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        REMOVED = "removed", _("Removed")
+
+    review = models.ForeignKey(
+        Review, verbose_name=_("review"), on_delete=models.CASCADE, related_name="items"
+    )
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    member_name = models.CharField(_("member name"), max_length=150)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    decided_by = models.ForeignKey(
+        Member,
+        verbose_name=_("decided by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_by_name = models.CharField(_("decided by (name)"), max_length=150, blank=True)
+    decided_at = models.DateTimeField(_("decided"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("review item")
+        verbose_name_plural = _("review items")
+        constraints = [
+            models.UniqueConstraint(fields=["review", "member"], name="one_item_per_review_member")
+        ]
+        indexes = [models.Index(fields=["review", "member_name", "id"], name="review_item_by_name")]
+
+    def __str__(self):
+        return f"{self.member_name}: {self.outcome}"
+
+
+class ReviewSchedule(models.Model):
+    """A community reviewed every ``every_months`` months: ``manage.py run_reviews``
+    starts a review on ``next_on`` and moves ``next_on`` on."""
+
+    community = models.OneToOneField(
+        Community,
+        verbose_name=_("community"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="review_schedule",
+    )
+    every_months = models.PositiveSmallIntegerField(_("every (months)"), default=12)
+    next_on = models.DateField(_("next review on"), db_index=True)
+
+    class Meta:
+        verbose_name = _("review schedule")
+        verbose_name_plural = _("review schedules")
+
+    def __str__(self):
+        return f"{self.community_id}: every {self.every_months} months from {self.next_on}"

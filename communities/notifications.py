@@ -274,3 +274,46 @@ def membership_ending(membership: Membership, *, ends_on) -> None:
         },
         recipients=[membership.member.user.email],
     )
+
+
+def _leaders_emails(community, role) -> list[str]:
+    return list(
+        Membership.objects.filter(
+            community=community, state=Membership.State.ACTIVE, role=role
+        ).values_list("member__user__email", flat=True)
+    )
+
+
+def review_started(review) -> None:
+    """Tell a community's stewards that its list is to be reviewed, and by when."""
+    community = review.community
+    _send(
+        subject=_("Review the list of %(community)s by %(date)s")
+        % {"community": community.name, "date": date_format(review.due_on)},
+        template="communities/email/review_started.txt",
+        context={
+            "community": community,
+            "review": review,
+            "review_url": _absolute(reverse("communities:review_detail", args=[community.slug])),
+        },
+        recipients=_leaders_emails(community, Membership.Role.STEWARD),
+    )
+
+
+def review_overdue(review) -> None:
+    """Tell a community's sponsor (directory admins, when it has none) that the review
+    of its list is overdue."""
+    community = review.community
+    recipients = _leaders_emails(community, Membership.Role.SPONSOR)
+    if not recipients:
+        recipients = sorted(set(access.directory_admins().values_list("email", flat=True)))
+    _send(
+        subject=_("Overdue: the review of %(community)s") % {"community": community.name},
+        template="communities/email/review_overdue.txt",
+        context={
+            "community": community,
+            "review": review,
+            "review_url": _absolute(reverse("communities:review_detail", args=[community.slug])),
+        },
+        recipients=recipients,
+    )

@@ -33,6 +33,7 @@ from .models import (
     CommunityTerm,
     Membership,
     Purpose,
+    ReviewSchedule,
     RosterImport,
     count_communities,
     count_members,
@@ -745,4 +746,46 @@ def default_term_months(community: Community) -> int | None:
     """The community's default membership term in months, or None."""
     return (
         CommunityTerm.objects.filter(community=community).values_list("months", flat=True).first()
+    )
+
+
+REVIEW_PAGE_SIZE = 50
+
+
+def review_pending_page(review, number) -> Page:
+    """Page ``number`` of the people still to confirm or remove in an open review, by
+    name, as plain rows (membership pk, role, name, username, job title): two queries
+    (the count and the page) whatever the roster's size."""
+    rows = (
+        review.pending_memberships()
+        .order_by("sort_name", "pk")
+        .values("pk", "role", "member__display_name", "member__user__username", "member__job_title")
+    )
+    return Paginator(rows, REVIEW_PAGE_SIZE).get_page(number)
+
+
+def review_items_page(review, number) -> Page:
+    """Page ``number`` of a review's outcome (who was confirmed or removed, by whom and
+    when), by name."""
+    return Paginator(review.items.order_by("member_name", "pk"), REVIEW_PAGE_SIZE).get_page(number)
+
+
+def past_reviews(community: Community, limit: int = 10) -> list:
+    """The community's completed reviews, newest first."""
+    return list(
+        community.reviews.filter(status="completed").order_by("-completed_at", "-pk")[:limit]
+    )
+
+
+def open_review(community: Community):
+    """The community's open review, or None."""
+    return community.reviews.filter(status="open").first()
+
+
+def review_every_months(community: Community) -> int | None:
+    """How often the community's list is reviewed (months), or None."""
+    return (
+        ReviewSchedule.objects.filter(community=community)
+        .values_list("every_months", flat=True)
+        .first()
     )

@@ -31,6 +31,7 @@ from .forms import (
     ProposalDecisionForm,
     ProposeKcForm,
     RecordCopForm,
+    ReviewStartForm,
     RoleForm,
     RosterFilterForm,
     RosterImportForm,
@@ -679,7 +680,11 @@ def directory_export(request):
 
 def dashboard(request):
     access.require_directory_admin(request.user)
-    return render(request, "communities/dashboard.html", dashboard_context())
+    return render(
+        request,
+        "communities/dashboard.html",
+        {**dashboard_context(), "review_start_form": ReviewStartForm()},
+    )
 
 
 # -- Botkin's model: CoPs, proposals, formalising, the ladder ----------------------------

@@ -39,6 +39,9 @@ from communities.models import (
     MembershipEvent,
     MembershipTerm,
     Purpose,
+    Review,
+    ReviewItem,
+    ReviewSchedule,
     RosterImport,
     StageChange,
 )
@@ -338,6 +341,37 @@ CORE_MATRIX = {
         "data": lambda w: {"mode": "valid_rows"},
         "writes": True,
     },
+    "communities:review_detail": curator_page(("target_slug",)),
+    "communities:review_confirm": {
+        "args": ("target_slug",),
+        "methods": {"GET": everyone(405), "POST": only(CURATORS, Redirect("{review_url}"))},
+        "data": lambda w: {"one": w.mo_membership_pk},
+        "writes": True,
+    },
+    "communities:review_remove": curator_page(
+        ("target_slug", "mo_membership_pk"),
+        post=Redirect("{review_url}"),
+        data=lambda w: {"note": "Moved on."},
+        writes=True,
+    ),
+    "communities:review_outcome": curator_page(("target_slug", "review_pk")),
+    "communities:review_start": {
+        "args": ("other_slug",),
+        "methods": {"GET": everyone(405), "POST": only(ADMINS, Redirect("{other_url}review/"))},
+        "data": lambda w: {"due_on": "2099-01-31"},
+        "writes": True,
+    },
+    "communities:review_schedule": {
+        "args": ("target_slug",),
+        "methods": {"GET": everyone(405), "POST": only(ADMINS, Redirect("{review_url}"))},
+        "data": lambda w: {"every_months": "12"},
+        "writes": True,
+    },
+    "communities:reviews_start_all": {
+        "methods": {"GET": everyone(405), "POST": only(ADMINS, Redirect("/dashboard/"))},
+        "data": lambda w: {"due_on": "2099-01-31"},
+        "writes": True,
+    },
     "communities:roster_export": curator_page(("target_slug",)),
     "communities:directory_export": admin_page(),
     "communities:dashboard": admin_page(),
@@ -470,6 +504,9 @@ def db_snapshot() -> dict:
         RosterImport,
         MembershipTerm,
         CommunityTerm,
+        Review,
+        ReviewItem,
+        ReviewSchedule,
     ]
     return {
         "counts": {model._meta.label: model.objects.count() for model in counted},
