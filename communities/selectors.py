@@ -754,14 +754,17 @@ REVIEW_PAGE_SIZE = 50
 
 def review_pending_page(review, number) -> Page:
     """Page ``number`` of the people still to confirm or remove in an open review, by
-    name, as plain rows (membership pk, role, name, username, job title): two queries
+    name, as plain rows (membership pk, role and its label, name, username, job title): two queries
     (the count and the page) whatever the roster's size."""
     rows = (
         review.pending_memberships()
         .order_by("sort_name", "pk")
         .values("pk", "role", "member__display_name", "member__user__username", "member__job_title")
     )
-    return Paginator(rows, REVIEW_PAGE_SIZE).get_page(number)
+    page = Paginator(rows, REVIEW_PAGE_SIZE).get_page(number)
+    labels = dict(Membership.Role.choices)
+    page.object_list = [{**row, "role_label": labels.get(row["role"], "")} for row in page]
+    return page
 
 
 def review_items_page(review, number) -> Page:

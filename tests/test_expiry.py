@@ -167,3 +167,21 @@ def test_end_date_must_be_after_today(open_kc, mo, steward):
             community=open_kc, membership=mo, ends_on=timezone.localdate(), actor=steward.member
         )
     assert not MembershipTerm.objects.exists()
+
+
+def test_a_roster_import_gives_new_members_the_default_term(open_kc, steward):
+    CommunityTerm.objects.create(community=open_kc, months=6)
+    member_named("Nina New", username="nina")
+    pending = services.preview_roster_import(
+        community=open_kc,
+        actor=steward.member,
+        file_name="roster.csv",
+        text="username,role\nnina,member\n",
+        remove_absent=False,
+    )
+
+    services.apply_roster_import(roster_import=pending, actor=steward.member)
+
+    nina = Membership.objects.select_related("term").get(member__user__username="nina")
+    assert nina.ends_on is not None
+    assert 180 <= (nina.ends_on - timezone.localdate()).days <= 184

@@ -185,6 +185,29 @@ def _start_term(membership: Membership) -> None:
         )
 
 
+def _start_terms(community: Community, member_ids: list[int]) -> None:
+    """Many people just became active in ``community`` at once (a roster import): each
+    gets the community's default term, if it has one (a few statements for them all)."""
+    default = getattr(community, "default_term", None)
+    if not default or not member_ids:
+        return
+    ends_on = timezone.localdate() + relativedelta(months=default.months)
+    for start in range(0, len(member_ids), 900):
+        memberships = list(
+            Membership.objects.filter(
+                community=community, member_id__in=member_ids[start : start + 900]
+            ).values_list("pk", "active_since")
+        )
+        MembershipTerm.objects.filter(membership_id__in=[pk for pk, _since in memberships]).delete()
+        MembershipTerm.objects.bulk_create(
+            [
+                MembershipTerm(membership_id=pk, ends_on=ends_on, since=since)
+                for pk, since in memberships
+            ],
+            batch_size=500,
+        )
+
+
 # -- rules -----------------------------------------------------------------------------
 
 
