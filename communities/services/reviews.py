@@ -173,7 +173,7 @@ def remove_in_review(
     review = _locked_open(review)
     if not pending_members(review).filter(pk=membership.pk).exists():
         raise MembershipError(
-            _("%(name)s was decided already in this review.")
+            _("%(name)s is not among the people left to decide in this review.")
             % {"name": membership.member.display_name}
         )
     community = Community.objects.get(pk=review.community_id)
@@ -212,7 +212,9 @@ def run_review_jobs(*, today: date | None = None) -> ReviewJobsResult:
             due_on = today + timedelta(days=SCHEDULED_REVIEW_DAYS)
             if _start(schedule.community, due_on=due_on, actor=None) is not None:
                 result.started += 1
-    overdue = Review.objects.filter(status=Review.Status.OPEN, due_on__lt=today)
+    overdue = Review.objects.filter(
+        status=Review.Status.OPEN, due_on__lt=today, community__status=Community.Status.ACTIVE
+    )
     for review in overdue.filter(sponsor_told_at=None).select_related("community"):
         with transaction.atomic():
             if Review.objects.filter(pk=review.pk, sponsor_told_at=None).update(
