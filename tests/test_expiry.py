@@ -1,6 +1,7 @@
 """Membership terms: end dates, reminders and ``expire_memberships``."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core import mail
@@ -185,3 +186,15 @@ def test_a_roster_import_gives_new_members_the_default_term(open_kc, steward):
     nina = Membership.objects.select_related("term").get(member__user__username="nina")
     assert nina.ends_on is not None
     assert 180 <= (nina.ends_on - timezone.localdate()).days <= 184
+
+
+def test_command_reports_the_leaders_it_keeps(open_kc):
+    for membership in open_kc.memberships.filter(role__in=["steward", "sponsor"]):
+        _end(membership, -1)
+    out = StringIO()
+
+    call_command("expire_memberships", stdout=out)
+
+    assert "Kept: Stella Steward in Claims Turnaround" in out.getvalue()
+    assert "last steward" in out.getvalue()
+    assert "Ended 0 memberships; kept 2" in out.getvalue()
