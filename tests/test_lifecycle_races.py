@@ -5,16 +5,23 @@ PostgreSQL only, like ``test_races``."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from communities import services
 from communities.models import Membership, MembershipEvent, MembershipTerm, Review, ReviewSchedule
 
 from .factories import MemberFactory, MembershipFactory
-from .test_races import _postgresql_only, kc_with_stewards, run_together
+from .test_races import kc_with_stewards, run_together
 
-pytestmark = pytest.mark.django_db(transaction=True)
-__all__ = ["_postgresql_only"]  # the autouse fixture, used here too
+# Skipped before any database is set up on SQLite (no row locks there): a transactional
+# test's teardown would empty the database for nothing.
+pytestmark = [
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="race tests need PostgreSQL (DATABASE_URL)"
+    ),
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def _ending(membership, days):
