@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
-from .models import Community, Membership, Purpose, RosterImport
+from .models import Community, Membership, Purpose, Review, RosterImport
 
 DIRECTORY_ADMINS_GROUP = "Directory admins"
 MANAGE_DIRECTORY_PERMISSION = "communities.manage_directory"
@@ -193,6 +193,11 @@ def may_merge(user) -> bool:
     return is_directory_admin(user)
 
 
+def may_start_reviews(user) -> bool:
+    """Only directory admins start, schedule or stop reviews of communities' lists."""
+    return is_directory_admin(user)
+
+
 def may_decide_proposals(user) -> bool:
     """Only directory admins approve or decline a proposed knowledge community."""
     return is_directory_admin(user)
@@ -315,6 +320,26 @@ def membership_for_steward(user, slug: str, pk: int) -> tuple[Community, Members
         Membership.objects.select_related("member__user"), pk=pk, community=community
     )
     return community, membership
+
+
+def community_for_review_admin(user, slug: str) -> Community:
+    """A community whose reviews this user may start or schedule: directory admins."""
+    if not may_start_reviews(user):
+        raise PermissionDenied("Only directory admins start reviews.")
+    return community_for_viewer(user, slug)
+
+
+def open_review_for_steward(user, slug: str) -> tuple[Community, Review]:
+    """The open review of a community this user curates (404 when none is open)."""
+    community = community_for_steward(user, slug)
+    review = get_object_or_404(Review, community=community, status=Review.Status.OPEN)
+    return community, review
+
+
+def review_for_steward(user, slug: str, pk: int) -> tuple[Community, Review]:
+    """A review (open or completed) of a community this user curates."""
+    community = community_for_steward(user, slug)
+    return community, get_object_or_404(Review, pk=pk, community=community)
 
 
 def roster_import_for_steward(user, slug: str, pk: int) -> tuple[Community, RosterImport]:

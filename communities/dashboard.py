@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Community, Membership, MembershipEvent, Purpose
+from .models import Community, Membership, MembershipEvent, Purpose, Review
 
 LIST_LIMIT = 50
 QUIET_DAYS = 90
@@ -49,6 +49,18 @@ def _incomplete_kcs():
     )
 
 
+def expired_but_kept():
+    """Active memberships whose end date passed but that ``expire_memberships`` keeps
+    (the last steward or the sponsor of an active knowledge community), oldest first."""
+    return (
+        Membership.objects.filter(
+            state=Membership.State.ACTIVE, term__ends_on__lt=timezone.localdate()
+        )
+        .select_related("member", "community", "term")
+        .order_by("term__ends_on", "pk")
+    )
+
+
 def dashboard_context() -> dict:
     now = timezone.now()
     waiting = (
@@ -87,7 +99,21 @@ def dashboard_context() -> dict:
         .select_related("proposed_by", "suggested_sponsor", "formed_from")
         .order_by("created_at", "pk")
     )
+    kept = expired_but_kept()
+    # Overdue reviews the sponsor was told of and that stayed open past the grace
+    # period (``run_reviews`` marks them escalated).
+    escalated = (
+        Review.objects.filter(status=Review.Status.OPEN)
+        .exclude(escalated_at=None)
+        .select_related("community")
+        .order_by("due_on", "pk")
+    )
     return {
+        "escalated_reviews": escalated[:LIST_LIMIT],
+        "escalated_reviews_count": escalated.count(),
+        "open_reviews_count": Review.objects.filter(status=Review.Status.OPEN).count(),
+        "expired_kept": kept[:LIST_LIMIT],
+        "expired_kept_count": kept.count(),
         "proposals": proposals[:LIST_LIMIT],
         "proposals_count": proposals.count(),
         "waiting": waiting[:LIST_LIMIT],

@@ -831,3 +831,71 @@ class CommunityEditForm(forms.ModelForm):
             "new_purpose_orientation": data["new_purpose_orientation"],
             "unchanged_since": data["version"],
         }
+
+
+class MembershipTermForm(forms.Form):
+    """A membership's end date; empty for none."""
+
+    ends_on = forms.DateField(
+        label=_("End date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_ends_on(self):
+        ends_on = self.cleaned_data["ends_on"]
+        if ends_on is not None and ends_on <= timezone.localdate():
+            raise forms.ValidationError(_("Choose an end date after today."))
+        return ends_on
+
+
+class DefaultTermForm(forms.Form):
+    """A community's default membership term, in months; empty or 0 for none."""
+
+    months = forms.IntegerField(
+        label=_("Default membership term (months)"),
+        required=False,
+        min_value=0,
+        max_value=120,
+        help_text=_(
+            "New active members get an end date this many months ahead (12 for a year). "
+            "Leave empty for memberships without an end. Existing end dates stay."
+        ),
+    )
+
+
+class ReviewStartForm(forms.Form):
+    """When a review of a community's list (or every one) is due."""
+
+    due_on = forms.DateField(label=_("Due date"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_due_on(self):
+        due_on = self.cleaned_data["due_on"]
+        if due_on <= timezone.localdate():
+            raise forms.ValidationError(_("Choose a due date after today."))
+        return due_on
+
+
+class ReviewScheduleForm(forms.Form):
+    """How often a community's list is reviewed; empty or 0 for no schedule."""
+
+    every_months = forms.IntegerField(
+        label=_("Review every (months)"),
+        required=False,
+        min_value=0,
+        max_value=60,
+        help_text=_("12 for a yearly review. Leave empty for no schedule."),
+    )
+
+
+class ReviewConfirmForm(forms.Form):
+    """Confirm one person in a review (``one``: their membership), or with ``all``
+    everyone still undecided; ``page``: the list's page to return to."""
+
+    one = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    all = forms.BooleanField(required=False)
+    page = forms.IntegerField(required=False, min_value=1, max_value=100000)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("one") is None and not cleaned.get("all"):
+            raise forms.ValidationError(_("Choose whom to confirm."))
+        return cleaned

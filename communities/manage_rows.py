@@ -8,7 +8,7 @@ only what the page shows (and read like the models they stand for:
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(slots=True)
@@ -35,6 +35,7 @@ class Entry:
     updated_at: datetime | None = None
     decided_at: datetime | None = None
     active_since: datetime | None = None
+    ends_on: date | None = None  # the membership's end date, if it has one
 
 
 ROSTER_COLUMNS = (
@@ -47,6 +48,9 @@ ROSTER_COLUMNS = (
     "member__user__username",
     "member__user__email",
     "member__department__name",
+    "active_since",
+    "term__ends_on",
+    "term__since",
 )
 # A community's roster, on its page: name and job title, role, department, since when.
 MEMBER_COLUMNS = (
@@ -57,6 +61,8 @@ MEMBER_COLUMNS = (
     "member__user__username",
     "member__job_title",
     "member__department__name",
+    "term__ends_on",
+    "term__since",
 )
 WAITING_COLUMNS = (
     "pk",
@@ -69,6 +75,13 @@ WAITING_COLUMNS = (
 )
 
 
+def _ends_on(row: dict) -> date | None:
+    """The membership's end date, when it was set for this stretch of membership."""
+    if row.get("state", "active") != "active" or row["term__since"] != row["active_since"]:
+        return None
+    return row["term__ends_on"]
+
+
 def roster_entry(row: dict) -> Entry:
     return Entry(
         pk=row["pk"],
@@ -76,6 +89,7 @@ def roster_entry(row: dict) -> Entry:
         role=row["role"],
         decided_at=row["decided_at"],
         updated_at=row["updated_at"],
+        ends_on=_ends_on(row),
         member=Person(
             display_name=row["member__display_name"],
             username=row["member__user__username"],
@@ -108,5 +122,6 @@ def member_entry(row: dict) -> Entry:
         pk=row["pk"],
         role=row["role"],
         active_since=row["active_since"],
+        ends_on=_ends_on(row),
         member=_person(row),
     )

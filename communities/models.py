@@ -653,6 +653,18 @@ class Membership(models.Model):
         return f"{self.member} in {self.community} ({self.get_role_display()}, {self.state})"
 
     @property
+    def ends_on(self):
+        """The end date of this stretch of active membership, or None (reads ``term``:
+        select it with the membership)."""
+        try:
+            term = self.term
+        except MembershipTerm.DoesNotExist:
+            return None
+        if self.state != self.State.ACTIVE or term.since != self.active_since:
+            return None
+        return term.ends_on
+
+    @property
     def invitation_sent_at(self) -> datetime | None:
         """When an invitation was sent, or last sent again: inviting (and resending)
         records its decision time; a row written without one counts from its last change."""
@@ -694,6 +706,7 @@ class MembershipEvent(models.Model):
         REINVITED = "reinvited", _("Invitation sent again")
         WITHDRAWN = "withdrawn", _("Invitation withdrawn")
         LAPSED = "lapsed", _("Invitation lapsed")
+        TERM_SET = "term_set", _("End date changed")
 
     community = models.ForeignKey(
         Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="events"
@@ -1003,3 +1016,190 @@ class DirectoryVersion(models.Model):
 
     def __str__(self):
         return str(self.number)
+
+
+class MembershipTerm(models.Model):
+    """When an active membership ends: set by a steward, or from the community's default
+    term when the person became active. ``expire_memberships`` moves it to "left" once
+    ``ends_on`` has passed. Its own table (one row per membership with an end), so that
+    memberships without one cost nothing."""
+
+    membership = models.OneToOneField(
+        Membership,
+        verbose_name=_("membership"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="term",
+    )
+    ends_on = models.DateField(_("ends on"), db_index=True)
+    # The membership's ``active_since`` when this end date was set: the date belongs to
+    # that stretch of membership only. Someone who leaves and later becomes active again
+    # starts without it (the row is replaced only when a new date is set), so leaving
+    # and joining cost no statement for it.
+    since = models.DateTimeField(_("for the membership since"), null=True)
+    # The smallest "days before" reminder already sent for this end date (None: none
+    # yet); a new end date starts the reminders again.
+    reminded_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    set_by = models.ForeignKey(
+        Member,
+        verbose_name=_("set by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("membership term")
+        verbose_name_plural = _("membership terms")
+
+    def __str__(self):
+        return f"{self.membership_id} until {self.ends_on}"
+
+
+class CommunityTerm(models.Model):
+    """A community's default membership term: people who become active members get an
+    end date this many months ahead."""
+
+    community = models.OneToOneField(
+        Community,
+        verbose_name=_("community"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="default_term",
+    )
+    months = models.PositiveSmallIntegerField(_("default term (months)"))
+
+    class Meta:
+        verbose_name = _("default membership term")
+        verbose_name_plural = _("default membership terms")
+
+    def __str__(self):
+        return f"{self.community_id}: {self.months} months"
+
+
+class Review(models.Model):
+    """A periodic review of a community's list: its stewards confirm or remove each
+    active member by ``due_on``. Overdue, its sponsor is told (``sponsor_told_at``);
+    still open a grace period later, it is listed on the directory admins' dashboard
+    (``escalated_at``). It completes when nobody active is left undecided; its outcome
+    is its ``ReviewItem`` rows (who confirmed or removed whom, when)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        COMPLETED = "completed", _("Completed")
+
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="reviews"
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    due_on = models.DateField(_("due on"))
+    started_by = models.ForeignKey(
+        Member,
+        verbose_name=_("started by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    sponsor_told_at = models.DateTimeField(_("sponsor told"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    confirmed_count = models.PositiveIntegerField(_("confirmed"), default=0)
+    removed_count = models.PositiveIntegerField(_("removed"), default=0)
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["community"],
+                condition=Q(status="open"),
+                name="one_open_review_per_community",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "due_on"], name="review_by_status_due")]
+
+    def __str__(self):
+        return f"Review of {self.community} due {self.due_on} ({self.status})"
+
+    def is_overdue(self, today=None) -> bool:
+        return self.status == self.Status.OPEN and self.due_on < (today or timezone.localdate())
+
+    def pending_memberships(self):
+        """Active members of the community not yet confirmed or removed in this review
+        (people who joined since it started included)."""
+        decided = ReviewItem.objects.filter(review_id=self.pk, member=OuterRef("member"))
+        return Membership.objects.filter(
+            community_id=self.community_id, state=Membership.State.ACTIVE
+        ).exclude(Exists(decided))
+
+
+class ReviewItem(models.Model):
+    """One person's outcome in a review: confirmed or removed, by whom and when. Names
+    are copied so the outcome survives an account being deleted."""
+
+    class Outcome(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        REMOVED = "removed", _("Removed")
+
+    review = models.ForeignKey(
+        Review, verbose_name=_("review"), on_delete=models.CASCADE, related_name="items"
+    )
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    member_name = models.CharField(_("member name"), max_length=150)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    decided_by = models.ForeignKey(
+        Member,
+        verbose_name=_("decided by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_by_name = models.CharField(_("decided by (name)"), max_length=150, blank=True)
+    decided_at = models.DateTimeField(_("decided"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("review item")
+        verbose_name_plural = _("review items")
+        constraints = [
+            models.UniqueConstraint(fields=["review", "member"], name="one_item_per_review_member")
+        ]
+        indexes = [models.Index(fields=["review", "member_name", "id"], name="review_item_by_name")]
+
+    def __str__(self):
+        return f"{self.member_name}: {self.outcome}"
+
+
+class ReviewSchedule(models.Model):
+    """A community reviewed every ``every_months`` months: ``manage.py run_reviews``
+    starts a review on ``next_on`` and moves ``next_on`` on."""
+
+    community = models.OneToOneField(
+        Community,
+        verbose_name=_("community"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="review_schedule",
+    )
+    every_months = models.PositiveSmallIntegerField(_("every (months)"), default=12)
+    next_on = models.DateField(_("next review on"), db_index=True)
+
+    class Meta:
+        verbose_name = _("review schedule")
+        verbose_name_plural = _("review schedules")
+
+    def __str__(self):
+        return f"{self.community_id}: every {self.every_months} months from {self.next_on}"

@@ -19,6 +19,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from kcdir.site import absolute as _absolute
@@ -255,3 +256,64 @@ def roster_imported(community, events: list[tuple], *, actor) -> None:
                 },
                 recipients=[emails.get(member_id, "")],
             )
+
+
+def membership_ending(membership: Membership, *, ends_on) -> None:
+    """Remind someone that their membership ends soon, and how to keep it."""
+    community = membership.community
+    _send(
+        subject=_("Your membership of %(community)s ends on %(date)s")
+        % {"community": community.name, "date": date_format(ends_on)},
+        template="communities/email/membership_ending.txt",
+        context={
+            "membership": membership,
+            "community": community,
+            "ends_on": ends_on,
+            "community_url": _absolute(community.get_absolute_url()),
+            "my_communities_url": _absolute(reverse("members:my_communities")),
+        },
+        recipients=[membership.member.user.email],
+    )
+
+
+def _leaders_emails(community, role) -> list[str]:
+    return list(
+        Membership.objects.filter(
+            community=community, state=Membership.State.ACTIVE, role=role
+        ).values_list("member__user__email", flat=True)
+    )
+
+
+def review_started(review) -> None:
+    """Tell a community's stewards that its list is to be reviewed, and by when."""
+    community = review.community
+    _send(
+        subject=_("Review the list of %(community)s by %(date)s")
+        % {"community": community.name, "date": date_format(review.due_on)},
+        template="communities/email/review_started.txt",
+        context={
+            "community": community,
+            "review": review,
+            "review_url": _absolute(reverse("communities:review_detail", args=[community.slug])),
+        },
+        recipients=_leaders_emails(community, Membership.Role.STEWARD),
+    )
+
+
+def review_overdue(review) -> None:
+    """Tell a community's sponsor (directory admins, when it has none) that the review
+    of its list is overdue."""
+    community = review.community
+    recipients = _leaders_emails(community, Membership.Role.SPONSOR)
+    if not recipients:
+        recipients = sorted(set(access.directory_admins().values_list("email", flat=True)))
+    _send(
+        subject=_("Overdue: the review of %(community)s") % {"community": community.name},
+        template="communities/email/review_overdue.txt",
+        context={
+            "community": community,
+            "review": review,
+            "review_url": _absolute(reverse("communities:review_detail", args=[community.slug])),
+        },
+        recipients=recipients,
+    )

@@ -30,8 +30,10 @@ from .access import is_directory_admin, requests_decidable_by
 from .models import (
     ROLE_RANK,
     Community,
+    CommunityTerm,
     Membership,
     Purpose,
+    ReviewSchedule,
     RosterImport,
     count_communities,
     count_members,
@@ -679,8 +681,8 @@ def connected_communities(member: Member, limit: int = 10) -> list[Community]:
 
 
 def memberships_by_state(member: Member) -> dict[str, list[Membership]]:
-    """The person's active, requested and invited memberships (with their community),
-    each list by community name; every state is a key."""
+    """The person's active, requested and invited memberships (with their community and
+    end date, ``term``, if any), each list by community name; every state is a key."""
     memberships = (
         member.memberships.filter(
             state__in=[
@@ -689,7 +691,7 @@ def memberships_by_state(member: Member) -> dict[str, list[Membership]]:
                 Membership.State.INVITED,
             ]
         )
-        .select_related("community")
+        .select_related("community", "term")
         .order_by("community__name")
     )
     grouped = {state: [] for state in Membership.State.values}
@@ -738,3 +740,55 @@ def people_by_key(keys: list[str], *, names_only: bool = False) -> dict[str, Mem
                 shared = email in people and people[email] != member
                 people[email] = None if shared else member
     return people
+
+
+def default_term_months(community: Community) -> int | None:
+    """The community's default membership term in months, or None."""
+    return (
+        CommunityTerm.objects.filter(community=community).values_list("months", flat=True).first()
+    )
+
+
+REVIEW_PAGE_SIZE = 50
+
+
+def review_pending_page(review, number) -> Page:
+    """Page ``number`` of the people still to confirm or remove in an open review, by
+    name, as plain rows (membership pk, role and its label, name, username, job title): two queries
+    (the count and the page) whatever the roster's size."""
+    rows = (
+        review.pending_memberships()
+        .order_by("sort_name", "pk")
+        .values("pk", "role", "member__display_name", "member__user__username", "member__job_title")
+    )
+    page = Paginator(rows, REVIEW_PAGE_SIZE).get_page(number)
+    labels = dict(Membership.Role.choices)
+    page.object_list = [{**row, "role_label": labels.get(row["role"], "")} for row in page]
+    return page
+
+
+def review_items_page(review, number) -> Page:
+    """Page ``number`` of a review's outcome (who was confirmed or removed, by whom and
+    when), by name."""
+    return Paginator(review.items.order_by("member_name", "pk"), REVIEW_PAGE_SIZE).get_page(number)
+
+
+def past_reviews(community: Community, limit: int = 10) -> list:
+    """The community's completed reviews, newest first."""
+    return list(
+        community.reviews.filter(status="completed").order_by("-completed_at", "-pk")[:limit]
+    )
+
+
+def open_review(community: Community):
+    """The community's open review, or None."""
+    return community.reviews.filter(status="open").first()
+
+
+def review_every_months(community: Community) -> int | None:
+    """How often the community's list is reviewed (months), or None."""
+    return (
+        ReviewSchedule.objects.filter(community=community)
+        .values_list("every_months", flat=True)
+        .first()
+    )

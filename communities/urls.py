@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import review_views, views
 
 app_name = "communities"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("c/<slug:slug>/merge/", views.community_merge, name="community_merge"),
     path("c/<slug:slug>/stage/", views.stage_set, name="stage_set"),
     path("c/<slug:slug>/edit/", views.community_edit, name="community_edit"),
+    path("c/<slug:slug>/edit/term/", review_views.community_term, name="community_term"),
     # staff
     path("c/<slug:slug>/join/", views.membership_join, name="membership_join"),
     path("c/<slug:slug>/request/", views.membership_request, name="membership_request"),
@@ -30,6 +31,11 @@ urlpatterns = [
     path("c/<slug:slug>/manage/<int:pk>/role/", views.membership_role, name="membership_role"),
     path(
         "c/<slug:slug>/manage/<int:pk>/remove/", views.membership_remove, name="membership_remove"
+    ),
+    path(
+        "c/<slug:slug>/manage/<int:pk>/term/",
+        review_views.membership_term,
+        name="membership_term",
     ),
     path(
         "c/<slug:slug>/manage/<int:pk>/resend/",
@@ -52,6 +58,17 @@ urlpatterns = [
         views.roster_import_mode,
         name="roster_import_mode",
     ),
+    path("c/<slug:slug>/review/", review_views.review_detail, name="review_detail"),
+    path("c/<slug:slug>/review/confirm/", review_views.review_confirm, name="review_confirm"),
+    path(
+        "c/<slug:slug>/review/remove/<int:pk>/",
+        review_views.review_remove,
+        name="review_remove",
+    ),
+    path("c/<slug:slug>/review/start/", review_views.review_start, name="review_start"),
+    path("c/<slug:slug>/review/schedule/", review_views.review_schedule, name="review_schedule"),
+    path("c/<slug:slug>/reviews/<int:pk>/", review_views.review_outcome, name="review_outcome"),
+    path("dashboard/reviews/start/", review_views.reviews_start_all, name="reviews_start_all"),
     path("c/<slug:slug>/export.csv", views.roster_export, name="roster_export"),
     path("directory/export.csv", views.directory_export, name="directory_export"),
     path("dashboard/", views.dashboard, name="dashboard"),

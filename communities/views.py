@@ -20,6 +20,7 @@ from .forms import (
     CommunityCreateForm,
     CommunityEditForm,
     DecisionForm,
+    DefaultTermForm,
     DirectoryFilterForm,
     FormaliseForm,
     HistoryFilterForm,
@@ -30,6 +31,7 @@ from .forms import (
     ProposalDecisionForm,
     ProposeKcForm,
     RecordCopForm,
+    ReviewStartForm,
     RoleForm,
     RosterFilterForm,
     RosterImportForm,
@@ -552,7 +554,14 @@ def community_edit(request, slug):
     return render(
         request,
         "communities/community_edit.html",
-        {"community": community, "form": form, "purpose_menu": selectors.purpose_menu()},
+        {
+            "community": community,
+            "form": form,
+            "purpose_menu": selectors.purpose_menu(),
+            "term_form": DefaultTermForm(
+                initial={"months": selectors.default_term_months(community)}
+            ),
+        },
     )
 
 
@@ -671,7 +680,11 @@ def directory_export(request):
 
 def dashboard(request):
     access.require_directory_admin(request.user)
-    return render(request, "communities/dashboard.html", dashboard_context())
+    return render(
+        request,
+        "communities/dashboard.html",
+        {**dashboard_context(), "review_start_form": ReviewStartForm()},
+    )
 
 
 # -- Botkin's model: CoPs, proposals, formalising, the ladder ----------------------------

@@ -356,6 +356,27 @@ if INVITATION_EXPIRY_DAYS < 1:
         "KCDIR_INVITATION_EXPIRY_DAYS must be a whole number of days, 1 or more."
     )
 
+# Days before a membership's end date that its member is reminded (each once), and that
+# ``manage.py expire_memberships`` (daily) sends; the same command ends what passed.
+try:
+    EXPIRY_REMINDER_DAYS = sorted(
+        {
+            int(d)
+            for d in os.environ.get("KCDIR_EXPIRY_REMINDER_DAYS", "14,3").split(",")
+            if d.strip()
+        },
+        reverse=True,
+    )
+except ValueError as error:
+    raise ImproperlyConfigured(
+        "KCDIR_EXPIRY_REMINDER_DAYS must be whole numbers of days separated by commas."
+    ) from error
+if any(days < 1 for days in EXPIRY_REMINDER_DAYS):
+    raise ImproperlyConfigured("KCDIR_EXPIRY_REMINDER_DAYS must be 1 or more each.")
+# Days a review may stay overdue after its sponsor was told before it is listed on the
+# directory admins' dashboard (``manage.py run_reviews``).
+REVIEW_ESCALATION_GRACE_DAYS = int(os.environ.get("KCDIR_REVIEW_ESCALATION_GRACE_DAYS", "7"))
+
 # The most of the people HR manages that one sync may deactivate (``manage.py
 # sync_people --force`` goes beyond it): a truncated extract must not empty the directory.
 PEOPLE_SYNC_MAX_DEACTIVATE_SHARE = env_share("KCDIR_PEOPLE_SYNC_MAX_DEACTIVATE", "0.05")

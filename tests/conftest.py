@@ -4,17 +4,19 @@ People fixtures return ``User`` objects (what ``client.force_login`` takes);
 each has a ``Member`` at ``user.member``.
 """
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import caches
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from communities import insights, services
-from communities.models import Community, Membership, Purpose
+from communities.models import Community, Membership, Purpose, Review
 
 from .factories import (
     MembershipFactory,
@@ -243,6 +245,10 @@ def world(db, directory_admin, superuser):
         remove_absent=False,
     )
 
+    review = Review.objects.create(
+        community=target, due_on=timezone.localdate() + timedelta(days=30)
+    )
+
     reset_uid = urlsafe_base64_encode(force_bytes(bea.user.pk))
     return SimpleNamespace(
         # An identity provider's key: none is configured unless a test configures one.
@@ -255,6 +261,9 @@ def world(db, directory_admin, superuser):
         manage_url=reverse("communities:community_manage", args=[target.slug]),
         other=other,
         other_url=other.get_absolute_url(),
+        other_slug=other.slug,
+        review_pk=review.pk,
+        review_url=reverse("communities:review_detail", args=[target.slug]),
         cop_slug=cop.slug,
         cop_url=cop.get_absolute_url(),
         proposal_slug=proposal.slug,

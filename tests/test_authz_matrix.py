@@ -34,9 +34,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from communities import services
 from communities.models import (
     Community,
+    CommunityTerm,
     Membership,
     MembershipEvent,
+    MembershipTerm,
     Purpose,
+    Review,
+    ReviewItem,
+    ReviewSchedule,
     RosterImport,
     StageChange,
 )
@@ -292,6 +297,21 @@ CORE_MATRIX = {
         data=lambda w: {"note": "Moved on."},
         writes=True,
     ),
+    "communities:membership_term": {
+        "args": ("target_slug", "mo_membership_pk"),
+        "methods": {
+            "GET": everyone(405),
+            "POST": only(CURATORS, Redirect("{manage_url}")),
+        },
+        "data": lambda w: {"ends_on": "2099-12-31"},
+        "writes": True,
+    },
+    "communities:community_term": {
+        "args": ("target_slug",),
+        "methods": {"GET": everyone(405), "POST": only(CURATORS, Redirect("{target_url}edit/"))},
+        "data": lambda w: {"months": "12"},
+        "writes": True,
+    },
     "communities:invitation_resend": {
         "args": ("target_slug", "invited_membership_pk"),
         "methods": {"GET": everyone(405), "POST": only(CURATORS, Redirect("{manage_url}"))},
@@ -319,6 +339,37 @@ CORE_MATRIX = {
             "POST": only(CURATORS, Redirect("{manage_url}import/{import_pk}/")),
         },
         "data": lambda w: {"mode": "valid_rows"},
+        "writes": True,
+    },
+    "communities:review_detail": curator_page(("target_slug",)),
+    "communities:review_confirm": {
+        "args": ("target_slug",),
+        "methods": {"GET": everyone(405), "POST": only(CURATORS, Redirect("{review_url}"))},
+        "data": lambda w: {"one": w.mo_membership_pk},
+        "writes": True,
+    },
+    "communities:review_remove": curator_page(
+        ("target_slug", "mo_membership_pk"),
+        post=Redirect("{review_url}"),
+        data=lambda w: {"note": "Moved on."},
+        writes=True,
+    ),
+    "communities:review_outcome": curator_page(("target_slug", "review_pk")),
+    "communities:review_start": {
+        "args": ("other_slug",),
+        "methods": {"GET": everyone(405), "POST": only(ADMINS, Redirect("{other_url}review/"))},
+        "data": lambda w: {"due_on": "2099-01-31"},
+        "writes": True,
+    },
+    "communities:review_schedule": {
+        "args": ("target_slug",),
+        "methods": {"GET": everyone(405), "POST": only(ADMINS, Redirect("{review_url}"))},
+        "data": lambda w: {"every_months": "12"},
+        "writes": True,
+    },
+    "communities:reviews_start_all": {
+        "methods": {"GET": everyone(405), "POST": only(ADMINS, Redirect("/dashboard/"))},
+        "data": lambda w: {"due_on": "2099-01-31"},
         "writes": True,
     },
     "communities:roster_export": curator_page(("target_slug",)),
@@ -451,6 +502,11 @@ def db_snapshot() -> dict:
         MembershipEvent,
         StageChange,
         RosterImport,
+        MembershipTerm,
+        CommunityTerm,
+        Review,
+        ReviewItem,
+        ReviewSchedule,
     ]
     return {
         "counts": {model._meta.label: model.objects.count() for model in counted},

@@ -11,12 +11,14 @@ starts once, not once a page.
 import json
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from communities import services
 from communities.models import Community, Membership
@@ -140,6 +142,22 @@ def test_every_page_kind_is_valid_html(db, tmp_path):
     steward_member = world["kc"].memberships.get(role=Membership.Role.STEWARD).member
     steward = _signed_in(steward_member.user)
 
+    # An end date on a row and a review open, for the pages that show them.
+    tess = member_named("Tess Term", username="tess")
+    services.add_members(community=world["kc"], members=[tess], actor=steward_member, invite=False)
+    tess_membership = world["kc"].memberships.get(member=tess)
+    services.set_membership_term(
+        community=world["kc"],
+        membership=tess_membership,
+        ends_on=timezone.localdate() + timedelta(days=60),
+        actor=steward_member,
+    )
+    review = services.start_review(
+        community=world["kc"], due_on=timezone.localdate() + timedelta(days=14), actor=None
+    )
+    services.confirm_members(
+        review=review, membership_ids=[tess_membership.pk], actor=steward_member
+    )
     _render_catalogue(pages, admin, ADMIN_PAGES, world, "admin-")
     _render_catalogue(pages, staff, STAFF_PAGES, world, "")
     _render_catalogue(pages, Client(), ANONYMOUS_PAGES, world, "anonymous-")
@@ -149,6 +167,11 @@ def test_every_page_kind_is_valid_html(db, tmp_path):
         "steward-edit": reverse("communities:community_edit", args=[KC]),
         "steward-history": reverse("communities:community_history", args=[KC]),
         "steward-add-members": reverse("communities:members_add", args=[KC]),
+        "steward-review": reverse("communities:review_detail", args=[KC]),
+        "steward-review-remove": reverse(
+            "communities:review_remove", args=[KC, tess_membership.pk]
+        ),
+        "steward-review-outcome": reverse("communities:review_outcome", args=[KC, review.pk]),
         "staff-directory": reverse("communities:community_list"),
         "staff-people": reverse("members:member_list"),
         "staff-person-other": reverse("members:member_detail", args=["steward"]),
@@ -157,6 +180,11 @@ def test_every_page_kind_is_valid_html(db, tmp_path):
         client = steward if name.startswith("steward") else staff
         pages.add(name, client.get(path))
 
+    pages.add("admin-review", admin.get(reverse("communities:review_detail", args=[KC])))
+    pages.add(
+        "member-my-communities-until",
+        _signed_in(tess.user).get(reverse("members:my_communities")),
+    )
     newcomer = _signed_in(member_named("Nina Newcomer", username="nina").user)
     for name, path in {
         "empty-my-communities": reverse("members:my_communities"),

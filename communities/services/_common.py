@@ -5,6 +5,7 @@ way a row with a slug is created (``_create_with_slug``)."""
 
 import secrets
 
+from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -13,7 +14,7 @@ from django.utils.translation import gettext as _
 from members.models import Member
 
 from .. import access, overlaps
-from ..models import Community, Membership, MembershipEvent
+from ..models import Community, CommunityTerm, Membership, MembershipEvent, MembershipTerm
 from ._counts import _active_count_changed
 
 State = Membership.State
@@ -38,8 +39,13 @@ class CommunityError(ServiceError):
 
 
 def _lock(community: Community) -> Community:
-    """Re-read the community with its row locked for the rest of the transaction."""
-    return Community.objects.select_for_update().get(pk=community.pk)
+    """Re-read the community with its row locked for the rest of the transaction (and
+    its default membership term, which whoever becomes active here gets)."""
+    return (
+        Community.objects.select_for_update(of=("self",))
+        .select_related("default_term")
+        .get(pk=community.pk)
+    )
 
 
 def _membership_for_update(community: Community, member: Member) -> Membership | None:
@@ -60,6 +66,7 @@ def _locked_membership(community: Community, membership: Membership) -> Membersh
     )
     if locked is None:
         raise MembershipError(_("That person is not on this community's list."))
+    locked.community = community  # the locked row, with its default term
     return locked
 
 
@@ -67,6 +74,8 @@ def _new_or_existing(community: Community, member: Member) -> Membership:
     membership = _membership_for_update(community, member)
     if membership is None:
         membership = Membership(community=community, member=member, state="", role=Role.MEMBER)
+    else:
+        membership.community = community  # the locked row, with its default term
     return membership
 
 
@@ -139,6 +148,8 @@ def _transition(
         change(community_id=membership.community_id, member_ids=[membership.member_id])
     if counted:
         _active_count_changed(membership, state_before)
+    if state == State.ACTIVE and state_before != State.ACTIVE:
+        _start_term(membership)
     _record(
         membership,
         actor=actor,
@@ -149,6 +160,56 @@ def _transition(
         actor_name=actor_name,
     )
     return membership
+
+
+def _start_term(membership: Membership) -> None:
+    """Someone just became active: the community's default term (if it has one) starts
+    from today. An end date from an earlier stretch of membership no longer counts
+    (``MembershipTerm.since``), so this costs no statement where there is no default:
+    the default comes with the community's row lock (``_lock``)."""
+    community = membership.community if Membership.community.is_cached(membership) else None
+    if community is not None and Community.default_term.is_cached(community):
+        default = getattr(community, "default_term", None)  # None is cached when there is none
+        months = default.months if default else None
+    else:
+        months = (
+            CommunityTerm.objects.filter(community_id=membership.community_id)
+            .values_list("months", flat=True)
+            .first()
+        )
+    if months:
+        MembershipTerm.objects.update_or_create(
+            membership=membership,
+            defaults={
+                "ends_on": timezone.localdate() + relativedelta(months=months),
+                "since": membership.active_since,
+                "reminded_days": None,
+                "set_by": None,
+            },
+        )
+
+
+def _start_terms(community: Community, member_ids: list[int]) -> None:
+    """Many people just became active in ``community`` at once (a roster import): each
+    gets the community's default term, if it has one (a few statements for them all)."""
+    default = getattr(community, "default_term", None)
+    if not default or not member_ids:
+        return
+    ends_on = timezone.localdate() + relativedelta(months=default.months)
+    for start in range(0, len(member_ids), 900):
+        memberships = list(
+            Membership.objects.filter(
+                community=community, member_id__in=member_ids[start : start + 900]
+            ).values_list("pk", "active_since")
+        )
+        MembershipTerm.objects.filter(membership_id__in=[pk for pk, _since in memberships]).delete()
+        MembershipTerm.objects.bulk_create(
+            [
+                MembershipTerm(membership_id=pk, ends_on=ends_on, since=since)
+                for pk, since in memberships
+            ],
+            batch_size=500,
+        )
 
 
 # -- rules -----------------------------------------------------------------------------

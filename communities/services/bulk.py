@@ -26,6 +26,7 @@ from ._common import (
     _lock,
     _new_or_existing,
     _require_open_for_joining,
+    _start_terms,
     _transition,
 )
 from ._counts import _recount_members
@@ -426,6 +427,7 @@ class _ImportRows:
         )
         overlaps.people_joined(community_id=community.pk, member_ids=self.joined)
         overlaps.people_left(community_id=community.pk, member_ids=self.left)
+        _start_terms(community, self.joined)
         _insert_rows(
             MembershipEvent,
             {

@@ -25,6 +25,7 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
+from django.utils.formats import date_format
 from django.utils.text import Truncator
 from django.utils.timesince import TIME_STRINGS
 from django.utils.translation import gettext, ngettext
@@ -98,6 +99,7 @@ def roster_rows(entries, community) -> dict:
     if community.kind == Community.Kind.COP:
         roles[Membership.Role.STEWARD] = gettext("Coordinator")
     months = [""] + [str(MONTHS_3[month]).title() for month in range(1, 13)]
+    until = gettext("Until %(date)s")
     rows = []
     for entry in entries:
         member = entry.member
@@ -113,6 +115,7 @@ def roster_rows(entries, community) -> dict:
                 "role": roles.get(entry.role, entry.role),
                 "department": member.department,
                 "since": since,
+                "until": until % {"date": date_format(entry.ends_on)} if entry.ends_on else "",
             }
         )
     return {"rows": rows}
@@ -202,12 +205,14 @@ def manage_roster_rows(entries, community, roles) -> dict:
     person_url = url_maker("members:member_detail")
     role_url = url_maker("communities:membership_role", community.slug, numeric=True)
     remove_url = url_maker("communities:membership_remove", community.slug, numeric=True)
+    term_url = url_maker("communities:membership_term", community.slug, numeric=True)
     resend_url = url_maker("communities:invitation_resend", community.slug, numeric=True)
     withdraw_url = url_maker("communities:invitation_withdraw", community.slug, numeric=True)
     decide_url = reverse("communities:requests_decide", args=[community.slug])
     states = _labels(Membership.State.choices)
     role_labels = _labels(Membership.Role.choices)
     role_of, remove = gettext("Role of %(name)s"), gettext("Remove %(name)s")
+    end_date_of, until = gettext("End date of %(name)s"), gettext("Until %(date)s")
     approve, deny = (
         gettext("Approve the request from %(name)s"),
         gettext("Deny the request from %(name)s"),
@@ -220,6 +225,7 @@ def manage_roster_rows(entries, community, roles) -> dict:
     lapse_before = invitations_lapse_before()
     labels = {
         "change": gettext("Change"),
+        "set_end": gettext("Set end date"),
         "remove": gettext("Remove"),
         "state_heading": gettext("State"),
         "approve": gettext("Approve"),
@@ -251,6 +257,11 @@ def manage_roster_rows(entries, community, roles) -> dict:
             row["role_label"] = role_of % named
             row["remove_url"] = remove_url(pk)
             row["remove_label"] = remove % named
+            row["term_url"] = term_url(pk)
+            row["term_label"] = end_date_of % named
+            row["ends_on"] = entry.ends_on.isoformat() if entry.ends_on else ""
+            if entry.ends_on:
+                row["until"] = until % {"date": date_format(entry.ends_on)}
         else:
             row["role_name"] = role_labels.get(entry.role, entry.role)
         if entry.state == Membership.State.REQUESTED:
