@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "members",
     "communities",
     "identity",
+    "django_q",
+    "background",
 ]
 
 MIDDLEWARE = [
@@ -337,6 +339,42 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 # Seconds a slow mail server may hold a request (unset, it could hold a worker past
 # gunicorn's own timeout after the change is saved).
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+# -- Background work (README "Deploying" and "Emails kcdir sends") -----------------------
+# The task queue: django-q2 with its database broker, so the queue lives in the same
+# database as everything else (SQLite or PostgreSQL) and needs no other service. The
+# worker is `manage.py qcluster`; `make run` starts one beside the server.
+Q_CLUSTER = {
+    "name": "kcdir",
+    "orm": "default",
+    "workers": int(os.environ.get("KCDIR_WORKER_PROCESSES", "2")),
+    # Seconds a task may run (a big import or export), then it is stopped; a task whose
+    # worker died is handed out again after KCDIR_QUEUE_RETRY_SECONDS (more than that).
+    "timeout": int(os.environ.get("KCDIR_QUEUE_TIMEOUT_SECONDS", "900")),
+    "retry": int(os.environ.get("KCDIR_QUEUE_RETRY_SECONDS", "960")),
+    "max_attempts": 3,
+    "ack_failures": False,
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": float(os.environ.get("KCDIR_QUEUE_POLL_SECONDS", "1")),
+    "label": "Task queue",
+}
+# /healthz/ answers 503 when a task or an email has waited longer than this.
+KCDIR_QUEUE_STUCK_MINUTES = int(os.environ.get("KCDIR_QUEUE_STUCK_MINUTES", "15"))
+# "worker": emails are sent by the worker (production, `make run`); "inline": by the
+# process that made the change, after its commit, through the same code (the tests).
+KCDIR_EMAIL_DELIVERY = os.environ.get("KCDIR_EMAIL_DELIVERY", "worker")
+if KCDIR_EMAIL_DELIVERY not in {"worker", "inline"}:
+    raise ImproperlyConfigured("KCDIR_EMAIL_DELIVERY is worker or inline.")
+# A failed send is tried again after this many seconds, doubled at each attempt, up to
+# KCDIR_EMAIL_MAX_ATTEMPTS attempts (60 s and 8: the last about two hours after the
+# first); then it is failed and listed on the dashboard.
+KCDIR_EMAIL_RETRY_SECONDS = float(os.environ.get("KCDIR_EMAIL_RETRY_SECONDS", "60"))
+KCDIR_EMAIL_MAX_ATTEMPTS = int(os.environ.get("KCDIR_EMAIL_MAX_ATTEMPTS", "8"))
+# How long one send may take before a worker that stopped mid-send is presumed gone.
+KCDIR_EMAIL_LEASE_SECONDS = float(
+    os.environ.get("KCDIR_EMAIL_LEASE_SECONDS", str(max(300, 6 * EMAIL_TIMEOUT)))
+)
+
 # The address people reach kcdir at, for links in emails (kcdir/site.py). Unset, links
 # use the address of the request that caused the email (in development, `make run`'s).
 # KCDIR_BASE_URL is its former name, still read.
