@@ -55,6 +55,7 @@ urlpatterns = [
     path("c/<slug:slug>/export.csv", views.roster_export, name="roster_export"),
     path("directory/export.csv", views.directory_export, name="directory_export"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/emails/<int:pk>/retry/", views.email_retry, name="email_retry"),
     path("c/<slug:slug>/history/", views.community_history, name="community_history"),
     path("", include("communities.insight_urls")),
     path("purposes/", views.purpose_list, name="purpose_list"),

@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from background import outbox
+
 from . import access, selectors, services
 from .csv_io import exports, roster_upload
 from .dashboard import dashboard_context
@@ -672,6 +674,17 @@ def directory_export(request):
 def dashboard(request):
     access.require_directory_admin(request.user)
     return render(request, "communities/dashboard.html", dashboard_context())
+
+
+@require_POST
+def email_retry(request, pk):
+    """Send a failed email again (the dashboard's Failed emails)."""
+    access.require_directory_admin(request.user)
+    if outbox.retry_failed(message_id=pk):
+        messages.success(request, _("The email is queued to be sent again."))
+    else:
+        messages.info(request, _("That email is no longer failed: nothing to retry."))
+    return redirect(reverse("communities:dashboard") + "#failed-emails-heading")
 
 
 # -- Botkin's model: CoPs, proposals, formalising, the ladder ----------------------------

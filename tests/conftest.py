@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from background.models import OutboxMessage
 from communities import insights, services
 from communities.models import Community, Membership, Purpose
 
@@ -243,8 +244,19 @@ def world(db, directory_admin, superuser):
         remove_absent=False,
     )
 
+    failed_email = OutboxMessage.objects.create(
+        recipients=["ada@example.org"],
+        subject="You are now in Claims Turnaround",
+        body="Hello.",
+        from_email="kcdir@localhost",
+        state=OutboxMessage.State.FAILED,
+        attempts=8,
+        last_error="SMTPServerDisconnected: Connection unexpectedly closed",
+    )
+
     reset_uid = urlsafe_base64_encode(force_bytes(bea.user.pk))
     return SimpleNamespace(
+        failed_email_pk=failed_email.pk,
         # An identity provider's key: none is configured unless a test configures one.
         sso_key="corp",
         purpose=purpose,

@@ -31,6 +31,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from background.models import OutboxMessage
 from communities import services
 from communities.models import (
     Community,
@@ -324,6 +325,14 @@ CORE_MATRIX = {
     "communities:roster_export": curator_page(("target_slug",)),
     "communities:directory_export": admin_page(),
     "communities:dashboard": admin_page(),
+    "communities:email_retry": {
+        "args": ("failed_email_pk",),
+        "methods": {
+            "GET": everyone(405),
+            "POST": only(ADMINS, Redirect(reverse("communities:dashboard"))),
+        },
+        "writes": True,
+    },
     "communities:community_history": curator_page(("target_slug",)),
     "communities:purpose_list": page(),
     "communities:purpose_detail": {"args": ("purpose_slug",), **page()},
@@ -480,6 +489,7 @@ def db_snapshot() -> dict:
         "imports": digest(
             RosterImport.objects.order_by("pk").values_list("pk", "applied_at", "mode")
         ),
+        "outbox": digest(OutboxMessage.objects.order_by("pk").values_list("pk", "state")),
     }
 
 
