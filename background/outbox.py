@@ -66,9 +66,9 @@ def queue_emails(messages: list[EmailMessage]) -> list[OutboxMessage]:
 
 
 def request_sending(pks: list[int]) -> None:
-    """Ask for the due emails to be sent: by the worker, or, when ``KCDIR_EMAIL_DELIVERY``
+    """Ask for the due emails to be sent: by the worker, or, when ``KCDIR_TASKS``
     is ``inline`` (the tests), these ones here and now through the worker's code."""
-    if settings.KCDIR_EMAIL_DELIVERY == "inline":
+    if settings.KCDIR_TASKS == "inline":
         _send_batch(pks)
         return
     from .tasks import enqueue_send_due

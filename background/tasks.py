@@ -29,3 +29,26 @@ def queue_stuck_reason(*, minutes: int) -> str:
     if outbox.stuck_since(minutes=minutes):
         return f"email outbox stuck: an email has been due for more than {minutes} minutes"
     return ""
+
+
+def run_job(job_id: int) -> None:
+    """Run a long action (background/jobs.py)."""
+    from .jobs import run_job as run
+
+    run(job_id)
+
+
+KEEP_DAYS = 30
+
+
+def delete_old_records() -> tuple[int, int]:
+    """Delete sent emails and finished jobs older than ``KEEP_DAYS`` (daily). Failed
+    emails stay until a directory admin retries them."""
+    from .models import Job, OutboxMessage
+
+    before = timezone.now() - timedelta(days=KEEP_DAYS)
+    emails, _ = OutboxMessage.objects.filter(
+        state=OutboxMessage.State.SENT, sent_at__lt=before
+    ).delete()
+    jobs, _ = Job.objects.filter(finished_at__lt=before).delete()
+    return emails, jobs

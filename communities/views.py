@@ -40,6 +40,7 @@ from .forms import (
     StageForm,
 )
 from .models import Community, Membership
+from .tasks import describe_import
 
 
 def community_list(request):
@@ -592,6 +593,14 @@ def roster_import_preview(request, slug, pk):
     """GET shows what the import will do (once applied: the rows it skipped); POST
     (Confirm) applies it, in the mode the page showed (``mode``)."""
     community, pending = access.roster_import_for_steward(request.user, slug, pk)
+    if request.method == "POST" and pending.row_count >= settings.KCDIR_BACKGROUND_IMPORT_ROWS:
+        job = services.queue_roster_import(
+            roster_import=pending,
+            actor=request.member,
+            mode=request.POST.get("mode"),
+            user=request.user,
+        )
+        return redirect(job)
     if request.method == "POST":
         try:
             totals = services.apply_roster_import(
@@ -600,16 +609,8 @@ def roster_import_preview(request, slug, pk):
         except services.ServiceError as error:
             messages.error(request, str(error))
             return redirect("communities:roster_import", slug=community.slug)
-        result = (
-            _("Import applied: %(add)s added, %(change)s roles changed, %(remove)s removed.")
-            % totals
-        )
+        result = describe_import(totals)
         if totals["skipped"]:
-            result += " " + ngettext(
-                "%(skipped)s row with an error was skipped.",
-                "%(skipped)s rows with errors were skipped.",
-                totals["skipped"],
-            ) % {"skipped": totals["skipped"]}
             messages.success(request, result)
             return redirect("communities:roster_import_preview", slug=community.slug, pk=pk)
         messages.success(request, result)

@@ -360,11 +360,14 @@ Q_CLUSTER = {
 }
 # /healthz/ answers 503 when a task or an email has waited longer than this.
 KCDIR_QUEUE_STUCK_MINUTES = int(os.environ.get("KCDIR_QUEUE_STUCK_MINUTES", "15"))
-# "worker": emails are sent by the worker (production, `make run`); "inline": by the
-# process that made the change, after its commit, through the same code (the tests).
-KCDIR_EMAIL_DELIVERY = os.environ.get("KCDIR_EMAIL_DELIVERY", "worker")
-if KCDIR_EMAIL_DELIVERY not in {"worker", "inline"}:
-    raise ImproperlyConfigured("KCDIR_EMAIL_DELIVERY is worker or inline.")
+# "worker": emails and long actions run in the worker (production, `make run`); "inline":
+# in the process that made the change, after its commit, through the same code (the
+# tests; tests/worker/ runs the real worker).
+KCDIR_TASKS = os.environ.get("KCDIR_TASKS", "worker")
+if KCDIR_TASKS not in {"worker", "inline"}:
+    raise ImproperlyConfigured("KCDIR_TASKS is worker or inline.")
+# Roster imports of at least this many rows are applied by the worker, with a progress page.
+KCDIR_BACKGROUND_IMPORT_ROWS = int(os.environ.get("KCDIR_BACKGROUND_IMPORT_ROWS", "10000"))
 # A failed send is tried again after this many seconds, doubled at each attempt, up to
 # KCDIR_EMAIL_MAX_ATTEMPTS attempts (60 s and 8: the last about two hours after the
 # first); then it is failed and listed on the dashboard.

@@ -23,5 +23,6 @@ urlpatterns = [
     path("accounts/login/", identity_views.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("sso/", include("identity.urls")),
+    path("", include("background.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from background.models import OutboxMessage
+from background.models import Job, OutboxMessage
 from communities import insights, services
 from communities.models import Community, Membership, Purpose
 
@@ -254,9 +254,17 @@ def world(db, directory_admin, superuser):
         last_error="SMTPServerDisconnected: Connection unexpectedly closed",
     )
 
+    stellas_job = Job.objects.create(
+        label="Roster import of roster.csv into Claims Turnaround",
+        func="communities.tasks.apply_roster_import",
+        started_by=stella.user,
+        total=12000,
+    )
+
     reset_uid = urlsafe_base64_encode(force_bytes(bea.user.pk))
     return SimpleNamespace(
         failed_email_pk=failed_email.pk,
+        job_pk=stellas_job.pk,
         # An identity provider's key: none is configured unless a test configures one.
         sso_key="corp",
         purpose=purpose,

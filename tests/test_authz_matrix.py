@@ -325,6 +325,14 @@ CORE_MATRIX = {
     "communities:roster_export": curator_page(("target_slug",)),
     "communities:directory_export": admin_page(),
     "communities:dashboard": admin_page(),
+    # A long action's progress: only whoever started it (Stella, the steward) sees it.
+    "background:job_detail": {
+        "args": ("job_pk",),
+        "methods": {
+            "GET": only({"steward", "superuser"}, 200, others=404),
+            "POST": everyone(405),
+        },
+    },
     "communities:email_retry": {
         "args": ("failed_email_pk",),
         "methods": {

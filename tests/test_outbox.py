@@ -10,7 +10,8 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from background import outbox
-from background.models import OutboxMessage
+from background.models import Job, OutboxMessage
+from background.tasks import delete_old_records
 
 from .pages import visible_text
 
@@ -167,3 +168,25 @@ def test_due_emails_are_swept_every_minute(db):
     schedule = Schedule.objects.get(func="background.tasks.send_due_emails")
 
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1
+
+
+def test_sent_emails_and_finished_jobs_are_deleted_after_thirty_days(db):
+    old = timezone.now() - timedelta(days=31)
+    for sent_at in (old, timezone.now()):
+        OutboxMessage.objects.create(
+            recipients=["a@example.org"],
+            subject="Hi",
+            body="",
+            from_email="x",
+            state=State.SENT,
+            sent_at=sent_at,
+        )
+    old_failure = failed(next_attempt_at=old)
+    Job.objects.create(label="Old", func="x", state=Job.State.DONE, finished_at=old)
+    Job.objects.create(label="New", func="x", state=Job.State.DONE, finished_at=timezone.now())
+
+    assert delete_old_records() == (1, 1)
+    assert OutboxMessage.objects.filter(state=State.SENT).count() == 1
+    assert OutboxMessage.objects.filter(pk=old_failure.pk).exists()  # until retried
+    assert list(Job.objects.values_list("label", flat=True)) == ["New"]
+    assert Schedule.objects.filter(func="background.tasks.delete_old_records").exists()

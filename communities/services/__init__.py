@@ -52,6 +52,7 @@ from .bulk import (
     choose_roster_import_mode,
     clear_stale_roster_imports,
     preview_roster_import,
+    queue_roster_import,
 )
 from .communities import (
     EDITABLE_FIELDS,
@@ -113,6 +114,7 @@ __all__ = [
     "add_members",
     "apply_people_sync_upload",
     "apply_roster_import",
+    "queue_roster_import",
     "choose_roster_import_mode",
     "approve_proposal",
     "approve_request",

@@ -8,10 +8,13 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Subquery
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from background.jobs import start_job
+from background.models import Job
 from members.models import Member
 
 from .. import notifications, overlaps
@@ -183,6 +186,26 @@ def choose_roster_import_mode(*, roster_import: RosterImport, mode: str) -> Rost
         roster_import.mode = mode
         roster_import.save(update_fields=["mode"])
     return roster_import
+
+
+@transaction.atomic
+def queue_roster_import(
+    *, roster_import: RosterImport, actor: Member, mode: str | None, user
+) -> Job:
+    """Apply a big previewed import in the worker (``communities.tasks``), exactly as
+    ``apply_roster_import`` applies it on the page; the job's page shows how it goes."""
+    community = roster_import.community
+    return start_job(
+        label=_("Roster import of %(file)s into %(community)s")
+        % {"file": roster_import.file_name, "community": community.name},
+        func="communities.tasks.apply_roster_import",
+        args=[roster_import.pk, actor.pk, mode],
+        user=user,
+        return_url=reverse(
+            "communities:roster_import_preview", args=[community.slug, roster_import.pk]
+        ),
+        total=roster_import.row_count,
+    )
 
 
 @transaction.atomic

@@ -101,7 +101,7 @@ def _sqlite_file(tmp_path_factory, django_db_blocker):
 def shared_database(_sqlite_file, django_db_blocker, settings):
     """The database URL the worker uses; this test's process uses the same database (the
     tests are marked ``django_db(transaction=True)``: what they write is committed)."""
-    settings.KCDIR_EMAIL_DELIVERY = "worker"
+    settings.KCDIR_TASKS = "worker"
     if _sqlite_file is None:
         db = connection.settings_dict
         yield (
@@ -157,7 +157,7 @@ def worker(shared_database, mail_server):
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(mail_server.port),
         "EMAIL_TIMEOUT": "5",
-        "KCDIR_EMAIL_DELIVERY": "worker",
+        "KCDIR_TASKS": "worker",
         "KCDIR_EMAIL_RETRY_SECONDS": "0.2",
         "KCDIR_EMAIL_MAX_ATTEMPTS": "4",
         "KCDIR_EMAIL_LEASE_SECONDS": "2",

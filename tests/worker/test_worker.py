@@ -7,10 +7,10 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 
 from background import outbox
-from background.models import OutboxMessage
+from background.models import Job, OutboxMessage
 from communities import services
 
-from ..factories import CommunityFactory, MemberFactory
+from ..factories import CommunityFactory, MemberFactory, led_kc, member_named
 from .conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -118,3 +118,35 @@ def test_a_worker_killed_mid_queue_sends_each_email_at_most_once_after_restart(w
     assert outbox.retry_failed(message_id=first.pk)
     wait_for(lambda: len(mail_server.received) == 3, worker=worker)
     assert mail_server.received.count(first.message_id) == 1
+
+
+def test_a_big_roster_import_is_applied_by_the_worker_and_its_emails_sent(worker, mail_server):
+    steward = member_named("Stella Steward", username="stella")
+    community = led_kc(sponsor=member_named("Spencer Sponsor"), steward=steward)
+    member_named("Priya Patel", username="priya")
+    member_named("Omar Odu", username="omar")
+    pending = services.preview_roster_import(
+        community=community,
+        actor=steward,
+        file_name="people.csv",
+        text="username,role\npriya,member\nomar,member\n",
+        remove_absent=False,
+    )
+    worker.start()
+
+    job = services.queue_roster_import(
+        roster_import=pending, actor=steward, mode=pending.mode, user=steward.user
+    )
+
+    wait_for(lambda: Job.objects.get(pk=job.pk).is_over, worker=worker, what="the job")
+    job.refresh_from_db()
+    assert (job.state, job.result) == (
+        Job.State.DONE,
+        "Import applied: 2 added, 0 roles changed, 0 removed.",
+    )
+    assert set(
+        community.memberships.filter(member__user__username__in=["priya", "omar"]).values_list(
+            "state", flat=True
+        )
+    ) == {"active"}
+    wait_for(lambda: len(mail_server.received) == 2, worker=worker, what="the two emails")

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "background"
+
+urlpatterns = [
+    path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
+]

@@ -1,0 +1,104 @@
+"""Long actions as jobs: a roster import of KCDIR_BACKGROUND_IMPORT_ROWS rows or more is
+applied by the worker, and the steward follows it on a page that refreshes itself.
+Here the job runs in this process after the commit (KCDIR_TASKS=inline);
+tests/worker/ has the real worker apply one."""
+
+import pytest
+from django.urls import reverse
+
+from background.models import Job
+from communities import services
+from communities.models import Membership, RosterImport
+
+from .factories import member_named
+from .pages import visible_text
+
+
+@pytest.fixture
+def big_import(open_kc, steward, settings) -> RosterImport:
+    settings.KCDIR_BACKGROUND_IMPORT_ROWS = 2  # "big" from two rows, for the test
+    member_named("Priya Patel", username="priya")
+    member_named("Omar Odu", username="omar")
+    return services.preview_roster_import(
+        community=open_kc,
+        actor=steward.member,
+        file_name="people.csv",
+        text="username,role\npriya,member\nomar,steward\n",
+        remove_absent=False,
+    )
+
+
+def confirm(client, pending: RosterImport):
+    url = reverse("communities:roster_import_preview", args=[pending.community.slug, pending.pk])
+    return client.post(url, {"mode": pending.mode})
+
+
+def test_a_big_import_runs_as_a_job_whose_page_shows_it_waiting_then_done(
+    client, steward, open_kc, big_import, django_capture_on_commit_callbacks
+):
+    client.force_login(steward)
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = confirm(client, big_import)
+
+    job = Job.objects.get()
+    assert response.status_code == 302 and response.url == job.get_absolute_url()
+    assert not Membership.objects.filter(member__user__username="priya").exists()
+    waiting = client.get(job.get_absolute_url())
+    assert "Waiting for the worker" in visible_text(waiting)
+    assert "2 rows" in visible_text(waiting)
+    assert '<meta http-equiv="refresh" content="2">' in waiting.content.decode()
+
+    for callback in queued:  # the commit's callbacks: the worker's code, here
+        callback()
+
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE
+    done = client.get(job.get_absolute_url())
+    text = visible_text(done)
+    assert "Import applied: 2 added, 0 roles changed, 0 removed." in text
+    assert 'http-equiv="refresh"' not in done.content.decode()
+    assert f'href="{job.return_url}"' in done.content.decode()
+    assert set(
+        open_kc.memberships.filter(state=Membership.State.ACTIVE).values_list(
+            "member__user__username", "role"
+        )
+    ) >= {("priya", "member"), ("omar", "steward")}
+
+
+def test_a_refused_big_import_fails_its_job_with_the_reason_and_changes_nothing(
+    client, steward, open_kc, big_import, django_capture_on_commit_callbacks
+):
+    client.force_login(steward)
+    url = reverse("communities:roster_import_preview", args=[open_kc.slug, big_import.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"mode": RosterImport.Mode.VALID_ROWS})  # not what it shows
+
+    job = Job.objects.get()
+    assert job.state == Job.State.FAILED
+    text = visible_text(client.get(response.url))
+    assert "changed since this page was shown, so nothing was applied" in text
+    assert not Membership.objects.filter(member__user__username="priya").exists()
+
+
+def test_a_job_page_is_only_for_whoever_started_it(client, big_import, steward, staff):
+    client.force_login(steward)
+    confirm(client, big_import)
+    job = Job.objects.get()
+
+    client.force_login(staff)
+    assert client.get(job.get_absolute_url()).status_code == 404
+
+
+def test_a_small_import_is_still_applied_on_the_page(
+    client, steward, open_kc, big_import, settings
+):
+    settings.KCDIR_BACKGROUND_IMPORT_ROWS = 10_000
+    client.force_login(steward)
+
+    response = confirm(client, big_import)
+
+    assert response.status_code == 302
+    assert not Job.objects.exists()
+    assert Membership.objects.filter(member__user__username="priya").exists()
