@@ -3,11 +3,12 @@
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from background.jobs import JobRefused
+from background.jobs import JobRefused, report_progress
 from members.models import Member
 
 from . import services
-from .models import RosterImport
+from .models import Community, RosterImport
+from .services.bulk import ADD_CHUNK
 
 
 def describe_import(totals: dict) -> str:
@@ -35,3 +36,35 @@ def apply_roster_import(job, roster_import_id: int, actor_id: int, mode: str | N
     except services.ServiceError as refusal:
         raise JobRefused(str(refusal)) from refusal
     return describe_import(totals)
+
+
+def add_members(
+    job, community_id: int, member_ids: list[int], actor_id: int, invite: bool, not_found: list
+) -> str:
+    """Add or invite a long list, ``services.ADD_CHUNK`` people per transaction, saying
+    after each how many are done. A refusal part way keeps the chunks done before it."""
+    community = Community.objects.get(pk=community_id)
+    actor = Member.objects.get(pk=actor_id)
+    done = already = 0
+    for start in range(0, len(member_ids), ADD_CHUNK):
+        chunk = Member.objects.filter(pk__in=member_ids[start : start + ADD_CHUNK])
+        try:
+            result = services.add_members(
+                community=community, members=chunk, actor=actor, invite=invite
+            )
+        except services.ServiceError as refusal:
+            raise JobRefused(
+                _("Stopped after %(done)s of %(total)s people: %(reason)s")
+                % {"done": start, "total": len(member_ids), "reason": refusal}
+            ) from refusal
+        done += len(result.done)
+        already += len(result.already)
+        report_progress(job, start + len(chunk))
+    sentence = (_("Invited: %(done)s.") if invite else _("Added: %(done)s.")) % {"done": done}
+    sentence += " " + _("Already on the list: %(already)s.") % {"already": already}
+    if not_found:
+        sentence += " " + _("Matched no one: %(count)s (%(entries)s).") % {
+            "count": len(not_found),
+            "entries": ", ".join(not_found),
+        }
+    return sentence

@@ -330,7 +330,19 @@ def members_add(request, slug):
     if request.method == "POST" and form.is_valid():
         members, not_found = form.resolve()
         invite = form.cleaned_data["mode"] == "invite"
+        big = len(members) >= settings.KCDIR_BACKGROUND_ADD_PEOPLE
         try:
+            if big:  # the worker does it; its page shows how far it is
+                return redirect(
+                    services.queue_add_members(
+                        community=community,
+                        members=members,
+                        not_found=not_found,
+                        actor=request.member,
+                        invite=invite,
+                        user=request.user,
+                    )
+                )
             result = services.add_members(
                 community=community, members=members, actor=request.member, invite=invite
             )

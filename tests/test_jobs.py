@@ -3,11 +3,13 @@ applied by the worker, and the steward follows it on a page that refreshes itsel
 Here the job runs in this process after the commit (KCDIR_TASKS=inline);
 tests/worker/ has the real worker apply one."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from background.models import Job
-from communities import services
+from communities import services, tasks
 from communities.models import Membership, RosterImport
 
 from .factories import member_named
@@ -46,7 +48,7 @@ def test_a_big_import_runs_as_a_job_whose_page_shows_it_waiting_then_done(
     assert not Membership.objects.filter(member__user__username="priya").exists()
     waiting = client.get(job.get_absolute_url())
     assert "Waiting for the worker" in visible_text(waiting)
-    assert "2 rows" in visible_text(waiting)
+    assert "Roster import of people.csv into Claims Turnaround" in visible_text(waiting)
     assert '<meta http-equiv="refresh" content="2">' in waiting.content.decode()
 
     for callback in queued:  # the commit's callbacks: the worker's code, here
@@ -102,3 +104,39 @@ def test_a_small_import_is_still_applied_on_the_page(
     assert response.status_code == 302
     assert not Job.objects.exists()
     assert Membership.objects.filter(member__user__username="priya").exists()
+
+
+def test_adding_a_long_list_runs_as_a_job_in_chunks_whose_progress_the_page_shows(
+    client, steward, open_kc, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.KCDIR_BACKGROUND_ADD_PEOPLE = 3
+    monkeypatch.setattr(tasks, "ADD_CHUNK", 2)
+    people = [member_named(f"Person {n}", username=f"person{n}") for n in range(5)]
+    seen = []
+    real_report = tasks.report_progress
+
+    def report(job, done):
+        real_report(job, done)
+        seen.append(visible_text(client.get(job.get_absolute_url())))
+
+    monkeypatch.setattr(tasks, "report_progress", report)
+    client.force_login(steward)
+    pasted = " ".join(person.user.username for person in people) + " nobody-at-all"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("communities:members_add", args=[open_kc.slug]),
+            {"pasted": pasted, "mode": "add"},
+        )
+
+    job = Job.objects.get()
+    assert response.url == job.get_absolute_url()
+    assert job.label == "Adding 5 people to Claims Turnaround"
+    assert [re.search(r"\d+ of \d+ done", text)[0] for text in seen] == [
+        "2 of 5 done",
+        "4 of 5 done",
+        "5 of 5 done",
+    ]
+    text = visible_text(client.get(job.get_absolute_url()))
+    assert "Added: 5. Already on the list: 0. Matched no one: 1 (nobody-at-all)." in text
+    assert open_kc.memberships.filter(member__in=people, state=Membership.State.ACTIVE).count() == 5

@@ -190,3 +190,11 @@ def test_sent_emails_and_finished_jobs_are_deleted_after_thirty_days(db):
     assert OutboxMessage.objects.filter(pk=old_failure.pk).exists()  # until retried
     assert list(Job.objects.values_list("label", flat=True)) == ["New"]
     assert Schedule.objects.filter(func="background.tasks.delete_old_records").exists()
+
+
+@pytest.mark.parametrize("command", ["lapse_invitations", "clear_stale_imports"])
+def test_the_worker_runs_the_daily_commands(db, command):
+    schedule = Schedule.objects.get(func="django.core.management.call_command", args=f"'{command}'")
+
+    assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
+    assert schedule.next_run > timezone.now()

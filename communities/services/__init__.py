@@ -52,6 +52,7 @@ from .bulk import (
     choose_roster_import_mode,
     clear_stale_roster_imports,
     preview_roster_import,
+    queue_add_members,
     queue_roster_import,
 )
 from .communities import (
@@ -114,6 +115,7 @@ __all__ = [
     "add_members",
     "apply_people_sync_upload",
     "apply_roster_import",
+    "queue_add_members",
     "queue_roster_import",
     "choose_roster_import_mode",
     "approve_proposal",

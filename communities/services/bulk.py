@@ -61,6 +61,37 @@ def add_members(
     return result
 
 
+ADD_CHUNK = 200
+
+
+def queue_add_members(
+    *,
+    community: Community,
+    members: list[Member],
+    not_found: list[str],
+    actor: Member,
+    invite: bool,
+    user,
+) -> Job:
+    """Add or invite a long list in the worker (``communities.tasks.add_members``),
+    ``ADD_CHUNK`` people per transaction, its page showing how many are done."""
+    _require_open_for_joining(community)
+    label = (
+        _("Inviting %(count)s people to %(community)s")
+        if invite
+        else _("Adding %(count)s people to %(community)s")
+    ) % {"count": len(members), "community": community.name}
+    with transaction.atomic():
+        return start_job(
+            label=label,
+            func="communities.tasks.add_members",
+            args=[community.pk, [member.pk for member in members], actor.pk, invite, not_found],
+            user=user,
+            return_url=reverse("communities:community_manage", args=[community.slug]),
+            total=len(members),
+        )
+
+
 def _add_members(community, members, *, actor, invite) -> BulkResult:
     result = BulkResult()
     for member in members:
