@@ -330,7 +330,7 @@ def members_add(request, slug):
     if request.method == "POST" and form.is_valid():
         members, not_found = form.resolve()
         invite = form.cleaned_data["mode"] == "invite"
-        big = len(members) >= settings.KCDIR_BACKGROUND_ADD_PEOPLE
+        big = len(members) > settings.KCDIR_BACKGROUND_ADD_PEOPLE
         try:
             if big:  # the worker does it; its page shows how far it is
                 return redirect(
@@ -605,7 +605,7 @@ def roster_import_preview(request, slug, pk):
     """GET shows what the import will do (once applied: the rows it skipped); POST
     (Confirm) applies it, in the mode the page showed (``mode``)."""
     community, pending = access.roster_import_for_steward(request.user, slug, pk)
-    if request.method == "POST" and pending.row_count >= settings.KCDIR_BACKGROUND_IMPORT_ROWS:
+    if request.method == "POST" and pending.row_count > settings.KCDIR_BACKGROUND_IMPORT_ROWS:
         job = services.queue_roster_import(
             roster_import=pending,
             actor=request.member,

@@ -366,9 +366,9 @@ KCDIR_QUEUE_STUCK_MINUTES = int(os.environ.get("KCDIR_QUEUE_STUCK_MINUTES", "15"
 KCDIR_TASKS = os.environ.get("KCDIR_TASKS", "worker")
 if KCDIR_TASKS not in {"worker", "inline"}:
     raise ImproperlyConfigured("KCDIR_TASKS is worker or inline.")
-# Roster imports of at least this many rows are applied by the worker, with a progress page.
+# Roster imports of more than this many rows are applied by the worker, with a progress page.
 KCDIR_BACKGROUND_IMPORT_ROWS = int(os.environ.get("KCDIR_BACKGROUND_IMPORT_ROWS", "10000"))
-# Adding or inviting at least this many people at once is done by the worker, likewise.
+# Adding or inviting more than this many people at once is done by the worker, likewise.
 KCDIR_BACKGROUND_ADD_PEOPLE = int(os.environ.get("KCDIR_BACKGROUND_ADD_PEOPLE", "500"))
 # A failed send is tried again after this many seconds, doubled at each attempt, up to
 # KCDIR_EMAIL_MAX_ATTEMPTS attempts (60 s and 8: the last about two hours after the

@@ -1,5 +1,6 @@
-"""Long actions as jobs: a roster import of KCDIR_BACKGROUND_IMPORT_ROWS rows or more is
-applied by the worker, and the steward follows it on a page that refreshes itself.
+"""Long actions as jobs: a roster import of more than KCDIR_BACKGROUND_IMPORT_ROWS rows, or
+more than KCDIR_BACKGROUND_ADD_PEOPLE people added at once, is done by the worker, and the
+steward follows it on a page that refreshes itself.
 Here the job runs in this process after the commit (KCDIR_TASKS=inline);
 tests/worker/ has the real worker apply one."""
 
@@ -18,7 +19,7 @@ from .pages import visible_text
 
 @pytest.fixture
 def big_import(open_kc, steward, settings) -> RosterImport:
-    settings.KCDIR_BACKGROUND_IMPORT_ROWS = 2  # "big" from two rows, for the test
+    settings.KCDIR_BACKGROUND_IMPORT_ROWS = 1  # two rows are "big", for the test
     member_named("Priya Patel", username="priya")
     member_named("Omar Odu", username="omar")
     return services.preview_roster_import(
@@ -109,7 +110,7 @@ def test_a_small_import_is_still_applied_on_the_page(
 def test_adding_a_long_list_runs_as_a_job_in_chunks_whose_progress_the_page_shows(
     client, steward, open_kc, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
-    settings.KCDIR_BACKGROUND_ADD_PEOPLE = 3
+    settings.KCDIR_BACKGROUND_ADD_PEOPLE = 4
     monkeypatch.setattr(tasks, "ADD_CHUNK", 2)
     people = [member_named(f"Person {n}", username=f"person{n}") for n in range(5)]
     seen = []

@@ -64,6 +64,7 @@ def add_members(
 ADD_CHUNK = 200
 
 
+@transaction.atomic
 def queue_add_members(
     *,
     community: Community,
@@ -81,15 +82,14 @@ def queue_add_members(
         if invite
         else _("Adding %(count)s people to %(community)s")
     ) % {"count": len(members), "community": community.name}
-    with transaction.atomic():
-        return start_job(
-            label=label,
-            func="communities.tasks.add_members",
-            args=[community.pk, [member.pk for member in members], actor.pk, invite, not_found],
-            user=user,
-            return_url=reverse("communities:community_manage", args=[community.slug]),
-            total=len(members),
-        )
+    return start_job(
+        label=label,
+        func="communities.tasks.add_members",
+        args=[community.pk, [member.pk for member in members], actor.pk, invite, not_found],
+        user=user,
+        return_url=reverse("communities:community_manage", args=[community.slug]),
+        total=len(members),
+    )
 
 
 def _add_members(community, members, *, actor, invite) -> BulkResult:
