@@ -8,6 +8,8 @@ people when its action was refused; any other exception fails the job with a gen
 message (the exception is logged).
 """
 
+import gzip
+import io
 import logging
 
 from django.conf import settings
@@ -16,7 +18,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from .models import Job
+from .models import Job, JobFile
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,34 @@ def report_progress(job: Job, done: int) -> None:
     """Record how far a job is (seen by its page once the caller's transaction, if any,
     commits)."""
     Job.objects.filter(pk=job.pk).update(done=done)
+
+
+def attach_file(job: Job, *, name: str, content_type: str, chunks) -> int:
+    """Store the bytes of ``chunks`` (an iterable) compressed, as the job's download;
+    returns their size."""
+    buffer = io.BytesIO()
+    size = 0
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as compressed:
+        for chunk in chunks:
+            compressed.write(chunk)
+            size += len(chunk)
+    JobFile.objects.update_or_create(
+        job=job,
+        defaults={
+            "name": name,
+            "content_type": content_type,
+            "size": size,
+            "data": buffer.getvalue(),
+        },
+    )
+    return size
+
+
+def read_file(job_file: JobFile, *, chunk_bytes: int = 256 * 1024):
+    """The stored file's bytes, decompressed a piece at a time."""
+    with gzip.GzipFile(fileobj=io.BytesIO(job_file.data), mode="rb") as compressed:
+        while chunk := compressed.read(chunk_bytes):
+            yield chunk
 
 
 def run_job(job_id: int) -> None:

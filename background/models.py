@@ -101,3 +101,17 @@ class Job(models.Model):
         if self.state == self.State.DONE:
             return 100
         return min(99, 100 * self.done // self.total) if self.total else 0
+
+
+class JobFile(models.Model):
+    """What a job produced for download (an export), gzip-compressed, kept in the
+    database so that the worker and every web process see it wherever they run."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="file")
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()  # bytes, uncompressed
+    data = models.BinaryField()
+
+    def __str__(self):
+        return self.name

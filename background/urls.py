@@ -6,4 +6,5 @@ app_name = "background"
 
 urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/download/", views.job_file, name="job_file"),
 ]

@@ -3,10 +3,11 @@
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from background.jobs import JobRefused, report_progress
+from background.jobs import JobRefused, attach_file, report_progress
 from members.models import Member
 
 from . import services
+from .csv_io import exports
 from .models import Community, RosterImport
 from .services.bulk import ADD_CHUNK
 
@@ -68,3 +69,24 @@ def add_members(
             "entries": ", ".join(not_found),
         }
     return sentence
+
+
+def export_memberships(job) -> str:
+    """Every membership of every community, in any state, as one CSV file for the job's
+    page to offer (``manage.py export_roster --all-communities --all``'s file)."""
+    rows = 0
+
+    def counted(n: int) -> None:
+        nonlocal rows
+        rows += n
+
+    attach_file(
+        job,
+        name="kcdir-memberships.csv",
+        content_type="text/csv; charset=utf-8",
+        chunks=exports.export_memberships(states=None, on_rows=counted),
+    )
+    report_progress(job, rows)
+    return ngettext("%(rows)s membership exported.", "%(rows)s memberships exported.", rows) % {
+        "rows": f"{rows:,}"
+    }

@@ -54,6 +54,7 @@ urlpatterns = [
     ),
     path("c/<slug:slug>/export.csv", views.roster_export, name="roster_export"),
     path("directory/export.csv", views.directory_export, name="directory_export"),
+    path("directory/memberships-export/", views.memberships_export, name="memberships_export"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/emails/<int:pk>/retry/", views.email_retry, name="email_retry"),
     path("c/<slug:slug>/history/", views.community_history, name="community_history"),

@@ -690,6 +690,13 @@ def dashboard(request):
 
 
 @require_POST
+def memberships_export(request):
+    """Every membership of every community, exported by the worker (a job's page)."""
+    access.require_directory_admin(request.user)
+    return redirect(services.queue_memberships_export(user=request.user))
+
+
+@require_POST
 def email_retry(request, pk):
     """Send a failed email again (the dashboard's Failed emails)."""
     access.require_directory_admin(request.user)

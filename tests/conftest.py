@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from background.jobs import attach_file
 from background.models import Job, OutboxMessage
 from communities import insights, services
 from communities.models import Community, Membership, Purpose
@@ -261,10 +262,21 @@ def world(db, directory_admin, superuser):
         total=12000,
     )
 
+    admins_export = Job.objects.create(
+        label="Export of every membership",
+        func="communities.tasks.export_memberships",
+        state=Job.State.DONE,
+        started_by=directory_admin,
+    )
+    attach_file(
+        admins_export, name="kcdir-memberships.csv", content_type="text/csv", chunks=[b"a,b\r\n"]
+    )
+
     reset_uid = urlsafe_base64_encode(force_bytes(bea.user.pk))
     return SimpleNamespace(
         failed_email_pk=failed_email.pk,
         job_pk=stellas_job.pk,
+        export_job_pk=admins_export.pk,
         # An identity provider's key: none is configured unless a test configures one.
         sso_key="corp",
         purpose=purpose,

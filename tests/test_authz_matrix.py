@@ -31,7 +31,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from background.models import OutboxMessage
+from background.models import Job, OutboxMessage
 from communities import services
 from communities.models import (
     Community,
@@ -333,6 +333,14 @@ CORE_MATRIX = {
             "POST": everyone(405),
         },
     },
+    "background:job_file": {
+        "args": ("export_job_pk",),
+        "methods": {"GET": only(ADMINS, 200, others=404), "POST": everyone(405)},
+    },
+    "communities:memberships_export": {
+        "methods": {"GET": everyone(405), "POST": only(ADMINS, Redirect("/jobs/", prefix=True))},
+        "writes": True,
+    },
     "communities:email_retry": {
         "args": ("failed_email_pk",),
         "methods": {
@@ -463,6 +471,7 @@ def db_snapshot() -> dict:
         MembershipEvent,
         StageChange,
         RosterImport,
+        Job,
     ]
     return {
         "counts": {model._meta.label: model.objects.count() for model in counted},

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from background.models import Job
 from communities import services, tasks
+from communities.csv_io import exports
 from communities.models import Membership, RosterImport
 
 from .factories import member_named
@@ -141,3 +142,27 @@ def test_adding_a_long_list_runs_as_a_job_in_chunks_whose_progress_the_page_show
     text = visible_text(client.get(job.get_absolute_url()))
     assert "Added: 5. Already on the list: 0. Matched no one: 1 (nobody-at-all)." in text
     assert open_kc.memberships.filter(member__in=people, state=Membership.State.ACTIVE).count() == 5
+
+
+def test_every_membership_is_exported_by_the_worker_and_offered_on_the_job_page(
+    client, directory_admin, open_kc, staff, django_capture_on_commit_callbacks
+):
+    client.force_login(directory_admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("communities:memberships_export"))
+
+    job = Job.objects.get()
+    assert response.url == job.get_absolute_url()
+    page = client.get(job.get_absolute_url())
+    count = Membership.objects.count()
+    assert f"{count} memberships exported." in visible_text(page)
+    assert "Download kcdir-memberships.csv" in visible_text(page)
+    download = client.get(reverse("background:job_file", args=[job.pk]))
+    assert download["Content-Disposition"] == 'attachment; filename="kcdir-memberships.csv"'
+    content = b"".join(download.streaming_content)
+    assert content == b"".join(exports.export_memberships(states=None))
+    assert content.decode("utf-8-sig").count("\r\n") == count + 1  # the header, then a row each
+
+    client.force_login(staff)
+    assert client.get(reverse("background:job_file", args=[job.pk])).status_code == 404

@@ -53,6 +53,7 @@ from .bulk import (
     clear_stale_roster_imports,
     preview_roster_import,
     queue_add_members,
+    queue_memberships_export,
     queue_roster_import,
 )
 from .communities import (
@@ -116,6 +117,7 @@ __all__ = [
     "apply_people_sync_upload",
     "apply_roster_import",
     "queue_add_members",
+    "queue_memberships_export",
     "queue_roster_import",
     "choose_roster_import_mode",
     "approve_proposal",

@@ -220,6 +220,20 @@ def choose_roster_import_mode(*, roster_import: RosterImport, mode: str) -> Rost
 
 
 @transaction.atomic
+def queue_memberships_export(*, user) -> Job:
+    """Export every membership of every community in the worker; the file is offered on
+    the job's page."""
+    return start_job(
+        label=_("Export of every membership"),
+        func="communities.tasks.export_memberships",
+        args=[],
+        user=user,
+        return_url=reverse("communities:dashboard"),
+        total=Membership.objects.count(),
+    )
+
+
+@transaction.atomic
 def queue_roster_import(
     *, roster_import: RosterImport, actor: Member, mode: str | None, user
 ) -> Job:
