@@ -44,11 +44,11 @@ run: setup
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo --if-empty
 	@echo ""
-	@echo "  kcdir is starting on http://$(HOST):$(PORT)/"
+	@echo "  kcdir is starting on http://$(HOST):$(PORT)/ with its background worker"
 	@echo "  Demo accounts: admin (directory admin), steward, staff"
 	@echo "  Password: $${KCDIR_DEMO_PASSWORD:-kcdir-demo}"
 	@echo ""
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py runserver_with_worker $(HOST):$(PORT)
 
 test: export DJANGO_SETTINGS_MODULE = $(DEV_SETTINGS)
 test: setup-dev

@@ -6,6 +6,9 @@ from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from background.models import OutboxMessage
+from background.outbox import failed_messages
+
 from .models import Community, Membership, MembershipEvent, Purpose, Review
 
 LIST_LIMIT = 50
@@ -126,6 +129,10 @@ def dashboard_context() -> dict:
         "stale_invitations": stale_invitations[:LIST_LIMIT],
         "stale_invitations_count": stale_invitations.count(),
         "stale_days": STALE_INVITATION_DAYS,
+        "failed_emails": failed_messages(limit=LIST_LIMIT),
+        "failed_emails_count": OutboxMessage.objects.filter(
+            state=OutboxMessage.State.FAILED
+        ).count(),
         "by_kind": _counts("kind", Community.Kind),
         "by_status": _counts("status", Community.Status),
         "by_stage": _counts("stage", Community.Stage),

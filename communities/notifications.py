@@ -1,49 +1,39 @@
-"""Emails about roster changes, sent after the transaction that caused them commits.
+"""Emails about roster changes, written to the outbox in the transaction that causes
+them and sent by the worker after it commits (background/outbox.py).
 
 Who is told what (README.md, "Emails kcdir sends"): stewards of a request; the person
 of a decision, an invitation (naming who invited them), being added, being removed,
 and a change of role; the proposer of their proposal's outcome; directory admins of a
 new proposal. Links use ``kcdir.site``'s address (``KCDIR_SITE_URL`` or the request's).
 
-Inside ``batch()`` (bulk adds, roster imports) the messages wait for the end of the
-batch and go out together over one connection to the mail server.
+Inside ``batch()`` (bulk adds, roster imports) the messages are written together at the
+end of the batch (one INSERT) and go out over one connection to the mail server.
 """
 
-import logging
 from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
+from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from background.outbox import queue_emails
 from kcdir.site import absolute as _absolute
 from members.models import Member
 
 from . import access
 from .models import Membership
 
-logger = logging.getLogger(__name__)
-
 _pending: ContextVar[list | None] = ContextVar("kcdir_mail_batch", default=None)
-
-
-def _deliver(messages: list[EmailMessage]) -> None:
-    try:
-        with get_connection() as connection:
-            connection.send_messages(messages)
-    except Exception:  # a mail outage must not undo or break a roster change
-        logger.exception("Could not send %d email(s)", len(messages))
 
 
 @contextmanager
 def batch():
-    """Hold the messages sent inside, then send them after commit over one connection."""
+    """Hold the messages written inside, then store them in the outbox together."""
     if _pending.get() is not None:  # already batching
         yield
         return
@@ -54,7 +44,7 @@ def batch():
     finally:
         _pending.reset(token)
     if pending:
-        transaction.on_commit(lambda: _deliver(pending))
+        queue_emails(pending)
 
 
 def _send(*, subject: str, template: str, context: dict, recipients: Iterable[str]) -> None:
@@ -68,7 +58,7 @@ def _send(*, subject: str, template: str, context: dict, recipients: Iterable[st
     if pending is not None:
         pending.append(message)
     else:
-        transaction.on_commit(lambda: _deliver([message]))
+        queue_emails([message])
 
 
 def _actor_name(actor) -> str:

@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from background import outbox
+
 from . import access, selectors, services
 from .csv_io import exports, roster_upload
 from .dashboard import dashboard_context
@@ -40,6 +42,7 @@ from .forms import (
     StageForm,
 )
 from .models import Community, Membership
+from .tasks import describe_import
 
 
 def community_list(request):
@@ -329,7 +332,19 @@ def members_add(request, slug):
     if request.method == "POST" and form.is_valid():
         members, not_found = form.resolve()
         invite = form.cleaned_data["mode"] == "invite"
+        big = len(members) > settings.KCDIR_BACKGROUND_ADD_PEOPLE
         try:
+            if big:  # the worker does it; its page shows how far it is
+                return redirect(
+                    services.queue_add_members(
+                        community=community,
+                        members=members,
+                        not_found=not_found,
+                        actor=request.member,
+                        invite=invite,
+                        user=request.user,
+                    )
+                )
             result = services.add_members(
                 community=community, members=members, actor=request.member, invite=invite
             )
@@ -599,6 +614,14 @@ def roster_import_preview(request, slug, pk):
     """GET shows what the import will do (once applied: the rows it skipped); POST
     (Confirm) applies it, in the mode the page showed (``mode``)."""
     community, pending = access.roster_import_for_steward(request.user, slug, pk)
+    if request.method == "POST" and pending.row_count > settings.KCDIR_BACKGROUND_IMPORT_ROWS:
+        job = services.queue_roster_import(
+            roster_import=pending,
+            actor=request.member,
+            mode=request.POST.get("mode"),
+            user=request.user,
+        )
+        return redirect(job)
     if request.method == "POST":
         try:
             totals = services.apply_roster_import(
@@ -607,16 +630,8 @@ def roster_import_preview(request, slug, pk):
         except services.ServiceError as error:
             messages.error(request, str(error))
             return redirect("communities:roster_import", slug=community.slug)
-        result = (
-            _("Import applied: %(add)s added, %(change)s roles changed, %(remove)s removed.")
-            % totals
-        )
+        result = describe_import(totals)
         if totals["skipped"]:
-            result += " " + ngettext(
-                "%(skipped)s row with an error was skipped.",
-                "%(skipped)s rows with errors were skipped.",
-                totals["skipped"],
-            ) % {"skipped": totals["skipped"]}
             messages.success(request, result)
             return redirect("communities:roster_import_preview", slug=community.slug, pk=pk)
         messages.success(request, result)
@@ -685,6 +700,24 @@ def dashboard(request):
         "communities/dashboard.html",
         {**dashboard_context(), "review_start_form": ReviewStartForm()},
     )
+
+
+@require_POST
+def memberships_export(request):
+    """Every membership of every community, exported by the worker (a job's page)."""
+    access.require_directory_admin(request.user)
+    return redirect(services.queue_memberships_export(user=request.user))
+
+
+@require_POST
+def email_retry(request, pk):
+    """Send a failed email again (the dashboard's Failed emails)."""
+    access.require_directory_admin(request.user)
+    if outbox.retry_failed(message_id=pk):
+        messages.success(request, _("The email is queued to be sent again."))
+    else:
+        messages.info(request, _("That email is no longer failed: nothing to retry."))
+    return redirect(reverse("communities:dashboard") + "#failed-emails-heading")
 
 
 # -- Botkin's model: CoPs, proposals, formalising, the ladder ----------------------------

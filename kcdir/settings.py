@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "communities",
     "identity",
     "provisioning",
+    "django_q",
+    "background",
 ]
 
 MIDDLEWARE = [
@@ -341,6 +343,47 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 # Seconds a slow mail server may hold a request (unset, it could hold a worker past
 # gunicorn's own timeout after the change is saved).
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+# -- Background work (README "Deploying" and "Emails kcdir sends") -----------------------
+# The task queue: django-q2 with its database broker, so the queue lives in the same
+# database as everything else (SQLite or PostgreSQL) and needs no other service. The
+# worker is `manage.py qcluster`; `make run` starts one beside the server.
+Q_CLUSTER = {
+    "name": "kcdir",
+    "orm": "default",
+    "workers": int(os.environ.get("KCDIR_WORKER_PROCESSES", "2")),
+    # Seconds a task may run (a big import or export), then it is stopped; a task whose
+    # worker died is handed out again after KCDIR_QUEUE_RETRY_SECONDS (more than that).
+    "timeout": int(os.environ.get("KCDIR_QUEUE_TIMEOUT_SECONDS", "900")),
+    "retry": int(os.environ.get("KCDIR_QUEUE_RETRY_SECONDS", "960")),
+    "max_attempts": 3,
+    "ack_failures": False,
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": float(os.environ.get("KCDIR_QUEUE_POLL_SECONDS", "1")),
+    "label": "Task queue",
+}
+# /healthz/ answers 503 when a task or an email has waited longer than this.
+KCDIR_QUEUE_STUCK_MINUTES = int(os.environ.get("KCDIR_QUEUE_STUCK_MINUTES", "15"))
+# "worker": emails and long actions run in the worker (production, `make run`); "inline":
+# in the process that made the change, after its commit, through the same code (the
+# tests; tests/worker/ runs the real worker).
+KCDIR_TASKS = os.environ.get("KCDIR_TASKS", "worker")
+if KCDIR_TASKS not in {"worker", "inline"}:
+    raise ImproperlyConfigured("KCDIR_TASKS is worker or inline.")
+# Roster imports of more than this many rows are applied by the worker, with a progress page.
+KCDIR_BACKGROUND_IMPORT_ROWS = int(os.environ.get("KCDIR_BACKGROUND_IMPORT_ROWS", "10000"))
+# Adding or inviting more than this many people at once is done by the worker, likewise.
+KCDIR_BACKGROUND_ADD_PEOPLE = int(os.environ.get("KCDIR_BACKGROUND_ADD_PEOPLE", "500"))
+# A failed send is tried again after this many seconds, doubled at each attempt, up to
+# KCDIR_EMAIL_MAX_ATTEMPTS attempts (60 s and 8: the last about two hours after the
+# first); then it is failed and listed on the dashboard.
+KCDIR_EMAIL_RETRY_SECONDS = float(os.environ.get("KCDIR_EMAIL_RETRY_SECONDS", "60"))
+KCDIR_EMAIL_MAX_ATTEMPTS = int(os.environ.get("KCDIR_EMAIL_MAX_ATTEMPTS", "8"))
+# How long one send may take before a worker that stopped mid-send is presumed gone.
+KCDIR_EMAIL_LEASE_SECONDS = float(
+    os.environ.get("KCDIR_EMAIL_LEASE_SECONDS", str(max(300, 6 * EMAIL_TIMEOUT)))
+)
+
 # The address people reach kcdir at, for links in emails (kcdir/site.py). Unset, links
 # use the address of the request that caused the email (in development, `make run`'s).
 # KCDIR_BASE_URL is its former name, still read.

@@ -33,6 +33,7 @@ urlpatterns = [
     path("accounts/logout/", identity_views.logout, name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("sso/", include("identity.urls")),
+    path("", include("background.urls")),
     path("admin/", admin.site.urls),
     path("scim/v2/", include("provisioning.scim_urls")),
     path("", include("provisioning.urls")),

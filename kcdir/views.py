@@ -3,6 +3,7 @@
 import logging
 import sys
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse
@@ -11,6 +12,8 @@ from django.utils.cache import add_never_cache_headers
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from background.tasks import queue_stuck_reason
 
 from .client import client_address
 
@@ -21,14 +24,22 @@ security_log = logging.getLogger("kcdir.security")
 @never_cache
 @require_safe
 def healthz(request):
-    """For load balancers (GET or HEAD): 200 when the database answers, 503 when it
-    does not."""
+    """For load balancers and monitoring (GET or HEAD): 200 when the database answers
+    and background work moves; 503 with the reason when the database does not answer, or
+    a task or an email has waited longer than ``KCDIR_QUEUE_STUCK_MINUTES`` (no worker
+    running, or one that is stuck)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError:
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
+    try:
+        stuck = queue_stuck_reason(minutes=settings.KCDIR_QUEUE_STUCK_MINUTES)
+    except DatabaseError:
+        return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
+    if stuck:
+        return HttpResponse(f"{stuck}\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")
 
 

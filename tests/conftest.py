@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from background.jobs import attach_file
+from background.models import Job, OutboxMessage
 from communities import insights, services
 from communities.models import Community, Membership, Purpose, Review
 
@@ -249,8 +251,38 @@ def world(db, directory_admin, superuser):
         community=target, due_on=timezone.localdate() + timedelta(days=30)
     )
 
+    failed_email = OutboxMessage.objects.create(
+        recipients=["ada@example.org"],
+        subject="You are now in Claims Turnaround",
+        body="Hello.",
+        from_email="kcdir@localhost",
+        state=OutboxMessage.State.FAILED,
+        attempts=8,
+        last_error="SMTPServerDisconnected: Connection unexpectedly closed",
+    )
+
+    stellas_job = Job.objects.create(
+        label="Roster import of roster.csv into Claims Turnaround",
+        func="communities.tasks.apply_roster_import",
+        started_by=stella.user,
+        total=12000,
+    )
+
+    admins_export = Job.objects.create(
+        label="Export of every membership",
+        func="communities.tasks.export_memberships",
+        state=Job.State.DONE,
+        started_by=directory_admin,
+    )
+    attach_file(
+        admins_export, name="kcdir-memberships.csv", content_type="text/csv", chunks=[b"a,b\r\n"]
+    )
+
     reset_uid = urlsafe_base64_encode(force_bytes(bea.user.pk))
     return SimpleNamespace(
+        failed_email_pk=failed_email.pk,
+        job_pk=stellas_job.pk,
+        export_job_pk=admins_export.pk,
         # An identity provider's key: none is configured unless a test configures one.
         sso_key="corp",
         purpose=purpose,

@@ -31,6 +31,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from background.models import Job, OutboxMessage
 from communities import services
 from communities.models import (
     Community,
@@ -375,6 +376,30 @@ CORE_MATRIX = {
     "communities:roster_export": curator_page(("target_slug",)),
     "communities:directory_export": admin_page(),
     "communities:dashboard": admin_page(),
+    # A long action's progress: only whoever started it (Stella, the steward) sees it.
+    "background:job_detail": {
+        "args": ("job_pk",),
+        "methods": {
+            "GET": only({"steward", "superuser"}, 200, others=404),
+            "POST": everyone(405),
+        },
+    },
+    "background:job_file": {
+        "args": ("export_job_pk",),
+        "methods": {"GET": only(ADMINS, 200, others=404), "POST": everyone(405)},
+    },
+    "communities:memberships_export": {
+        "methods": {"GET": everyone(405), "POST": only(ADMINS, Redirect("/jobs/", prefix=True))},
+        "writes": True,
+    },
+    "communities:email_retry": {
+        "args": ("failed_email_pk",),
+        "methods": {
+            "GET": everyone(405),
+            "POST": only(ADMINS, Redirect(reverse("communities:dashboard"))),
+        },
+        "writes": True,
+    },
     "communities:community_history": curator_page(("target_slug",)),
     "communities:purpose_list": page(),
     "communities:purpose_detail": {"args": ("purpose_slug",), **page()},
@@ -507,6 +532,7 @@ def db_snapshot() -> dict:
         Review,
         ReviewItem,
         ReviewSchedule,
+        Job,
     ]
     return {
         "counts": {model._meta.label: model.objects.count() for model in counted},
@@ -541,6 +567,7 @@ def db_snapshot() -> dict:
         "imports": digest(
             RosterImport.objects.order_by("pk").values_list("pk", "applied_at", "mode")
         ),
+        "outbox": digest(OutboxMessage.objects.order_by("pk").values_list("pk", "state")),
     }
 
 

@@ -4,6 +4,8 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
+from background import outbox
+from background.models import OutboxMessage
 from communities import notifications, services
 from communities.models import Membership
 
@@ -53,13 +55,13 @@ def test_a_bulk_add_sends_one_email_each_over_one_connection(
 ):
     people = [MemberFactory() for _ in range(3)]
     opened = []
-    real = notifications.get_connection
+    real = outbox.get_connection
 
     def counting(*args, **kwargs):
         opened.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(notifications, "get_connection", counting)
+    monkeypatch.setattr(outbox, "get_connection", counting)
 
     with sent():
         services.add_members(community=open_kc, members=people, actor=admin)
@@ -75,6 +77,7 @@ def test_nothing_is_sent_when_the_change_is_rolled_back(open_kc, sent):
         raise RuntimeError("the change failed")
 
     assert sent.outbox == []
+    assert not OutboxMessage.objects.exists()
     with sent():
         notifications.added(membership, actor=None)  # and the batch is over
     assert len(sent.outbox) == 1

@@ -20,6 +20,8 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from background.jobs import attach_file
+from background.models import Job, OutboxMessage
 from communities import services
 from communities.models import Community, Membership
 
@@ -185,6 +187,30 @@ def test_every_page_kind_is_valid_html(db, tmp_path):
         "member-my-communities-until",
         _signed_in(tess.user).get(reverse("members:my_communities")),
     )
+    OutboxMessage.objects.create(
+        recipients=["nina@example.org"],
+        subject="You are now in Claims Turnaround",
+        body="",
+        from_email="kcdir@localhost",
+        state=OutboxMessage.State.FAILED,
+        attempts=8,
+        last_error="SMTPServerDisconnected: Connection unexpectedly closed",
+    )
+    pages.add("admin-dashboard-failed-emails", admin.get(reverse("communities:dashboard")))
+    for state in Job.State.values:
+        job = Job.objects.create(
+            label="Roster import of people.csv into Claims Turnaround",
+            state=state,
+            total=12000,
+            result="Import applied: 12000 added, 0 roles changed, 0 removed.",
+            error="The roster changed since the preview, so nothing was applied.",
+            started_by=steward_member.user,
+            return_url=reverse("communities:community_manage", args=[KC]),
+        )
+        if state == Job.State.DONE:
+            attach_file(job, name="kcdir-memberships.csv", content_type="text/csv", chunks=[b"a"])
+        pages.add(f"steward-job-{state}", steward.get(job.get_absolute_url()))
+
     newcomer = _signed_in(member_named("Nina Newcomer", username="nina").user)
     for name, path in {
         "empty-my-communities": reverse("members:my_communities"),

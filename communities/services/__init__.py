@@ -53,6 +53,9 @@ from .bulk import (
     choose_roster_import_mode,
     clear_stale_roster_imports,
     preview_roster_import,
+    queue_add_members,
+    queue_memberships_export,
+    queue_roster_import,
 )
 from .communities import (
     EDITABLE_FIELDS,
@@ -141,6 +144,9 @@ __all__ = [
     "add_members_by_provider",
     "apply_people_sync_upload",
     "apply_roster_import",
+    "queue_add_members",
+    "queue_memberships_export",
+    "queue_roster_import",
     "choose_roster_import_mode",
     "approve_proposal",
     "approve_request",

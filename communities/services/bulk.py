@@ -8,10 +8,13 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Subquery
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from background.jobs import start_job
+from background.models import Job
 from members.models import Member
 
 from .. import notifications, overlaps
@@ -57,6 +60,37 @@ def add_members(
         result = _add_members(community, members, actor=actor, invite=invite)
     _recount_members([community.pk])
     return result
+
+
+ADD_CHUNK = 200
+
+
+@transaction.atomic
+def queue_add_members(
+    *,
+    community: Community,
+    members: list[Member],
+    not_found: list[str],
+    actor: Member,
+    invite: bool,
+    user,
+) -> Job:
+    """Add or invite a long list in the worker (``communities.tasks.add_members``),
+    ``ADD_CHUNK`` people per transaction, its page showing how many are done."""
+    _require_open_for_joining(community)
+    label = (
+        _("Inviting %(count)s people to %(community)s")
+        if invite
+        else _("Adding %(count)s people to %(community)s")
+    ) % {"count": len(members), "community": community.name}
+    return start_job(
+        label=label,
+        func="communities.tasks.add_members",
+        args=[community.pk, [member.pk for member in members], actor.pk, invite, not_found],
+        user=user,
+        return_url=reverse("communities:community_manage", args=[community.slug]),
+        total=len(members),
+    )
 
 
 def _add_members(community, members, *, actor, invite) -> BulkResult:
@@ -184,6 +218,40 @@ def choose_roster_import_mode(*, roster_import: RosterImport, mode: str) -> Rost
         roster_import.mode = mode
         roster_import.save(update_fields=["mode"])
     return roster_import
+
+
+@transaction.atomic
+def queue_memberships_export(*, user) -> Job:
+    """Export every membership of every community in the worker; the file is offered on
+    the job's page."""
+    return start_job(
+        label=_("Export of every membership"),
+        func="communities.tasks.export_memberships",
+        args=[],
+        user=user,
+        return_url=reverse("communities:dashboard"),
+        total=Membership.objects.count(),
+    )
+
+
+@transaction.atomic
+def queue_roster_import(
+    *, roster_import: RosterImport, actor: Member, mode: str | None, user
+) -> Job:
+    """Apply a big previewed import in the worker (``communities.tasks``), exactly as
+    ``apply_roster_import`` applies it on the page; the job's page shows how it goes."""
+    community = roster_import.community
+    return start_job(
+        label=_("Roster import of %(file)s into %(community)s")
+        % {"file": roster_import.file_name, "community": community.name},
+        func="communities.tasks.apply_roster_import",
+        args=[roster_import.pk, actor.pk, mode],
+        user=user,
+        return_url=reverse(
+            "communities:roster_import_preview", args=[community.slug, roster_import.pk]
+        ),
+        total=roster_import.row_count,
+    )
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from background.models import Job, OutboxMessage
 from communities import access, services
 from communities.models import Community, Membership
 
@@ -150,7 +151,27 @@ def _world():
         text="email,role\r\npriya@example.org,member\r\nghost@example.org,member\r\n",
         remove_absent=False,
     )
-    return {"admin": admin, "kc": kc, "cop": cop, "sam": sam, "pending": pending}
+    # The dashboard's failed emails, and a long action's page (done: a running one
+    # refreshes itself every two seconds, under the checks' feet).
+    OutboxMessage.objects.create(
+        recipients=["priya@example.org"],
+        subject="You are now in Claims Turnaround",
+        body="",
+        from_email="kcdir@localhost",
+        state=OutboxMessage.State.FAILED,
+        attempts=8,
+        last_error="SMTPServerDisconnected: Connection unexpectedly closed",
+    )
+    job = Job.objects.create(
+        label="Adding 1200 people to Claims Turnaround",
+        state=Job.State.DONE,
+        total=1200,
+        done=1200,
+        result="Added: 1200. Already on the list: 0.",
+        started_by=admin.user,
+        return_url=reverse("communities:community_manage", args=[kc.slug]),
+    )
+    return {"admin": admin, "kc": kc, "cop": cop, "sam": sam, "pending": pending, "job": job}
 
 
 def _membership_pk(world):
@@ -221,6 +242,7 @@ ADMIN_PAGES = {
     "ladder": _path("communities:ladder"),
     "ladder-filtered": _path("communities:ladder", query="?kind=kc&department=claims"),
     "dashboard": _path("communities:dashboard"),
+    "job-done": _path("background:job_detail", lambda world: world["job"].pk),
     "new-kc": _path("communities:community_create"),
     "record-cop": _path("communities:cop_record"),
     "propose-kc": _path("communities:kc_propose"),
