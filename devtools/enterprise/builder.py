@@ -477,6 +477,7 @@ class EnterpriseBuilder:
                 member_id(plan.proposed_by),
                 "",
                 "0",  # counted once the memberships are loaded
+                "",  # membership_managed_by: kcdir's own lists
             )
             for plan in self.plans
         )
@@ -502,6 +503,7 @@ class EnterpriseBuilder:
             "suggested_sponsor_id",
             "proposal_note",
             "active_member_count",
+            "membership_managed_by",
         ]
         return columns, rows
 
