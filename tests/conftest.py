@@ -19,6 +19,7 @@ from background.jobs import attach_file
 from background.models import Job, OutboxMessage
 from communities import insights, services
 from communities.models import Community, Membership, Purpose, Review
+from provisioning import services as provisioning_services
 
 from .factories import (
     MembershipFactory,
@@ -278,9 +279,17 @@ def world(db, directory_admin, superuser):
         admins_export, name="kcdir-memberships.csv", content_type="text/csv", chunks=[b"a,b\r\n"]
     )
 
+    # A SCIM token and a pushed group, for the provisioning pages that name them.
+    scim_token, _value = provisioning_services.create_token(name="Entra ID", created_by=None)
+    scim_group = provisioning_services.save_group(
+        values={"display_name": "Claims team"}, provider_name="Entra ID"
+    )
+
     reset_uid = urlsafe_base64_encode(force_bytes(bea.user.pk))
     return SimpleNamespace(
         failed_email_pk=failed_email.pk,
+        scim_token_pk=scim_token.pk,
+        scim_group_pk=scim_group.pk,
         job_pk=stellas_job.pk,
         export_job_pk=admins_export.pk,
         # An identity provider's key: none is configured unless a test configures one.

@@ -764,18 +764,3 @@ CELLS += [
     for method in METHODS
     for role in ROLES
 ]
-
-
-@pytest.fixture(autouse=True)
-def _provisioning_world(request):
-    """A SCIM token and a pushed group beside the ``world``, for the pages that name them."""
-    if "world" not in request.fixturenames:
-        return
-    from provisioning import services as provisioning_services
-
-    world = request.getfixturevalue("world")
-    token, _value = provisioning_services.create_token(name="Entra ID", created_by=None)
-    group = provisioning_services.save_group(
-        values={"display_name": "Claims team"}, provider_name="Entra ID"
-    )
-    world.scim_token_pk, world.scim_group_pk = token.pk, group.pk
