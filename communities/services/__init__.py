@@ -99,8 +99,22 @@ from .provider import (
     remove_members_by_provider,
     set_membership_manager,
 )
+from .rules import (
+    RuleOutcome,
+    evaluate_rule,
+    evaluate_rules_for_members,
+    remove_rule,
+    save_profile,
+    save_rule,
+)
 
 __all__ = [
+    "RuleOutcome",
+    "evaluate_rule",
+    "evaluate_rules_for_members",
+    "remove_rule",
+    "save_profile",
+    "save_rule",
     "EDITABLE_FIELDS",
     "ROSTER_IMPORT_KEPT_FOR",
     "BulkResult",

@@ -1,0 +1,198 @@
+"""Rule-based membership: who a rule matches, and applying it (strict and additive),
+with its history, the stored counts and overlaps, and the leaders it never removes."""
+
+import pytest
+
+from communities import overlaps, rules, services
+from communities.models import Community, Membership, MembershipEvent, MembershipRule
+from members.models import Department
+
+from .factories import MemberFactory, led_kc, member_named, person_in
+
+pytestmark = pytest.mark.django_db
+State = Membership.State
+
+
+@pytest.fixture
+def claims():
+    return Department.objects.create(name="Claims", slug="claims")
+
+
+@pytest.fixture
+def pricing():
+    return Department.objects.create(name="Pricing", slug="pricing")
+
+
+def _active_names(community):
+    return set(
+        community.memberships.filter(state=State.ACTIVE).values_list(
+            "member__display_name", flat=True
+        )
+    )
+
+
+def _assert_counts_exact(community):
+    community.refresh_from_db()
+    assert community.active_member_count == community.memberships.filter(state=State.ACTIVE).count()
+    assert overlaps.stored() == overlaps.counted()
+
+
+def test_groups_are_or_ed_and_conditions_and_ed(claims, pricing):
+    member_named("Ann Adjuster", department=claims, job_title="Senior Adjuster", location="Leeds")
+    member_named("Bob Adjuster", department=claims, job_title="Adjuster", location="York")
+    member_named("Cy Actuary", department=pricing, job_title="Actuary", location="Leeds")
+    member_named("Di Nobody", job_title="Clerk", location="Bath")
+    groups = [
+        {"departments": [claims.pk], "job_title": "adjuster", "location": "leeds"},
+        {"departments": [pricing.pk]},
+    ]
+    names = set(rules.matching_members(groups).values_list("display_name", flat=True))
+    assert names == {"Ann Adjuster", "Cy Actuary"}
+
+
+def test_an_empty_rule_matches_nobody():
+    member_named("Ann Adjuster")
+    assert not rules.matching_members([{"job_title": "  "}]).exists()
+
+
+def test_inactive_people_never_match(claims):
+    gone = member_named("Gone Person", department=claims)
+    gone.user.is_active = False
+    gone.user.save()
+    assert not rules.matching_members([{"departments": [claims.pk]}]).exists()
+
+
+def test_strict_rule_makes_the_list_exactly_the_rule_and_names_itself(open_kc, claims):
+    stranger = person_in(open_kc, State.ACTIVE)
+    ann = member_named("Ann Adjuster", department=claims)
+    _rule, outcome = services.save_rule(
+        community=open_kc,
+        name="Claims people",
+        mode=MembershipRule.Mode.STRICT,
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )
+    assert outcome.added == ["Ann Adjuster"]
+    assert outcome.removed == [stranger.display_name]
+    # The sponsor and the only steward match nothing but stay.
+    assert set(outcome.kept) == {"Spencer Sponsor", "Stella Steward"}
+    assert _active_names(open_kc) == {"Ann Adjuster", "Spencer Sponsor", "Stella Steward"}
+    added = MembershipEvent.objects.get(target=ann, action=MembershipEvent.Action.ADDED)
+    assert added.actor_name == "Rule “Claims people”"
+    assert "Claims people" in added.note
+    removed = MembershipEvent.objects.get(target=stranger, action=MembershipEvent.Action.REMOVED)
+    assert removed.actor_name == "Rule “Claims people”"
+    assert open_kc.memberships.get(member=ann).rule_mark.rule.name == "Claims people"
+    _assert_counts_exact(open_kc)
+
+
+def test_applying_a_rule_twice_changes_nothing(open_kc, claims):
+    member_named("Ann Adjuster", department=claims)
+    person_in(open_kc, State.ACTIVE)
+    rule, _outcome = services.save_rule(
+        community=open_kc,
+        name="Claims",
+        mode=MembershipRule.Mode.STRICT,
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )
+    events = MembershipEvent.objects.count()
+    again = services.evaluate_rule(rule=rule)
+    assert again.added == [] and again.removed == []
+    assert MembershipEvent.objects.count() == events
+    _assert_counts_exact(open_kc)
+
+
+def test_additive_rule_keeps_people_who_joined_by_hand(open_kc, claims):
+    by_hand = person_in(open_kc, State.ACTIVE)
+    ann = member_named("Ann Adjuster", department=claims)
+    rule, outcome = services.save_rule(
+        community=open_kc,
+        name="Claims",
+        mode=MembershipRule.Mode.ADDITIVE,
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )
+    assert outcome.added == ["Ann Adjuster"] and outcome.removed == []
+    assert by_hand.display_name in _active_names(open_kc)
+    # Ann moves out of Claims: the rule takes back only the membership it made.
+    ann.department = None
+    ann.save()
+    outcome = services.evaluate_rule(rule=rule)
+    assert outcome.removed == ["Ann Adjuster"]
+    assert by_hand.display_name in _active_names(open_kc)
+    assert not rule.marks.exists()
+    _assert_counts_exact(open_kc)
+
+
+def test_strict_rule_never_removes_the_last_steward(claims):
+    community = led_kc(name="Rules KC", slug="rules-kc")
+    outcome = services.save_rule(
+        community=community,
+        name="Claims",
+        mode=MembershipRule.Mode.STRICT,
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )[1]
+    assert len(outcome.kept) == 2
+    assert community.memberships.filter(state=State.ACTIVE, role=Membership.Role.STEWARD).exists()
+
+
+def test_a_steward_among_several_may_be_removed_by_a_strict_rule(open_kc, claims):
+    second = person_in(open_kc, State.ACTIVE, role=Membership.Role.STEWARD)
+    member_named("Ann Adjuster", department=claims)
+    outcome = services.save_rule(
+        community=open_kc,
+        name="Claims",
+        mode=MembershipRule.Mode.STRICT,
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )[1]
+    # One of the two stewards goes; the other is then the last and stays.
+    assert len([n for n in outcome.removed if n in (second.display_name, "Stella Steward")]) == 1
+    assert open_kc.memberships.filter(state=State.ACTIVE, role=Membership.Role.STEWARD).count() == 1
+    _assert_counts_exact(open_kc)
+
+
+def test_rules_leave_archived_communities_alone(open_kc, claims):
+    member_named("Ann Adjuster", department=claims)
+    Community.objects.filter(pk=open_kc.pk).update(status=Community.Status.ARCHIVED)
+    open_kc.refresh_from_db()
+    outcome = services.save_rule(
+        community=open_kc,
+        name="Claims",
+        mode=MembershipRule.Mode.ADDITIVE,
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )[1]
+    assert outcome.added == []
+
+
+def test_a_rule_needs_a_condition(open_kc):
+    with pytest.raises(services.MembershipError):
+        services.save_rule(community=open_kc, name="Empty", mode="strict", groups=[{}], member=None)
+    assert not MembershipRule.objects.exists()
+
+
+def test_changed_people_only_are_evaluated(open_kc, claims):
+    rule = MembershipRule.objects.create(
+        community=open_kc, name="Claims", mode="additive", groups=[{"departments": [claims.pk]}]
+    )
+    ann = MemberFactory(department=claims)
+    bob = MemberFactory(department=claims)
+    assert services.evaluate_rules_for_members(member_ids=[ann.pk]) == 1
+    assert open_kc.memberships.filter(member=ann, state=State.ACTIVE).exists()
+    assert not open_kc.memberships.filter(member=bob).exists()
+    assert rule.marks.count() == 1
+    _assert_counts_exact(open_kc)
+
+
+def test_preview_counts_and_names_without_writing(open_kc, claims):
+    member_named("Ann Adjuster", department=claims)
+    stranger = person_in(open_kc, State.ACTIVE)
+    result = rules.preview(open_kc, groups=[{"departments": [claims.pk]}], mode="strict")
+    assert result.adding == 1 and result.added_names == ["Ann Adjuster"]
+    assert stranger.display_name in result.removed_names
+    assert result.removing == 3  # the stranger, the sponsor and the steward match nothing
+    assert not MembershipRule.objects.exists()
+    assert _active_names(open_kc) >= {stranger.display_name}
