@@ -196,3 +196,79 @@ def test_preview_counts_and_names_without_writing(open_kc, claims):
     assert result.removing == 3  # the stranger, the sponsor and the steward match nothing
     assert not MembershipRule.objects.exists()
     assert _active_names(open_kc) >= {stranger.display_name}
+
+
+def test_a_profile_change_to_a_matching_department_adds_the_person(client, open_kc, claims):
+    services.save_rule(
+        community=open_kc,
+        name="Claims",
+        mode=MembershipRule.Mode.ADDITIVE,
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )
+    ann = member_named("Ann Adjuster", username="ann")
+    client.force_login(ann.user)
+    response = client.post(
+        "/me/profile/",
+        {"display_name": "Ann Adjuster", "department": claims.pk, "job_title": "", "location": ""},
+    )
+    assert response.status_code == 302
+    membership = open_kc.memberships.get(member=ann)
+    assert membership.state == State.ACTIVE and membership.rule_mark.rule.name == "Claims"
+    _assert_counts_exact(open_kc)
+
+
+def test_rule_managed_members_are_offered_neither_leave_nor_join(client, open_kc, claims):
+    from communities import access
+
+    ann = member_named("Ann Adjuster", username="ann", department=claims)
+    services.save_rule(
+        community=open_kc,
+        name="Claims",
+        mode=MembershipRule.Mode.ADDITIVE,
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )
+    membership = open_kc.memberships.get(member=ann)
+    actions = access.membership_actions(open_kc, membership)
+    assert not actions.leave and actions.managed_by == "the rule “Claims”"
+    assert access.why_cannot_leave(open_kc, membership)
+    with pytest.raises(services.MembershipError):
+        services.leave_community(community=open_kc, member=ann)
+    # An additive rule leaves others free to join by hand.
+    outsider = member_named("Olive Outsider")
+    assert access.membership_actions(Community.objects.get(pk=open_kc.pk), None).join
+    services.join_community(community=open_kc, member=outsider)
+
+
+def test_a_strict_rule_offers_nobody_join(open_kc, claims):
+    from communities import access
+
+    services.save_rule(
+        community=open_kc,
+        name="Claims",
+        mode=MembershipRule.Mode.STRICT,
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )
+    community = Community.objects.get(pk=open_kc.pk)
+    assert not access.membership_actions(community, None).join
+    with pytest.raises(services.MembershipError):
+        services.join_community(community=community, member=member_named("Olive Outsider"))
+
+
+def test_evaluate_rules_command_reports_progress(open_kc, claims):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    MembershipRule.objects.create(
+        community=open_kc, name="Claims", mode="additive", groups=[{"departments": [claims.pk]}]
+    )
+    member_named("Ann Adjuster", department=claims)
+    out = StringIO()
+    call_command("evaluate_rules", "--community", open_kc.slug, stdout=out)
+    assert "1 added, 0 removed" in out.getvalue()
+    out = StringIO()
+    call_command("evaluate_rules", stdout=out)
+    assert "0 added, 0 removed" in out.getvalue()

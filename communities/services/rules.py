@@ -131,12 +131,31 @@ def evaluate_rule(
     return outcome
 
 
-def evaluate_rules_for_members(*, member_ids: Collection[int]) -> int:
-    """Apply every rule to the people ``member_ids`` only (they just changed: HR sync,
-    SCIM, their profile). Returns how many memberships changed."""
-    member_ids = list(member_ids)
-    if not member_ids:
+# Beyond this many changed people, every rule is applied to everyone: one set-based
+# pass is cheaper than a long list of ids (and SQLite limits a statement's parameters).
+FEW_PEOPLE = 500
+
+
+def evaluate_rules_for_users(user_ids: Collection[int]) -> int:
+    """``evaluate_rules_for_members`` for the people of these accounts (HR sync)."""
+    if not MembershipRule.objects.exists():
         return 0
+    user_ids = list(user_ids)
+    if len(user_ids) > FEW_PEOPLE:
+        return evaluate_rules_for_members(member_ids=None)
+    member_ids = list(Member.objects.filter(user_id__in=user_ids).values_list("pk", flat=True))
+    return evaluate_rules_for_members(member_ids=member_ids)
+
+
+def evaluate_rules_for_members(*, member_ids: Collection[int] | None) -> int:
+    """Apply every rule to the people ``member_ids`` only (they just changed: HR sync,
+    SCIM, their profile), or to everyone (None). Returns how many memberships changed."""
+    if member_ids is not None:
+        member_ids = list(member_ids)
+        if not member_ids:
+            return 0
+        if len(member_ids) > FEW_PEOPLE:
+            member_ids = None
     changed = 0
     for rule in MembershipRule.objects.select_related("community").order_by("community_id"):
         outcome = evaluate_rule(rule=rule, member_ids=member_ids)
