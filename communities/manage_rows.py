@@ -35,6 +35,7 @@ class Entry:
     updated_at: datetime | None = None
     decided_at: datetime | None = None
     active_since: datetime | None = None
+    by_rule: bool = False  # the community's membership rule put them there
 
 
 ROSTER_COLUMNS = (
@@ -47,6 +48,7 @@ ROSTER_COLUMNS = (
     "member__user__username",
     "member__user__email",
     "member__department__name",
+    "rule_mark__id",
 )
 # A community's roster, on its page: name and job title, role, department, since when.
 MEMBER_COLUMNS = (
@@ -76,6 +78,7 @@ def roster_entry(row: dict) -> Entry:
         role=row["role"],
         decided_at=row["decided_at"],
         updated_at=row["updated_at"],
+        by_rule=row.get("rule_mark__id") is not None,
         member=Person(
             display_name=row["member__display_name"],
             username=row["member__user__username"],

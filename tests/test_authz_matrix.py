@@ -321,6 +321,18 @@ CORE_MATRIX = {
         "data": lambda w: {"mode": "valid_rows"},
         "writes": True,
     },
+    "communities:community_rules": curator_page(
+        ("target_slug",),
+        post=Redirect("{manage_url}rules/"),
+        data=lambda w: {
+            "name": "Analysts",
+            "mode": "additive",
+            "job_title_1": "Analyst",
+            "action": "apply",
+            "confirm": "on",
+        },
+        writes=True,
+    ),
     "communities:roster_export": curator_page(("target_slug",)),
     "communities:directory_export": admin_page(),
     "communities:dashboard": admin_page(),

@@ -272,3 +272,89 @@ def test_evaluate_rules_command_reports_progress(open_kc, claims):
     out = StringIO()
     call_command("evaluate_rules", stdout=out)
     assert "0 added, 0 removed" in out.getvalue()
+
+
+# -- the page ---------------------------------------------------------------------------
+
+
+def _rules_url(community):
+    return f"/c/{community.slug}/manage/rules/"
+
+
+def test_preview_shows_counts_and_names_and_saves_nothing(client, open_kc, steward, claims):
+    member_named("Ann Adjuster", department=claims)
+    client.force_login(steward)
+    response = client.post(
+        _rules_url(open_kc),
+        {"name": "Claims", "mode": "additive", "departments_1": [claims.pk], "action": "preview"},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "1 person would be added" in page and "Ann Adjuster" in page
+    assert "0 people would be removed" in page
+    assert not MembershipRule.objects.exists()
+
+
+def test_save_and_apply_needs_confirmation(client, open_kc, steward, claims):
+    ann = member_named("Ann Adjuster", department=claims)
+    client.force_login(steward)
+    data = {"name": "Claims", "mode": "additive", "departments_1": [claims.pk], "action": "apply"}
+    response = client.post(_rules_url(open_kc), data)
+    assert response.status_code == 200 and "Tick the box" in response.content.decode()
+    assert not MembershipRule.objects.exists()
+    response = client.post(_rules_url(open_kc), {**data, "confirm": "on"})
+    assert response.status_code == 302
+    assert open_kc.memberships.get(member=ann).state == State.ACTIVE
+    manage = client.get(f"/c/{open_kc.slug}/manage/").content.decode()
+    assert "By rule" in manage
+
+
+def test_a_rule_with_no_condition_is_refused_with_a_message(client, open_kc, steward):
+    client.force_login(steward)
+    response = client.post(
+        _rules_url(open_kc),
+        {"name": "Everyone", "mode": "strict", "action": "apply", "confirm": "on"},
+    )
+    assert "Fill in at least one condition" in response.content.decode()
+    assert not MembershipRule.objects.exists()
+
+
+def test_outsiders_and_other_stewards_cannot_see_or_set_rules(
+    client, open_kc, other_steward, staff
+):
+    for user in (other_steward, staff):
+        client.force_login(user)
+        assert client.get(_rules_url(open_kc)).status_code == 403
+        client.post(_rules_url(open_kc), {"name": "x", "mode": "strict", "job_title_1": "a"})
+    assert not MembershipRule.objects.exists()
+
+
+def test_remove_rule_keeps_its_people(client, open_kc, directory_admin, claims):
+    ann = member_named("Ann Adjuster", department=claims)
+    services.save_rule(
+        community=open_kc,
+        name="Claims",
+        mode="strict",
+        groups=[{"departments": [claims.pk]}],
+        member=None,
+    )
+    client.force_login(directory_admin)
+    assert client.post(_rules_url(open_kc), {"action": "remove"}).status_code == 302
+    assert not MembershipRule.objects.exists()
+    assert open_kc.memberships.get(member=ann).state == State.ACTIVE
+
+
+@pytest.mark.parametrize("people", [5, 60])
+def test_preview_query_budget_does_not_grow_with_people(
+    client, open_kc, steward, claims, django_assert_max_num_queries, people
+):
+    for _number in range(people):
+        MemberFactory(department=claims)
+    person_in(open_kc, State.ACTIVE)
+    client.force_login(steward)
+    with django_assert_max_num_queries(14):
+        response = client.post(
+            _rules_url(open_kc),
+            {"name": "Claims", "mode": "strict", "departments_1": [claims.pk], "action": "preview"},
+        )
+    assert f"{people} people would be added" in response.content.decode()

@@ -183,8 +183,7 @@ def test_page_stays_within_its_query_budget(client, django_assert_max_num_querie
 # Joining adds the person to the stored overlaps (one statement) and to the community's
 # stored member count (one); leaving takes them out of both and deletes the pairs they
 # were the last to share.
-# Joining and leaving read the community's membership rule (one query): a rule may decide.
-ACTION_BUDGETS = {"leave": 12, "join": 11, "roster_export": 5, "directory_export": 4}
+ACTION_BUDGETS = {"leave": 11, "join": 10, "roster_export": 5, "directory_export": 4}
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["small", "large"])

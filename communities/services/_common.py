@@ -38,8 +38,13 @@ class CommunityError(ServiceError):
 
 
 def _lock(community: Community) -> Community:
-    """Re-read the community with its row locked for the rest of the transaction."""
-    return Community.objects.select_for_update().get(pk=community.pk)
+    """Re-read the community with its row locked for the rest of the transaction, and
+    its membership rule (if any) with it, which joining and leaving consult."""
+    return (
+        Community.objects.select_for_update(of=("self",))
+        .select_related("membership_rule")
+        .get(pk=community.pk)
+    )
 
 
 def _membership_for_update(community: Community, member: Member) -> Membership | None:

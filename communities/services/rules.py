@@ -54,6 +54,11 @@ def save_rule(
     if not groups:
         raise MembershipError(_("A rule needs at least one condition."))
     community = _lock(community)
+    if community.membership_managed_by:
+        raise MembershipError(
+            _("Membership of %(community)s is managed by %(provider)s; it cannot have a rule.")
+            % {"community": community.name, "provider": community.membership_managed_by}
+        )
     rule, _created = MembershipRule.objects.update_or_create(
         community=community,
         defaults={"name": name.strip()[:100], "mode": mode, "groups": groups, "updated_by": member},
