@@ -358,3 +358,47 @@ def test_preview_query_budget_does_not_grow_with_people(
             {"name": "Claims", "mode": "strict", "departments_1": [claims.pk], "action": "preview"},
         )
     assert f"{people} people would be added" in response.content.decode()
+
+
+# -- hooks ------------------------------------------------------------------------------
+
+
+def test_an_hr_sync_applies_the_rules_to_the_people_it_changes_and_creates(open_kc):
+    from .test_sync_people import everyone_but, hr_csv, row_for, sync_file
+
+    rule = MembershipRule.objects.create(
+        community=open_kc, name="Actuaries", mode="additive", groups=[{"job_title": "actuary"}]
+    )
+    ann = member_named("Ann Adjuster", username="ann", job_title="Adjuster")
+    rows = [
+        *everyone_but(ann),
+        row_for(ann, job_title="Chief Actuary"),
+        {
+            "username": "newbie",
+            "email": "n@example.com",
+            "display_name": "Nia New",
+            "job_title": "Actuary",
+        },
+    ]
+    sync_file(hr_csv(rows))
+    names = set(rule.marks.values_list("membership__member__display_name", flat=True))
+    assert names == {"Ann Adjuster", "Nia New"}
+    event = MembershipEvent.objects.get(target=ann, action=MembershipEvent.Action.ADDED)
+    assert event.actor_name == "Rule “Actuaries”"
+    _assert_counts_exact(open_kc)
+
+
+def test_a_scim_group_setting_a_department_applies_the_rules(open_kc, claims):
+    from provisioning import services as provisioning_services
+    from provisioning.models import ProvisionedGroup
+
+    MembershipRule.objects.create(
+        community=open_kc, name="Claims", mode="additive", groups=[{"departments": [claims.pk]}]
+    )
+    ann = member_named("Ann Adjuster", username="ann")
+    group = ProvisionedGroup.objects.create(display_name="Claims", department=claims)
+    provisioning_services._add_to_group(group, [ann], "Okta")
+    assert open_kc.memberships.get(member=ann).state == State.ACTIVE
+    provisioning_services._remove_from_group(group, [ann], "Okta")
+    assert open_kc.memberships.get(member=ann).state == State.REMOVED
+    _assert_counts_exact(open_kc)

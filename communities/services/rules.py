@@ -141,15 +141,15 @@ def evaluate_rule(
 FEW_PEOPLE = 500
 
 
-def evaluate_rules_for_users(user_ids: Collection[int]) -> int:
-    """``evaluate_rules_for_members`` for the people of these accounts (HR sync)."""
+def evaluate_rules_for_usernames(usernames: Collection[str]) -> int:
+    """``evaluate_rules_for_members`` for the people with these usernames (HR sync)."""
     if not MembershipRule.objects.exists():
         return 0
-    user_ids = list(user_ids)
-    if len(user_ids) > FEW_PEOPLE:
+    usernames = list(usernames)
+    if len(usernames) > FEW_PEOPLE:
         return evaluate_rules_for_members(member_ids=None)
-    member_ids = list(Member.objects.filter(user_id__in=user_ids).values_list("pk", flat=True))
-    return evaluate_rules_for_members(member_ids=member_ids)
+    member_ids = Member.objects.filter(user__username__in=usernames).values_list("pk", flat=True)
+    return evaluate_rules_for_members(member_ids=list(member_ids))
 
 
 def evaluate_rules_for_members(*, member_ids: Collection[int] | None) -> int:
