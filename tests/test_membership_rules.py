@@ -339,9 +339,12 @@ def test_remove_rule_keeps_its_people(client, open_kc, directory_admin, claims):
         member=None,
     )
     client.force_login(directory_admin)
+    manage = f"/c/{open_kc.slug}/manage/"
+    assert "By rule" in client.get(manage).content.decode()
     assert client.post(_rules_url(open_kc), {"action": "remove"}).status_code == 302
     assert not MembershipRule.objects.exists()
     assert open_kc.memberships.get(member=ann).state == State.ACTIVE
+    assert "By rule" not in client.get(manage).content.decode()  # not a stale cached page
 
 
 @pytest.mark.parametrize("people", [5, 60])

@@ -70,6 +70,10 @@ def save_rule(
 def remove_rule(*, community: Community) -> None:
     """Take ``community``'s rule away; its people stay, as ordinary members."""
     community = _lock(community)
+    # Touched so that pages drawn under the directory version drop the "By rule" mark.
+    Membership.objects.filter(community=community, rule_mark__isnull=False).update(
+        updated_at=timezone.now()
+    )
     MembershipRule.objects.filter(community=community).delete()
 
 
