@@ -11,7 +11,7 @@ condition matches nobody, so a blank form never puts everyone on a list.
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from members.models import Member
 
@@ -96,22 +96,41 @@ class RulePreview:
     removing: int
     added_names: list[str]
     removed_names: list[str]
+    keeping: int = 0  # who would match no more but stays: the sponsor, the last steward
 
 
 def preview(community: Community, *, groups: list[dict], mode: str) -> RulePreview:
-    """Counts and the first names of those a rule would add and remove: four queries,
-    however many people match."""
+    """Counts and the first names of those a rule would add and remove (and how many
+    leaders it would keep): six queries, however many people match."""
     changes = plan(community, groups=groups, mode=mode)
+    keeping = 0
+    leaving = changes.to_remove
+    if community.is_kc and community.status == Community.Status.ACTIVE:
+        # As ``services.evaluate_rule`` does: the sponsor stays, and so does one steward
+        # when every active steward would go.
+        roles = dict(
+            leaving.filter(role__in=[Membership.Role.SPONSOR, Membership.Role.STEWARD])
+            .values_list("role")
+            .annotate(n=Count("pk"))
+        )
+        stewards = community.memberships.filter(
+            state=Membership.State.ACTIVE, role=Membership.Role.STEWARD
+        ).count()
+        keeping = roles.get(Membership.Role.SPONSOR, 0)
+        if stewards and roles.get(Membership.Role.STEWARD, 0) == stewards:
+            keeping += 1
+        leaving = leaving.exclude(role=Membership.Role.SPONSOR)
     return RulePreview(
         adding=changes.to_add.count(),
-        removing=changes.to_remove.count(),
+        removing=changes.to_remove.count() - keeping,
+        keeping=keeping,
         added_names=list(
             changes.to_add.order_by("display_name", "pk").values_list("display_name", flat=True)[
                 :PREVIEW_NAMES
             ]
         ),
         removed_names=list(
-            changes.to_remove.order_by("member__display_name", "pk").values_list(
+            leaving.order_by("member__display_name", "pk").values_list(
                 "member__display_name", flat=True
             )[:PREVIEW_NAMES]
         ),

@@ -193,7 +193,8 @@ def test_preview_counts_and_names_without_writing(open_kc, claims):
     result = rules.preview(open_kc, groups=[{"departments": [claims.pk]}], mode="strict")
     assert result.adding == 1 and result.added_names == ["Ann Adjuster"]
     assert stranger.display_name in result.removed_names
-    assert result.removing == 3  # the stranger, the sponsor and the steward match nothing
+    # The stranger, the sponsor and the only steward match nothing; the leaders stay.
+    assert result.removing == 1 and result.keeping == 2
     assert not MembershipRule.objects.exists()
     assert _active_names(open_kc) >= {stranger.display_name}
 
@@ -360,7 +361,10 @@ def test_preview_query_budget_does_not_grow_with_people(
             _rules_url(open_kc),
             {"name": "Claims", "mode": "strict", "departments_1": [claims.pk], "action": "preview"},
         )
-    assert f"{people} people would be added" in response.content.decode()
+    page = response.content.decode()
+    assert f"{people} people would be added" in page
+    assert "1 person would be removed" in page
+    assert "2 people would stay without matching" in page
 
 
 # -- hooks ------------------------------------------------------------------------------
