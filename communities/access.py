@@ -26,7 +26,15 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
-from .models import Community, Membership, Purpose, Review, RosterImport
+from .models import (
+    Community,
+    Membership,
+    MembershipRule,
+    Purpose,
+    Review,
+    RosterImport,
+    RuleMembership,
+)
 
 DIRECTORY_ADMINS_GROUP = "Directory admins"
 MANAGE_DIRECTORY_PERMISSION = "communities.manage_directory"
@@ -423,7 +431,7 @@ def membership_actions(community: Community, membership: Membership | None) -> M
     the community takes requests; an invitation is declined where it can be accepted,
     and a lapsed one is neither (the person is as free as someone who left).
     """
-    managed_by = membership_managed_by(community)
+    managed_by = membership_managed_by(community, membership)
     if managed_by:
         return MembershipActions(managed_by=managed_by)
     if membership is not None and membership.invitation_has_lapsed():
@@ -450,12 +458,35 @@ def membership_actions(community: Community, membership: Membership | None) -> M
     return MembershipActions(invite_only=True)
 
 
-def membership_managed_by(community: Community) -> str:
+def membership_managed_by(community: Community, membership: Membership | None = None) -> str:
     """The identity provider that decides who is on ``community``'s list (a group in it
     is linked to the community), or "" when people join and leave here. While it is
     set, nobody joins, asks, accepts or leaves on kcdir's pages: the provider adds and
-    removes people."""
-    return community.membership_managed_by
+    removes people. Otherwise the community's membership rule, where it decides this
+    person's place (``membership_rule_for``)."""
+    return community.membership_managed_by or membership_rule_for(community, membership)
+
+
+def membership_rule_for(community: Community, membership: Membership | None = None) -> str:
+    """The rule ("the rule “…”") that keeps ``membership`` (or, with none, anyone's) on
+    ``community``'s list, or "": a strict rule decides everyone's place; an additive
+    one only the places it made (people may also join by hand)."""
+    # Read with the community and the membership where a page selects them
+    # (``select_related("membership_rule")``, ``("rule_mark")``); otherwise one query each.
+    try:
+        rule = community.membership_rule
+    except MembershipRule.DoesNotExist:
+        return ""
+    label = _("the rule “%(name)s”") % {"name": rule.name}
+    if rule.mode == MembershipRule.Mode.STRICT:
+        return label
+    if membership is None or membership.pk is None or membership.state != State.ACTIVE:
+        return ""
+    try:
+        membership.rule_mark  # noqa: B018 (read to learn whether there is one)
+    except RuleMembership.DoesNotExist:
+        return ""
+    return label
 
 
 def rejoining_needs_a_steward(community: Community) -> bool:
@@ -517,6 +548,13 @@ def why_cannot_leave(community: Community, membership: Membership | None) -> str
     page instead of its confirmation, and ``services.leave_community`` refuses with it."""
     if membership is None or membership.state != State.ACTIVE:
         return ""
+    if not community.membership_managed_by:
+        rule = membership_rule_for(community, membership)
+        if rule:
+            return _(
+                "Your membership of %(community)s comes from %(rule)s (your department, "
+                "job title or location): a steward can change the rule."
+            ) % {"community": community.name, "rule": rule}
     managed_by = membership_managed_by(community)
     if managed_by:
         return _(

@@ -10,10 +10,19 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from members.forms import SearchField
-from members.models import Member
+from members.models import Department, Member
 
 from . import selectors
-from .models import Community, Membership, MembershipEvent, Purpose, RosterImport, search_words
+from .models import (
+    Community,
+    Membership,
+    MembershipEvent,
+    MembershipRule,
+    Purpose,
+    RosterImport,
+    search_words,
+)
+from .rules import clean_groups
 
 
 class PurposeMenuMixin:
@@ -898,4 +907,69 @@ class ReviewConfirmForm(forms.Form):
         cleaned = super().clean()
         if cleaned.get("one") is None and not cleaned.get("all"):
             raise forms.ValidationError(_("Choose whom to confirm."))
+        return cleaned
+
+
+RULE_GROUPS = 3  # condition groups a rule offers (OR-ed), plain fields, no script
+
+
+class MembershipRuleForm(forms.Form):
+    """A community's membership rule: up to ``RULE_GROUPS`` groups of conditions; a
+    person matches a group when every filled condition in it holds, and the rule when
+    any group matches."""
+
+    name = forms.CharField(label=_("Rule name"), max_length=100)
+    mode = forms.ChoiceField(
+        label=_("Mode"), choices=MembershipRule.Mode.choices, widget=forms.RadioSelect
+    )
+    confirm = forms.BooleanField(label=_("Yes, apply this rule to the list now"), required=False)
+
+    def __init__(self, *args, rule: MembershipRule | None = None, **kwargs):
+        if rule is not None and not kwargs.get("data") and not (args and args[0]):
+            initial = {"name": rule.name, "mode": rule.mode}
+            for number, group in enumerate(rule.groups[:RULE_GROUPS], start=1):
+                initial[f"departments_{number}"] = group.get("departments", [])
+                initial[f"job_title_{number}"] = group.get("job_title", "")
+                initial[f"location_{number}"] = group.get("location", "")
+            kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        departments = Department.objects.order_by("name")
+        for number in range(1, RULE_GROUPS + 1):
+            self.fields[f"departments_{number}"] = forms.ModelMultipleChoiceField(
+                label=_("Department is one of"),
+                queryset=departments,
+                required=False,
+                widget=forms.SelectMultiple(attrs={"size": 4, "class": "form-select"}),
+            )
+            self.fields[f"job_title_{number}"] = forms.CharField(
+                label=_("Job title contains"), max_length=150, required=False
+            )
+            self.fields[f"location_{number}"] = forms.CharField(
+                label=_("Location is"), max_length=120, required=False
+            )
+
+    def groups_of_fields(self) -> list[list]:
+        """The bound fields of each group, for the template's fieldsets."""
+        return [
+            [self[f"{name}_{number}"] for name in ("departments", "job_title", "location")]
+            for number in range(1, RULE_GROUPS + 1)
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        groups = []
+        for number in range(1, RULE_GROUPS + 1):
+            departments = cleaned.get(f"departments_{number}") or []
+            groups.append(
+                {
+                    "departments": [department.pk for department in departments],
+                    "job_title": cleaned.get(f"job_title_{number}", ""),
+                    "location": cleaned.get(f"location_{number}", ""),
+                }
+            )
+        cleaned["groups"] = clean_groups(groups)
+        if not cleaned["groups"]:
+            raise forms.ValidationError(
+                _("Fill in at least one condition: a department, a job title or a location.")
+            )
         return cleaned

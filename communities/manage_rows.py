@@ -36,6 +36,7 @@ class Entry:
     decided_at: datetime | None = None
     active_since: datetime | None = None
     ends_on: date | None = None  # the membership's end date, if it has one
+    by_rule: bool = False  # the community's membership rule put them there
 
 
 ROSTER_COLUMNS = (
@@ -51,6 +52,7 @@ ROSTER_COLUMNS = (
     "active_since",
     "term__ends_on",
     "term__since",
+    "rule_mark__id",
 )
 # A community's roster, on its page: name and job title, role, department, since when.
 MEMBER_COLUMNS = (
@@ -90,6 +92,7 @@ def roster_entry(row: dict) -> Entry:
         decided_at=row["decided_at"],
         updated_at=row["updated_at"],
         ends_on=_ends_on(row),
+        by_rule=row.get("rule_mark__id") is not None,
         member=Person(
             display_name=row["member__display_name"],
             username=row["member__user__username"],

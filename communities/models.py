@@ -1203,3 +1203,54 @@ class ReviewSchedule(models.Model):
 
     def __str__(self):
         return f"{self.community_id}: every {self.every_months} months from {self.next_on}"
+
+
+class MembershipRule(models.Model):
+    """Who a community's list holds by their attributes (``communities.rules``).
+
+    ``groups`` is a list of condition groups, OR-ed; inside a group the conditions are
+    AND-ed: ``{"departments": [department ids], "job_title": "text the title contains",
+    "location": "the exact location"}`` (a blank condition is left out). In ``strict``
+    mode the list is exactly the people the rule matches; in ``additive`` mode the rule
+    adds them and people may also join by hand."""
+
+    class Mode(models.TextChoices):
+        STRICT = "strict", _("Strict: the list is exactly the rule")
+        ADDITIVE = "additive", _("Additive: the rule adds, people may also join by hand")
+
+    community = models.OneToOneField(
+        Community, on_delete=models.CASCADE, related_name="membership_rule"
+    )
+    name = models.CharField(_("rule name"), max_length=100)
+    mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices, default=Mode.ADDITIVE)
+    groups = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("membership rule")
+        verbose_name_plural = _("membership rules")
+
+    def __str__(self):
+        return f"{self.name} ({self.community})"
+
+
+class RuleMembership(models.Model):
+    """Marks a membership the community's rule made (and may end): shown "By rule" on
+    the roster; its person neither joins nor leaves by hand."""
+
+    membership = models.OneToOneField(
+        Membership, on_delete=models.CASCADE, related_name="rule_mark"
+    )
+    rule = models.ForeignKey(MembershipRule, on_delete=models.CASCADE, related_name="marks")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("membership made by a rule")
+        verbose_name_plural = _("memberships made by a rule")
+
+    def __str__(self):
+        return f"{self.membership} ({self.rule.name})"

@@ -3,8 +3,6 @@ profiles and their history (``people_views``), one's own communities and profile
 
 from django.urls import path, register_converter
 
-from members import views as member_views
-
 from . import people_views as views
 
 
@@ -29,5 +27,5 @@ urlpatterns = [
     path("people/<username:username>/", views.member_detail, name="member_detail"),
     path("people/<username:username>/history/", views.member_history, name="member_history"),
     path("me/communities/", views.my_communities, name="my_communities"),
-    path("me/profile/", member_views.profile_edit, name="profile_edit"),
+    path("me/profile/", views.profile_edit, name="profile_edit"),
 ]

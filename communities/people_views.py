@@ -2,12 +2,14 @@
 one's own communities. They show communities, so they live here rather than in
 ``members`` (which knows nothing of communities); a profile's editing stays there."""
 
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
-from members.forms import PeopleFilterForm
+from members.forms import PeopleFilterForm, ProfileForm
 from members.models import Member
 
-from . import access, insights, selectors
+from . import access, insights, selectors, services
 from .forms import HistoryFilterForm
 from .models import Membership
 
@@ -89,3 +91,14 @@ def member_history(request, username):
         "members/member_history.html",
         {"member": member, "form": form, "page_obj": page},
     )
+
+
+def profile_edit(request):
+    """One's own profile. Saved through ``services.save_profile``, which applies the
+    membership rules to the person (a new department may put them on a list)."""
+    form = ProfileForm(request.POST or None, instance=request.member)
+    if request.method == "POST" and form.is_valid():
+        services.save_profile(member=form.save(commit=False))
+        messages.success(request, _("Your profile is saved."))
+        return redirect(request.member)
+    return render(request, "members/profile_edit.html", {"form": form})

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import review_views, views
+from . import review_views, rule_views, views
 
 app_name = "communities"
 
@@ -48,6 +48,7 @@ urlpatterns = [
         name="invitation_withdraw",
     ),
     path("c/<slug:slug>/manage/import/", views.roster_import, name="roster_import"),
+    path("c/<slug:slug>/manage/rules/", rule_views.community_rules, name="community_rules"),
     path(
         "c/<slug:slug>/manage/import/<int:pk>/",
         views.roster_import_preview,

@@ -79,7 +79,7 @@ def community_detail(request, slug):
         slug,
         queryset=Community.objects.with_counts()
         .with_leaders()
-        .select_related("formed_from", "merged_into")
+        .select_related("formed_from", "merged_into", "membership_rule")
         # Few communities of practice were ever formalised: ask with the community, and
         # read the knowledge communities formed from it only when there are some.
         .annotate(formalised=Exists(Community.objects.listed().filter(formed_from=OuterRef("pk")))),
@@ -96,7 +96,9 @@ def community_detail(request, slug):
             count=None if roster_form.query else community.active_member_count or 0,
         )
     )
-    viewer_membership = community.memberships.filter(member=request.member).first()
+    viewer_membership = (
+        community.memberships.filter(member=request.member).select_related("rule_mark").first()
+    )
     stewardship = access.stewardship_links(request.user, community, viewer_membership)
     return render(
         request,

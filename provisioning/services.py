@@ -189,6 +189,7 @@ def save_user(*, user=None, values: dict, provider_name: str):
         User.objects.filter(pk=user.pk).update(is_active=True)
     elif active is False and creating:
         User.objects.filter(pk=user.pk).update(is_active=False)
+    community_services.evaluate_rules_for_members(member_ids=[member.pk])
     user.refresh_from_db()
     return user
 
@@ -353,6 +354,7 @@ def _add_to_group(group: ProvisionedGroup, members: list[Member], provider_name:
         Member.objects.filter(pk__in=[member.pk for member in members]).update(
             department_id=group.department_id, updated_at=timezone.now()
         )
+        community_services.evaluate_rules_for_members(member_ids=[m.pk for m in members])
 
 
 def _remove_from_group(group: ProvisionedGroup, members: list[Member], provider_name: str):
@@ -364,6 +366,7 @@ def _remove_from_group(group: ProvisionedGroup, members: list[Member], provider_
         Member.objects.filter(
             pk__in=[member.pk for member in members], department_id=group.department_id
         ).update(department=None, updated_at=timezone.now())
+        community_services.evaluate_rules_for_members(member_ids=[m.pk for m in members])
 
 
 @transaction.atomic

@@ -373,6 +373,18 @@ CORE_MATRIX = {
         "data": lambda w: {"due_on": "2099-01-31"},
         "writes": True,
     },
+    "communities:community_rules": curator_page(
+        ("target_slug",),
+        post=Redirect("{manage_url}rules/"),
+        data=lambda w: {
+            "name": "Analysts",
+            "mode": "additive",
+            "job_title_1": "Analyst",
+            "action": "apply",
+            "confirm": "on",
+        },
+        writes=True,
+    ),
     "communities:roster_export": curator_page(("target_slug",)),
     "communities:directory_export": admin_page(),
     "communities:dashboard": admin_page(),

@@ -193,7 +193,14 @@ def test_sent_emails_and_finished_jobs_are_deleted_after_thirty_days(db):
 
 
 @pytest.mark.parametrize(
-    "command", ["lapse_invitations", "clear_stale_imports", "expire_memberships", "run_reviews"]
+    "command",
+    [
+        "lapse_invitations",
+        "clear_stale_imports",
+        "expire_memberships",
+        "run_reviews",
+        "evaluate_rules",
+    ],
 )
 def test_the_worker_runs_the_daily_commands(db, command):
     schedule = Schedule.objects.get(func="django.core.management.call_command", args=f"'{command}'")

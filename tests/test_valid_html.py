@@ -123,6 +123,16 @@ def _forms_with_errors(pages: Pages, admin: Client, steward: Client, staff: Clie
             {"mode": "add", "pasted": ""},
         ),
         "error-formalise": (admin, reverse("communities:community_formalise", args=[COP]), {}),
+        "error-rules": (
+            steward,
+            reverse("communities:community_rules", args=[KC]),
+            {"name": "", "action": "preview"},
+        ),
+        "rules-preview": (
+            steward,
+            reverse("communities:community_rules", args=[KC]),
+            {"name": "Analysts", "mode": "strict", "job_title_1": "a", "action": "preview"},
+        ),
     }
     for name, (client, path, data) in sent.items():
         pages.add(name, client.post(path, data))
@@ -174,6 +184,7 @@ def test_every_page_kind_is_valid_html(db, tmp_path):
             "communities:review_remove", args=[KC, tess_membership.pk]
         ),
         "steward-review-outcome": reverse("communities:review_outcome", args=[KC, review.pk]),
+        "steward-rules": reverse("communities:community_rules", args=[KC]),
         "staff-directory": reverse("communities:community_list"),
         "staff-people": reverse("members:member_list"),
         "staff-person-other": reverse("members:member_detail", args=["steward"]),

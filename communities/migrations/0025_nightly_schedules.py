@@ -1,6 +1,6 @@
 """The worker runs the daily commands: lapse unanswered invitations, delete stale roster
-imports, end memberships whose end date passed (with their reminders), and start and
-escalate reviews (django-q schedules; the Django admin lists them under Task queue)."""
+imports, end memberships whose end date passed (with their reminders), start and
+escalate reviews, and apply every membership rule again (django-q schedules; the Django admin lists them under Task queue)."""
 
 from datetime import timedelta
 
@@ -12,6 +12,7 @@ SCHEDULES = {
     "Delete roster imports older than a day": ("clear_stale_imports", 30),
     "End memberships whose end date passed, and remind": ("expire_memberships", 45),
     "Start scheduled reviews and escalate overdue ones": ("run_reviews", 50),
+    "Apply every membership rule again": ("evaluate_rules", 55),
 }
 
 

@@ -113,6 +113,15 @@ from .reviews import (
     start_review,
     start_reviews_of_every_kc,
 )
+from .rules import (
+    RuleOutcome,
+    evaluate_rule,
+    evaluate_rules_for_members,
+    evaluate_rules_for_usernames,
+    remove_rule,
+    save_profile,
+    save_rule,
+)
 from .terms import (
     ExpiryResult,
     expire_memberships,
@@ -122,6 +131,13 @@ from .terms import (
 )
 
 __all__ = [
+    "RuleOutcome",
+    "evaluate_rule",
+    "evaluate_rules_for_members",
+    "evaluate_rules_for_usernames",
+    "remove_rule",
+    "save_profile",
+    "save_rule",
     "EDITABLE_FIELDS",
     "ROSTER_IMPORT_KEPT_FOR",
     "BulkResult",

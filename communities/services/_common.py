@@ -39,11 +39,12 @@ class CommunityError(ServiceError):
 
 
 def _lock(community: Community) -> Community:
-    """Re-read the community with its row locked for the rest of the transaction (and
-    its default membership term, which whoever becomes active here gets)."""
+    """Re-read the community with its row locked for the rest of the transaction, with
+    its default membership term (whoever becomes active here gets it) and its membership
+    rule (if any; joining and leaving consult it)."""
     return (
         Community.objects.select_for_update(of=("self",))
-        .select_related("default_term")
+        .select_related("default_term", "membership_rule")
         .get(pk=community.pk)
     )
 

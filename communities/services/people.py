@@ -41,6 +41,7 @@ from ..people_sync import (
 )
 from ._common import ServiceError
 from ._counts import _lock_communities, _recount_members
+from .rules import evaluate_rules_for_usernames
 
 BATCH_SIZE = 1000  # rows per INSERT/UPDATE (Django lowers it where a database needs)
 IN_CHUNK = 900  # ids per ``pk__in``: under SQLite's historical limit of 999 variables
@@ -191,6 +192,9 @@ def sync_people(
         change for change in plan.of_kind(ChangeKind.DEACTIVATE) if change.user_id not in admin_ids
     ]
     memberships_left = _deactivate_people(leaving, progress)
+    changed = [change.username for change in (*plan.of_kind(ChangeKind.CREATE), *changing)]
+    if changed:
+        evaluate_rules_for_usernames(changed)
     summary = plan.summary()
     summary["memberships_left"] = memberships_left
     return summary

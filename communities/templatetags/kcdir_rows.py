@@ -232,6 +232,7 @@ def manage_roster_rows(entries, community, roles) -> dict:
         "deny": gettext("Deny"),
         "resend": gettext("Resend invitation"),
         "withdraw": gettext("Withdraw invitation"),
+        "by_rule": gettext("By rule"),
     }
     # The role menu's options (value, label, chosen), made once for each role.
     menus = {
@@ -250,6 +251,7 @@ def manage_roster_rows(entries, community, roles) -> dict:
             "email": member.email,
             "department": member.department,
             "state": states.get(entry.state, entry.state),
+            "by_rule": entry.by_rule and entry.state == Membership.State.ACTIVE,
         }
         if entry.state == Membership.State.ACTIVE:
             row["role_url"] = role_url(pk)
