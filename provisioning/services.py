@@ -18,7 +18,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from communities import services as community_services
@@ -97,24 +96,6 @@ def provisionable_users():
     )
 
 
-def department_named(name: str) -> Department | None:
-    """The department called ``name`` (found as the HR sync finds it, by its slug:
-    "claims" is "Claims"), created if new; None for a blank name."""
-    name = (name or "").strip()[:120]
-    if not name:
-        return None
-    slug = slugify(name)[:120] or "department"
-    department = Department.objects.filter(slug=slug).first()
-    if department is None:
-        department = Department.objects.filter(name=name).first()
-    if department is None:
-        base, n = slug, 2
-        while Department.objects.filter(slug=slug).exists():
-            slug, n = f"{base[:114]}-{n}", n + 1
-        department = Department.objects.create(name=name, slug=slug)
-    return department
-
-
 # What a SCIM User carries, as kcdir stores it (``scim.UserAdapter`` reads requests
 # into this shape): every key is optional in a change.
 USER_FIELDS = ("username", "first_name", "last_name", "email")
@@ -171,7 +152,7 @@ def save_user(*, user=None, values: dict, provider_name: str):
     if not member.display_name:
         member.display_name = (user.get_full_name() or user.username)[:150]
     if "department" in values:
-        member.department = department_named(values["department"])
+        member.department = Department.objects.named(values["department"])
     member.save()
 
     if "external_id" in values or creating:
@@ -321,7 +302,7 @@ def save_group(
         raise ProvisioningConflict(_("Another group is called %s.") % display_name)
     if group is None:
         group = ProvisionedGroup(
-            provider_name=provider_name[:100], department=department_named(display_name)
+            provider_name=provider_name[:100], department=Department.objects.named(display_name)
         )
     else:
         group = ProvisionedGroup.objects.select_for_update().get(pk=group.pk)
